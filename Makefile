@@ -1,0 +1,38 @@
+# goloadtest — see README.md
+SWIFT ?= swift
+PLUGINS := Tools/ProtocPlugins/.build/release
+GENERATED := Sources/Cluster/Protocol
+
+.PHONY: build test demo generate plugins lint bench clean
+
+build:
+	$(SWIFT) build -c release --product goloadtest
+	@echo "binary: $$($(SWIFT) build -c release --show-bin-path)/goloadtest"
+
+test:
+	$(SWIFT) build --product goloadtest
+	$(SWIFT) test
+
+demo:
+	bash scripts/demo.sh
+
+# Regenerates the committed protobuf/gRPC Swift from Protos/result/result.proto.
+# Needs protoc (Debian: protobuf-compiler). The plugins are built once, in release.
+generate: plugins
+	protoc --proto_path=Protos \
+	  --plugin=protoc-gen-swift=$(PLUGINS)/protoc-gen-swift \
+	  --plugin=protoc-gen-grpc-swift-2=$(PLUGINS)/protoc-gen-grpc-swift-2 \
+	  --swift_out=$(GENERATED) --swift_opt=Visibility=Public \
+	  --grpc-swift-2_out=$(GENERATED) --grpc-swift-2_opt=Visibility=Public \
+	  result/result.proto
+	mv $(GENERATED)/result/* $(GENERATED)/ && rmdir $(GENERATED)/result
+
+plugins:
+	cd Tools/ProtocPlugins && $(SWIFT) build -c release --product protoc-gen-swift
+	cd Tools/ProtocPlugins && $(SWIFT) build -c release --product protoc-gen-grpc-swift-2
+
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+
+clean:
+	rm -rf .build Tools/ProtocPlugins/.build

@@ -1,0 +1,124 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+/// What one run of the engine does.
+public struct LoadPlan: Sendable {
+    public var target: LoadTarget
+    /// Requests to send in all.
+    public var tasks: UInt64
+    /// Connections, each with one request in flight.
+    public var concurrency: Int
+    /// A request with no complete response after this long fails as a timeout.
+    public var timeout: TimeAmount
+
+    public init(target: LoadTarget, tasks: UInt64, concurrency: Int, timeout: TimeAmount = .seconds(30)) {
+        self.target = target
+        self.tasks = tasks
+        self.concurrency = concurrency
+        self.timeout = timeout
+    }
+}
+
+/// The HTTP/1.1 load engine: `concurrency` keep-alive connections on raw SwiftNIO channels, one
+/// request in flight on each, every result handed to a `WindowRecorder`. It only emits; windows,
+/// storage and reports are someone else's job.
+public struct HTTPLoadEngine: Sendable {
+    let group: MultiThreadedEventLoopGroup
+
+    public init(group: MultiThreadedEventLoopGroup) {
+        self.group = group
+    }
+
+    /// A recorder with one shard per event loop of this engine.
+    public func makeRecorder() -> WindowRecorder {
+        WindowRecorder(shards: group.makeIterator().reduce(0) { count, _ in count + 1 })
+    }
+
+    /// Sends the plan's requests and returns when every one has succeeded or failed, or when
+    /// `control.stop()` was called and the requests in flight are done. Returns the number sent.
+    public func run(_ plan: LoadPlan, recorder: WindowRecorder, control: LoadControl) async -> UInt64 {
+        let loops = Array(group.makeIterator())
+        let connections = Int(min(UInt64(max(plan.concurrency, 1)), max(plan.tasks, 1)))
+        let run = LoadRun(plan: plan, control: control, connections: connections)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            run.onFinished(continuation)
+            for index in 0..<connections {
+                let loop = loops[index % loops.count]
+                let shard = recorder.shards[index % recorder.shards.count]
+                loop.execute {
+                    ConnectionSlot(eventLoop: loop, run: run, shard: shard).start()
+                }
+            }
+        }
+        return control.issued
+    }
+}
+
+/// Shared by all connections of one engine run: the ticket dispenser and the stop switch.
+public final class LoadControl: Sendable {
+    private let tasks: UInt64
+    private let taken = Atomic<UInt64>(0)
+    private let stopped = Atomic<Bool>(false)
+
+    public init(tasks: UInt64) {
+        self.tasks = tasks
+    }
+
+    /// Claims the right to send one more request.
+    func take() -> Bool {
+        guard !stopped.load(ordering: .relaxed) else { return false }
+        let previous = taken.wrappingAdd(1, ordering: .relaxed).oldValue
+        return previous < tasks
+    }
+
+    /// No new requests; the ones in flight finish.
+    public func stop() {
+        stopped.store(true, ordering: .relaxed)
+    }
+
+    public var isStopped: Bool { stopped.load(ordering: .relaxed) }
+
+    /// Requests started so far.
+    public var issued: UInt64 { min(taken.load(ordering: .relaxed), tasks) }
+}
+
+/// One engine run: counts the connections still working and wakes the caller when none is.
+final class LoadRun: Sendable {
+    let plan: LoadPlan
+    let control: LoadControl
+    private let state: Mutex<(remaining: Int, continuation: CheckedContinuation<Void, Never>?)>
+
+    init(plan: LoadPlan, control: LoadControl, connections: Int) {
+        self.plan = plan
+        self.control = control
+        self.state = Mutex((connections, nil))
+    }
+
+    func onFinished(_ continuation: CheckedContinuation<Void, Never>) {
+        let done = state.withLock { state -> Bool in
+            if state.remaining == 0 { return true }
+            state.continuation = continuation
+            return false
+        }
+        if done { continuation.resume() }
+    }
+
+    /// One connection slot has no more work.
+    func slotFinished() {
+        let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.remaining -= 1
+            guard state.remaining == 0 else { return nil }
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume()
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import NIOCore
+
+/// Where load goes: an `http://` URL, parsed once, with the request pre-encoded.
+public struct LoadTarget: Sendable, Equatable {
+    public let url: String
+    public let host: String
+    public let port: Int
+    /// Path and query, as sent on the request line.
+    public let requestTarget: String
+    /// The whole request as it goes on the wire, encoded once for every request of a run.
+    public let request: ByteBuffer
+
+    /// Parses `url`; throws `ClusterError(.invalidURL)` with a hint if it is not a usable
+    /// `http://host[:port][/path]` URL.
+    public init(url: String, userAgent: String = "goloadtest") throws(ClusterError) {
+        let trimmed = url.trimmingCharacters(in: .whitespaces)
+        func invalid(_ why: String) -> ClusterError {
+            ClusterError(
+                .invalidURL,
+                "GET_URL \"\(url)\" \(why); expected something like http://127.0.0.1:8080/ (set GET_URL in .env or pass --url)"
+            )
+        }
+        guard !trimmed.isEmpty else { throw invalid("is empty") }
+        let lower = trimmed.lowercased()
+        if lower.hasPrefix("https://") {
+            throw invalid("uses https, which goloadtest does not speak yet; use an http:// URL")
+        }
+        guard lower.hasPrefix("http://") else { throw invalid("is not an http:// URL") }
+        let rest = trimmed.dropFirst("http://".count)
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        var path = String(rest[authorityEnd...])
+        if let hash = path.firstIndex(of: "#") { path = String(path[..<hash]) }
+        if path.isEmpty || path.hasPrefix("?") { path = "/" + path }
+        guard !authority.isEmpty, !authority.contains("@") else { throw invalid("has no host") }
+
+        var host: Substring
+        var portText: Substring?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { throw invalid("has an unterminated IPv6 address") }
+            host = authority[authority.index(after: authority.startIndex)..<close]
+            let after = authority[authority.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { throw invalid("has junk after the IPv6 address") }
+                portText = after.dropFirst()
+            }
+        } else if let colon = authority.lastIndex(of: ":") {
+            host = authority[..<colon]
+            portText = authority[authority.index(after: colon)...]
+        } else {
+            host = authority
+        }
+        guard !host.isEmpty else { throw invalid("has no host") }
+        var port = 80
+        if let portText {
+            guard let parsed = Int(portText), (1...65535).contains(parsed) else {
+                throw invalid("has port \"\(portText)\", which is not 1...65535")
+            }
+            port = parsed
+        }
+        guard !path.contains(where: { $0 == " " || $0 == "\r" || $0 == "\n" }) else {
+            throw invalid("has spaces or line breaks in its path; percent-encode them")
+        }
+
+        self.url = trimmed
+        self.host = String(host)
+        self.port = port
+        self.requestTarget = path
+        let hostHeader = authority.hasPrefix("[") || port != 80 ? String(authority) : String(host)
+        self.request = ByteBuffer(
+            string: "GET \(path) HTTP/1.1\r\nHost: \(hostHeader)\r\nUser-Agent: \(userAgent)\r\nAccept: */*\r\n\r\n")
+    }
+}

@@ -1,0 +1,58 @@
+import Store
+
+/// What was measured in one window: counts, status codes, error kinds and latencies.
+/// Fixed size whatever the number of requests.
+public struct WindowCounts: Sendable {
+    public var requests: UInt64 = 0
+    public var successes: UInt64 = 0
+    public var failures: UInt64 = 0
+    public var bytesReceived: UInt64 = 0
+    public var bytesSent: UInt64 = 0
+    public var statusCodes: [Int: UInt64] = [:]
+    public var errors: [String: UInt64] = [:]
+    public var latency = LatencyHistogram()
+
+    public init() {}
+
+    /// A response arrived: 2xx and 3xx succeed, any other status fails.
+    mutating func recordResponse(status: Int, latencyMicroseconds: UInt64, bytesReceived: UInt64, bytesSent: UInt64) {
+        requests &+= 1
+        if (200..<400).contains(status) { successes &+= 1 } else { failures &+= 1 }
+        statusCodes[status, default: 0] &+= 1
+        self.bytesReceived &+= bytesReceived
+        self.bytesSent &+= bytesSent
+        latency.record(microseconds: latencyMicroseconds)
+    }
+
+    /// A request got no response: timeout, refused, reset, ...
+    mutating func recordError(_ kind: FailureKind, bytesReceived: UInt64, bytesSent: UInt64) {
+        requests &+= 1
+        failures &+= 1
+        errors[kind.rawValue, default: 0] &+= 1
+        self.bytesReceived &+= bytesReceived
+        self.bytesSent &+= bytesSent
+    }
+
+    public mutating func merge(_ other: WindowCounts) {
+        requests &+= other.requests
+        successes &+= other.successes
+        failures &+= other.failures
+        bytesReceived &+= other.bytesReceived
+        bytesSent &+= other.bytesSent
+        statusCodes.merge(other.statusCodes, uniquingKeysWith: &+)
+        errors.merge(other.errors, uniquingKeysWith: &+)
+        latency.merge(other.latency)
+    }
+}
+
+/// Why a request got no HTTP response. The raw values are what reports show.
+public enum FailureKind: String, Sendable, CaseIterable {
+    case connectionRefused = "connection refused"
+    case connectTimeout = "connect timeout"
+    case timeout = "timeout"
+    case connectionReset = "connection reset"
+    case connectionClosed = "connection closed"
+    case badResponse = "bad response"
+    case unresolvedHost = "unresolved host"
+    case other = "other"
+}

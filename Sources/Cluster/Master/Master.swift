@@ -1,0 +1,83 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+import Logging
+import Store
+
+/// A master: serves slaves over gRPC, starts runs (from the console or by itself with
+/// `expectSlaves`), stores every window as it arrives, and tells its caller when a run ends.
+public struct Master: Sendable {
+    public enum Exit: Sendable, Equatable {
+        /// `quit` typed on the console.
+        case quit
+        /// The run started by `expectSlaves` ended with this status.
+        case runEnded(runId: Int64, status: RunStatus)
+        /// The automatic run could not start.
+        case failed(String)
+    }
+
+    public let configuration: MasterConfiguration
+    let store: RunStore
+    let logger: Logger
+
+    public init(configuration: MasterConfiguration, store: RunStore, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.logger = logger
+    }
+
+    /// Serves until `quit`, or until the `expectSlaves` run ends.
+    ///
+    /// - Parameters:
+    ///   - console: lines typed by the operator; its end means "no console", not "quit".
+    ///   - say: where console replies go (stdout).
+    ///   - listening: called with the bound port once the server listens.
+    ///   - runFinished: called when a run ends, before anything else happens (the CLI prints the
+    ///     run's report here).
+    public func run(
+        console: AsyncStream<String>,
+        say: @escaping @Sendable (String) -> Void,
+        listening: @escaping @Sendable (Int) -> Void = { _ in },
+        runFinished: @escaping @Sendable (Int64, RunStatus) async -> Void
+    ) async throws -> Exit {
+        let (events, eventSink) = AsyncStream.makeStream(of: MasterEvent.self)
+        let coordinator = Coordinator(store: store, masterName: configuration.name, logger: logger, events: eventSink)
+        let server = GRPCServer(
+            transport: HTTP2ServerTransport.Posix(
+                address: configuration.host.contains(":")
+                    ? .ipv6(host: configuration.host, port: configuration.port)
+                    : .ipv4(host: configuration.host, port: configuration.port),
+                transportSecurity: .plaintext),
+            services: [MasterService(coordinator: coordinator)],
+            interceptors: configuration.token.map { [TokenInterceptor(token: $0)] } ?? [])
+
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.serve() }
+            let port: Int
+            do {
+                guard let address = try await server.listeningAddress, let bound = address.ipv4?.port ?? address.ipv6?.port else {
+                    throw ClusterError(.cannotListen, "the server did not report an address")
+                }
+                port = bound
+            } catch {
+                group.cancelAll()
+                throw ClusterError(
+                    .cannotListen,
+                    "cannot listen on \(configuration.host):\(configuration.port) (\(error)); is another master using that port? Pick another port")
+            }
+            logger.notice("master \(configuration.name) listening on \(configuration.host):\(port)")
+            listening(port)
+
+            let loop = MasterLoop(
+                configuration: configuration, coordinator: coordinator, logger: logger, say: say, runFinished: runFinished)
+            let exit = await loop.run(console: console, events: events)
+
+            await coordinator.shutdown(message: "master \(configuration.name) ended the session")
+            server.beginGracefulShutdown()
+            // A frozen peer can hold a graceful shutdown for minutes: give it a deadline.
+            group.addTask { try await Task.sleep(for: configuration.shutdownGrace) }
+            _ = try? await group.next()
+            group.cancelAll()
+            return exit
+        }
+    }
+}

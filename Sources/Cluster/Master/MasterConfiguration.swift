@@ -1,0 +1,25 @@
+/// Everything a master needs, with defaults; built from flags and `.env` by the command line.
+public struct MasterConfiguration: Sendable {
+    /// Address to listen on, e.g. "0.0.0.0" or "127.0.0.1"; "::" for IPv6.
+    public var host: String
+    /// Port to listen on; 0 picks a free one (logged at start).
+    public var port: Int
+    /// Recorded in every run this master starts.
+    public var name: String
+    /// When set, slaves must present it as `goloadtest-token` metadata.
+    public var token: String?
+    /// Start a run as soon as this many slaves are connected, then exit when it ends.
+    public var expectSlaves: Int?
+    /// How often progress is logged during a run.
+    public var progressInterval: Duration = .seconds(1)
+    /// How long a shutdown waits for RPCs to finish before closing connections.
+    public var shutdownGrace: Duration = .seconds(2)
+
+    public init(host: String, port: Int, name: String, token: String? = nil, expectSlaves: Int? = nil) {
+        self.host = host
+        self.port = port
+        self.name = name
+        self.token = token
+        self.expectSlaves = expectSlaves
+    }
+}

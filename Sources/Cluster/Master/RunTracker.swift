@@ -1,0 +1,57 @@
+import Store
+
+/// The state of the run in progress, without I/O: who is in it, what each has delivered, and
+/// when the run is over. The coordinator feeds it events and acts on what it returns.
+struct RunTracker: Sendable, Equatable {
+    struct Participant: Sendable, Equatable {
+        var plan: SlavePlan
+        var status: SlaveStatus = .running
+        var requests: UInt64 = 0
+        var failures: UInt64 = 0
+        var windows: UInt64 = 0
+    }
+
+    let runId: Int64
+    private(set) var participants: [String: Participant]
+    private(set) var stopRequested = false
+
+    init(runId: Int64, slaves: [String: SlavePlan]) {
+        self.runId = runId
+        self.participants = slaves.mapValues { Participant(plan: $0) }
+    }
+
+    /// A window of `slave` was newly stored.
+    mutating func stored(_ window: SummaryWindow) -> RunStatus? {
+        guard var participant = participants[window.slave] else { return nil }
+        participant.requests &+= window.requests
+        participant.failures &+= window.failures
+        participant.windows &+= 1
+        if window.isFinal, participant.status == .running { participant.status = .finished }
+        participants[window.slave] = participant
+        return outcome
+    }
+
+    /// `slave` went away during the run. Returns whether it was still running.
+    mutating func lost(_ slave: String) -> Bool {
+        guard participants[slave]?.status == .running else { return false }
+        participants[slave]?.status = .lost
+        return true
+    }
+
+    mutating func stop() {
+        stopRequested = true
+    }
+
+    /// The run's status once no slave is running any more; nil while one is.
+    var outcome: RunStatus? {
+        guard !participants.values.contains(where: { $0.status == .running }) else { return nil }
+        if stopRequested { return .aborted }
+        if participants.values.contains(where: { $0.status == .lost }) { return .partial }
+        return .completed
+    }
+
+    var running: [String] { participants.filter { $0.value.status == .running }.keys.sorted() }
+    var requests: UInt64 { participants.values.reduce(0) { $0 &+ $1.requests } }
+    var failures: UInt64 { participants.values.reduce(0) { $0 &+ $1.failures } }
+    var tasks: UInt64 { participants.values.reduce(0) { $0 &+ $1.plan.tasks } }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import GRPCCore
+import Store
+
+/// Conversions between the wire messages and the store's vocabulary.
+extension Result_Summary {
+    init(_ window: SummaryWindow, totalRequests: UInt64) {
+        self.init()
+        runID = window.runId
+        slaveName = window.slave
+        seq = window.seq
+        startedAtNs = window.startedAt
+        endedAtNs = window.endedAt
+        requests = window.requests
+        successes = window.successes
+        failures = window.failures
+        bytesReceived = window.bytesReceived
+        bytesSent = window.bytesSent
+        statusCodes = Dictionary(uniqueKeysWithValues: window.statusCodes.map { (UInt32(clamping: $0.key), $0.value) })
+        errors = window.errors
+        histogram = Data(window.latency.encoded())
+        final = window.isFinal
+        self.totalRequests = totalRequests
+    }
+
+    /// The window this message describes, or `invalidArgument` saying what is wrong with it.
+    func window() throws(RPCError) -> SummaryWindow {
+        let latency: LatencyHistogram
+        do {
+            latency = try LatencyHistogram(decoding: histogram)
+        } catch {
+            throw RPCError(code: .invalidArgument, message: "summary \(seq) of \(slaveName): \(error)")
+        }
+        let window = SummaryWindow(
+            runId: runID, slave: slaveName, seq: seq, startedAt: startedAtNs, endedAt: endedAtNs,
+            requests: requests, successes: successes, failures: failures,
+            bytesReceived: bytesReceived, bytesSent: bytesSent,
+            statusCodes: Dictionary(uniqueKeysWithValues: statusCodes.map { (Int($0.key), $0.value) }),
+            errors: errors, latency: latency, isFinal: final)
+        if let problem = window.problem {
+            throw RPCError(code: .invalidArgument, message: "summary \(seq) of \(slaveName): \(problem)")
+        }
+        if errors.count > 64 || errors.keys.contains(where: { $0.isEmpty || $0.utf8.count > 64 }) {
+            throw RPCError(code: .invalidArgument, message: "summary \(seq) of \(slaveName): too many or oversized error kinds")
+        }
+        return window
+    }
+}
+
+extension Result_Plan {
+    init(_ plan: SlavePlan) {
+        self.init()
+        tasks = plan.tasks
+        batch = plan.batch
+        url = plan.url
+    }
+
+    var slavePlan: SlavePlan { SlavePlan(tasks: tasks, batch: batch, url: url) }
+}
+
+extension Result_ExecutionCommand {
+    static func make(_ kind: Kind, runId: Int64 = 0, message: String = "") -> Self {
+        var command = Self()
+        command.kind = kind
+        command.runID = runId
+        command.message = message
+        return command
+    }
+}
+
+/// The metadata key that carries the shared secret when a master has `--token`.
+public let tokenMetadataKey = "goloadtest-token"
+
+/// This build's version, sent by slaves when they connect.
+public let goloadtestVersion = "0.1.0"

@@ -1,0 +1,40 @@
+import NIOCore
+import Store
+
+/// Everything a slave needs, with defaults; built from flags and `.env` by the command line.
+public struct SlaveConfiguration: Sendable {
+    public var masterHost: String
+    public var masterPort: Int
+    /// Unique among the slaves of one master.
+    public var name: String
+    public var plan: SlavePlan
+    public var target: LoadTarget
+    /// Sent as `goloadtest-token` metadata when the master requires one.
+    public var token: String?
+    /// How long to keep trying to reach the master at start-up.
+    public var connectTimeout: Duration = .seconds(10)
+    /// A request with no complete response after this long fails as a timeout.
+    public var requestTimeout: Duration = .seconds(30)
+    /// How long to keep retrying a window the master cannot take.
+    public var reconnectFor: Duration = .seconds(60)
+    /// How often a window is closed and posted.
+    public var windowInterval: Duration = .seconds(1)
+    /// Event loop threads for the load engine.
+    public var eventLoopThreads: Int = System.coreCount
+
+    /// Validates the plan and parses its URL.
+    public init(masterHost: String, masterPort: Int, name: String, plan: SlavePlan, token: String? = nil) throws(ClusterError) {
+        guard !plan.url.isEmpty else {
+            throw ClusterError(.invalidURL, "no target URL: set GET_URL in .env or the environment, or pass --url http://HOST:PORT/PATH")
+        }
+        guard plan.tasks > 0, plan.batch > 0 else {
+            throw ClusterError(.invalidPlan, "tasks and batch must be positive integers (got \(plan.tasks) and \(plan.batch))")
+        }
+        self.masterHost = masterHost
+        self.masterPort = masterPort
+        self.name = name
+        self.plan = plan
+        self.target = try LoadTarget(url: plan.url)
+        self.token = token
+    }
+}

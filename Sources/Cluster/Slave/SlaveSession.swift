@@ -1,0 +1,145 @@
+import GRPCCore
+import Logging
+import NIOCore
+import Store
+import Synchronization
+
+/// One connection to the master: the command stream and the runs it starts.
+final class SlaveSession<Transport: ClientTransport>: Sendable {
+    let slave: Slave
+    let master: Result_Result.Client<Transport>
+    let engine: HTTPLoadEngine
+    private let welcomed = Atomic<Bool>(false)
+
+    init(slave: Slave, master: Result_Result.Client<Transport>, engine: HTTPLoadEngine) {
+        self.slave = slave
+        self.master = master
+        self.engine = engine
+    }
+
+    var wasWelcomed: Bool { welcomed.load(ordering: .relaxed) }
+
+    private var configuration: SlaveConfiguration { slave.configuration }
+    private var logger: Logger { slave.logger }
+
+    /// Follows the master's commands until it ends the session.
+    func run() async throws -> String {
+        var request = Result_ConnectRequest()
+        request.slaveName = configuration.name
+        request.version = goloadtestVersion
+        request.plan = Result_Plan(configuration.plan)
+        return try await master.connect(request, metadata: slave.metadata) { response in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                var current: LoadControl?
+                for try await command in response.messages {
+                    switch command.kind {
+                    case .welcome:
+                        self.welcomed.store(true, ordering: .relaxed)
+                        self.logger.info("connected to master \(command.message); waiting for start")
+                    case .start:
+                        let control = LoadControl(tasks: self.configuration.plan.tasks)
+                        current = control
+                        let runId = command.runID
+                        group.addTask { try await self.execute(runId: runId, control: control) }
+                    case .stop:
+                        self.logger.info("the master asked to stop run \(command.runID)")
+                        current?.stop()
+                    case .shutdown:
+                        current?.stop()
+                        try await group.waitForAll()
+                        return command.message.isEmpty ? "the master ended the session" : command.message
+                    case .heartbeat, .unspecified, .UNRECOGNIZED:
+                        break
+                    }
+                }
+                current?.stop()
+                try await group.waitForAll()
+                return "the master closed the session"
+            }
+        }
+    }
+
+    /// Runs one plan: the engine, a window every `windowInterval`, and the poster.
+    private func execute(runId: Int64, control: LoadControl) async throws {
+        logger.info(
+            "run \(runId): \(configuration.plan.tasks) requests to \(configuration.target.url), \(configuration.plan.batch) at a time")
+        let recorder = engine.makeRecorder()
+        let plan = LoadPlan(
+            target: configuration.target, tasks: configuration.plan.tasks,
+            concurrency: Int(configuration.plan.batch), timeout: TimeAmount(configuration.requestTimeout))
+        let (windows, outbox) = AsyncStream.makeStream(of: SummaryWindow.self)
+        let (events, eventSink) = AsyncStream.makeStream(of: WindowEvent.self)
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await window in windows {
+                    try await self.post(window, totalRequests: window.isFinal ? control.issued : 0)
+                }
+            }
+            group.addTask {
+                _ = await self.engine.run(plan, recorder: recorder, control: control)
+                eventSink.yield(.engineDone)
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: self.configuration.windowInterval)
+                    eventSink.yield(.tick)
+                }
+            }
+
+            var seq: UInt64 = 0
+            var windowStart = wallClockNanoseconds()
+            for await event in events {
+                let counts = recorder.close()
+                let now = wallClockNanoseconds()
+                let isFinal = event == .engineDone
+                outbox.yield(
+                    SummaryWindow(
+                        runId: runId, slave: configuration.name, seq: seq, startedAt: windowStart, endedAt: now,
+                        requests: counts.requests, successes: counts.successes, failures: counts.failures,
+                        bytesReceived: counts.bytesReceived, bytesSent: counts.bytesSent,
+                        statusCodes: counts.statusCodes, errors: counts.errors, latency: counts.latency,
+                        isFinal: isFinal))
+                seq += 1
+                windowStart = now
+                if isFinal { break }
+            }
+            eventSink.finish()
+            outbox.finish()
+            // The ticker ends on cancellation; the poster has everything it needs and ends by itself.
+            try await group.next()
+            group.cancelAll()
+        }
+        logger.info("run \(runId) finished: sent \(control.issued) requests, every window stored by the master")
+    }
+
+    /// Posts one window until the master has stored it.
+    private func post(_ window: SummaryWindow, totalRequests: UInt64) async throws {
+        let message = Result_Summary(window, totalRequests: totalRequests)
+        var options = CallOptions.defaults
+        options.timeout = .seconds(10)
+        let giveUpAt = ContinuousClock.now + configuration.reconnectFor
+        var delay = Duration.milliseconds(100)
+        while true {
+            do {
+                _ = try await master.postSummary(message, metadata: slave.metadata, options: options)
+                return
+            } catch let error as RPCError where error.code == .invalidArgument || error.code == .notFound
+                || error.code == .failedPrecondition || error.code == .unauthenticated
+            {
+                // The master will never take this window: say so and carry on with the next.
+                logger.error("the master refused window \(window.seq) of run \(window.runId): \(error.message)")
+                return
+            } catch let error as RPCError {
+                guard ContinuousClock.now + delay < giveUpAt else { throw error }
+                logger.warning("window \(window.seq) not stored yet (\(error.code)): retrying in \(delay)")
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
+    }
+}
+
+private enum WindowEvent: Sendable, Equatable {
+    case tick, engineDone
+}

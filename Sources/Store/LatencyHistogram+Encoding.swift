@@ -1,0 +1,174 @@
+import Histogram
+
+/// The byte encoding of a `LatencyHistogram`, as stored in `summary.histogram` and sent in the
+/// protocol's `Summary.histogram`.
+///
+/// Layout (all integers unsigned LEB128 varints):
+/// `version(=1) lowest highest digits totalCount min max pairCount (valueDelta count)*`
+/// where each pair is one non-empty bucket: its lowest equivalent value, as a delta from the
+/// previous pair's value, and its count. A 1,000-sample window takes about 2 KB.
+///
+/// Decoding replays the pairs into the fixed layout. The exact `min` and `max` are carried
+/// separately and replayed into their own buckets, so a decoded histogram equals the encoded one:
+/// same counts, same total, same min and max.
+extension LatencyHistogram {
+    public static let encodingVersion: UInt64 = 1
+
+    public func encoded() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(32 + 4 * 64)
+        var pairs: [(value: UInt64, count: UInt64)] = []
+        for bucket in histogram.recordedValues() {
+            pairs.append((histogram.lowestEquivalentForValue(bucket.value), bucket.count))
+        }
+        Varint.append(Self.encodingVersion, to: &out)
+        Varint.append(Self.lowestMicroseconds, to: &out)
+        Varint.append(Self.highestMicroseconds, to: &out)
+        Varint.append(UInt64(Self.significantDigits), to: &out)
+        Varint.append(count, to: &out)
+        Varint.append(minMicroseconds, to: &out)
+        Varint.append(maxMicroseconds, to: &out)
+        Varint.append(UInt64(pairs.count), to: &out)
+        var previous: UInt64 = 0
+        for pair in pairs {
+            Varint.append(pair.value - previous, to: &out)
+            Varint.append(pair.count, to: &out)
+            previous = pair.value
+        }
+        return out
+    }
+
+    /// Decodes bytes made by `encoded()`. Anything else — another layout, truncated or
+    /// inconsistent data — throws `StoreError.invalidHistogram` and decodes nothing.
+    public init<Bytes: Collection<UInt8>>(decoding bytes: Bytes) throws(StoreError) {
+        self.init()
+        try Self.replay(bytes, into: &self)
+    }
+
+    /// Adds the latencies encoded in `bytes` to `histogram` without building a second histogram.
+    /// On error `histogram` is left unchanged.
+    public static func replay<Bytes: Collection<UInt8>>(
+        _ bytes: Bytes,
+        into histogram: inout LatencyHistogram
+    ) throws(StoreError) {
+        var reader = Varint.Reader(bytes)
+        func next(_ what: String) throws(StoreError) -> UInt64 {
+            guard let value = reader.next() else {
+                throw .invalidHistogram("the encoding ends early (reading \(what))")
+            }
+            return value
+        }
+        let version = try next("version")
+        guard version == encodingVersion else {
+            throw .invalidHistogram("unknown encoding version \(version)")
+        }
+        let lowest = try next("lowest value")
+        let highest = try next("highest value")
+        let digits = try next("significant digits")
+        guard lowest == lowestMicroseconds, highest == highestMicroseconds, digits == UInt64(significantDigits) else {
+            throw .invalidHistogram(
+                "layout \(lowest)...\(highest) µs with \(digits) digits; expected "
+                    + "\(lowestMicroseconds)...\(highestMicroseconds) µs with \(significantDigits)"
+            )
+        }
+        let total = try next("total count")
+        let minimum = try next("min")
+        let maximum = try next("max")
+        let pairCount = try next("bucket count")
+        let layout = histogram.histogram
+        guard pairCount <= UInt64(bytes.count) else {
+            throw .invalidHistogram("\(pairCount) buckets cannot fit in \(bytes.count) bytes")
+        }
+
+        // Read and check everything before touching `histogram`.
+        var pairs: [(value: UInt64, count: UInt64)] = []
+        pairs.reserveCapacity(Int(pairCount))
+        var value: UInt64 = 0
+        var sum: UInt64 = 0
+        for index in 0..<pairCount {
+            let (nextValue, overflow) = value.addingReportingOverflow(try next("bucket value"))
+            let count = try next("bucket count")
+            guard !overflow, nextValue >= lowestMicroseconds, nextValue <= highestMicroseconds,
+                index == 0 || nextValue > value, count > 0
+            else {
+                throw .invalidHistogram("bucket \(index) is out of range or order")
+            }
+            let (newSum, sumOverflow) = sum.addingReportingOverflow(count)
+            guard !sumOverflow else { throw .invalidHistogram("counts overflow") }
+            value = nextValue
+            sum = newSum
+            pairs.append((value, count))
+        }
+        guard reader.isAtEnd else { throw .invalidHistogram("trailing bytes after the last bucket") }
+        guard sum == total else {
+            throw .invalidHistogram("buckets add up to \(sum), header says \(total)")
+        }
+        if total > 0 {
+            guard let first = pairs.first, let last = pairs.last,
+                layout.valuesAreEquivalent(first.value, minimum),
+                layout.valuesAreEquivalent(last.value, maximum),
+                minimum <= maximum
+            else {
+                throw .invalidHistogram("min \(minimum) or max \(maximum) lies outside the recorded buckets")
+            }
+        }
+
+        for (index, pair) in pairs.enumerated() {
+            let isFirst = index == 0
+            let isLast = index == pairs.count - 1
+            switch (isFirst, isLast) {
+            case (true, true) where pair.count == 1:
+                histogram.record(microseconds: minimum)
+            case (true, true):
+                histogram.record(microseconds: minimum, count: pair.count - 1)
+                histogram.record(microseconds: maximum)
+            case (true, false):
+                histogram.record(microseconds: minimum, count: pair.count)
+            case (false, true):
+                histogram.record(microseconds: maximum, count: pair.count)
+            case (false, false):
+                histogram.record(microseconds: pair.value, count: pair.count)
+            }
+        }
+    }
+}
+
+/// Unsigned LEB128.
+enum Varint {
+    static func append(_ value: UInt64, to out: inout [UInt8]) {
+        var value = value
+        while value >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        out.append(UInt8(value))
+    }
+
+    struct Reader<Bytes: Collection<UInt8>> {
+        let bytes: Bytes
+        var index: Bytes.Index
+
+        init(_ bytes: Bytes) {
+            self.bytes = bytes
+            self.index = bytes.startIndex
+        }
+
+        var isAtEnd: Bool { index == bytes.endIndex }
+
+        mutating func next() -> UInt64? {
+            var result: UInt64 = 0
+            var shift: UInt64 = 0
+            while index != bytes.endIndex {
+                let byte = bytes[index]
+                bytes.formIndex(after: &index)
+                guard shift < 64 else { return nil }
+                let bits = UInt64(byte & 0x7f)
+                if shift == 63 && bits > 1 { return nil }
+                result |= bits << shift
+                if byte & 0x80 == 0 { return result }
+                shift += 7
+            }
+            return nil
+        }
+    }
+}

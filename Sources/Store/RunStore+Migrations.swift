@@ -1,0 +1,58 @@
+import GRDB
+
+/// Schema migrations. Shipped migrations are frozen: never edit one, add a new one.
+enum Migrations {
+    static let first = "v1-run-runSlave-summary"
+    static let all: Set<String> = [first]
+}
+
+extension RunStore {
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration(Migrations.first) { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE run (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        master TEXT NOT NULL,
+                        status TEXT NOT NULL
+                            CHECK (status IN ('running', 'completed', 'partial', 'aborted')),
+                        startedAt INTEGER NOT NULL,
+                        finishedAt INTEGER
+                    );
+                    CREATE TABLE runSlave (
+                        runId INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                        slave TEXT NOT NULL,
+                        status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'lost')),
+                        tasks INTEGER NOT NULL CHECK (tasks > 0),
+                        batch INTEGER NOT NULL CHECK (batch > 0),
+                        url TEXT NOT NULL,
+                        joinedAt INTEGER NOT NULL,
+                        finishedAt INTEGER,
+                        reportedRequests INTEGER,
+                        PRIMARY KEY (runId, slave)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE summary (
+                        runId INTEGER NOT NULL,
+                        slave TEXT NOT NULL,
+                        seq INTEGER NOT NULL CHECK (seq >= 0),
+                        startedAt INTEGER NOT NULL,
+                        endedAt INTEGER NOT NULL,
+                        requests INTEGER NOT NULL CHECK (requests >= 0),
+                        successes INTEGER NOT NULL CHECK (successes >= 0),
+                        failures INTEGER NOT NULL CHECK (failures >= 0),
+                        bytesReceived INTEGER NOT NULL,
+                        bytesSent INTEGER NOT NULL,
+                        statusCodes TEXT NOT NULL,
+                        errors TEXT NOT NULL,
+                        histogram BLOB NOT NULL,
+                        isFinal INTEGER NOT NULL DEFAULT 0,
+                        PRIMARY KEY (runId, slave, seq),
+                        FOREIGN KEY (runId, slave) REFERENCES runSlave(runId, slave) ON DELETE CASCADE,
+                        CHECK (successes + failures = requests)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        return migrator
+    }()
+}

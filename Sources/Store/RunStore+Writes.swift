@@ -1,0 +1,122 @@
+import Foundation
+import GRDB
+
+extension RunStore {
+    /// Creates a run with its slaves and their plans; returns its id (the N of `--run N`).
+    public func createRun(
+        master: String,
+        slaves: [(name: String, plan: SlavePlan)],
+        startedAt: Int64
+    ) async throws(StoreError) -> Int64 {
+        let slaves = slaves.map { SlaveRow(name: $0.name, plan: $0.plan) }
+        return try await write { db in
+            try db.execute(
+                sql: "INSERT INTO run (master, status, startedAt) VALUES (?, 'running', ?)",
+                arguments: [master, startedAt])
+            let runId = db.lastInsertedRowID
+            for slave in slaves {
+                try db.execute(
+                    sql: """
+                        INSERT INTO runSlave (runId, slave, status, tasks, batch, url, joinedAt)
+                        VALUES (?, ?, 'running', ?, ?, ?, ?)
+                        """,
+                    arguments: [runId, slave.name, Int64(clamping: slave.plan.tasks), slave.plan.batch, slave.plan.url, startedAt])
+            }
+            return runId
+        }
+    }
+
+    /// Stores one window in its own transaction. A window already stored (same run, slave and
+    /// seq) is left as it is and `false` is returned. A final window also marks the slave
+    /// `finished` with the total it reported.
+    @discardableResult
+    public func recordWindow(_ window: SummaryWindow, reportedTotal: UInt64? = nil) async throws(StoreError) -> Bool {
+        let row = EncodedWindow(window)
+        return try await write { db in
+            guard try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM runSlave WHERE runId = ? AND slave = ?",
+                arguments: [row.runId, row.slave]) != nil
+            else {
+                throw StoreError.unknownRunSlave(runId: row.runId, slave: row.slave)
+            }
+            try db.cachedStatement(
+                sql: """
+                    INSERT OR IGNORE INTO summary (runId, slave, seq, startedAt, endedAt, requests,
+                        successes, failures, bytesReceived, bytesSent, statusCodes, errors, histogram, isFinal)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: row.arguments)
+            let inserted = db.changesCount > 0
+            if inserted, row.isFinal {
+                try db.execute(
+                    sql: """
+                        UPDATE runSlave SET status = 'finished', finishedAt = ?, reportedRequests = ?
+                        WHERE runId = ? AND slave = ?
+                        """,
+                    arguments: [row.endedAt, reportedTotal.map { Int64(clamping: $0) }, row.runId, row.slave])
+            }
+            return inserted
+        }
+    }
+
+    /// Marks a slave that stopped answering during a run.
+    public func markSlaveLost(runId: Int64, slave: String, at time: Int64) async throws(StoreError) {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE runSlave SET status = 'lost', finishedAt = ? WHERE runId = ? AND slave = ? AND status = 'running'",
+                arguments: [time, runId, slave])
+        }
+    }
+
+    /// Closes a run with its final status.
+    public func finishRun(_ runId: Int64, status: RunStatus, at time: Int64) async throws(StoreError) {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE run SET status = ?, finishedAt = ? WHERE id = ?",
+                arguments: [status.rawValue, time, runId])
+        }
+    }
+}
+
+private struct SlaveRow: Sendable {
+    var name: String
+    var plan: SlavePlan
+}
+
+/// A window in the column types of `summary`.
+struct EncodedWindow: Sendable {
+    var runId: Int64
+    var slave: String
+    var isFinal: Bool
+    var endedAt: Int64
+    var arguments: StatementArguments
+
+    init(_ window: SummaryWindow) {
+        runId = window.runId
+        slave = window.slave
+        isFinal = window.isFinal
+        endedAt = window.endedAt
+        let codes = Dictionary(uniqueKeysWithValues: window.statusCodes.map { (String($0.key), $0.value) })
+        arguments = [
+            window.runId, window.slave, Int64(clamping: window.seq), window.startedAt, window.endedAt,
+            Int64(clamping: window.requests), Int64(clamping: window.successes), Int64(clamping: window.failures),
+            Int64(clamping: window.bytesReceived), Int64(clamping: window.bytesSent),
+            CountsJSON.encode(codes), CountsJSON.encode(window.errors),
+            Data(window.latency.encoded()), window.isFinal,
+        ]
+    }
+}
+
+/// `{"200": 12, "404": 1}`: the text form of the status-code and error-kind columns.
+enum CountsJSON {
+    static func encode(_ counts: [String: UInt64]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        guard let data = try? encoder.encode(counts) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func decode(_ text: String) -> [String: UInt64] {
+        (try? JSONDecoder().decode([String: UInt64].self, from: Data(text.utf8))) ?? [:]
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import GRDB
+
+/// The goloadtest database: owns the SQLite connection, migrates it when opened for writing, and
+/// offers intention-named writes and the queries reports are built from.
+///
+/// Times are integer nanoseconds since the Unix epoch. A master opens the file with `open(path:)`;
+/// reports open it with `openReadOnly(path:)`, which never creates or changes a file and reads
+/// while a master writes (WAL).
+public final class RunStore: Sendable {
+    let writer: any DatabaseWriter
+    /// The file, or nil for an in-memory database.
+    public let path: String?
+
+    init(writer: any DatabaseWriter, path: String?) {
+        self.writer = writer
+        self.path = path
+    }
+
+    /// Opens (creating if needed) the database a master writes to, and migrates it.
+    /// A file that is not a goloadtest database, or is from a newer goloadtest, is refused
+    /// and left untouched.
+    public static func open(path: String) throws(StoreError) -> RunStore {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw .notAGoloadtestDatabase(path: path, reason: Self.reason(error))
+        }
+        try check(pool, path: path, allowEmpty: true)
+        do {
+            try migrator.migrate(pool)
+        } catch {
+            throw .database("migrating \(path): \(Self.reason(error))")
+        }
+        return RunStore(writer: pool, path: path)
+    }
+
+    /// Opens an existing database for reading only: reports and `runs`.
+    public static func openReadOnly(path: String) throws(StoreError) -> RunStore {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw .databaseMissing(path: path)
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(5)
+        let queue: DatabaseQueue
+        do {
+            queue = try DatabaseQueue(path: path, configuration: configuration)
+        } catch {
+            throw .notAGoloadtestDatabase(path: path, reason: Self.reason(error))
+        }
+        try check(queue, path: path, allowEmpty: false)
+        return RunStore(writer: queue, path: path)
+    }
+
+    /// A fresh, migrated, in-memory database (tests, one-process runs that keep nothing).
+    public static func inMemory() throws(StoreError) -> RunStore {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        do {
+            let queue = try DatabaseQueue(configuration: configuration)
+            try migrator.migrate(queue)
+            return RunStore(writer: queue, path: nil)
+        } catch {
+            throw .database(Self.reason(error))
+        }
+    }
+
+    /// Refuses files that are not SQLite, not goloadtest's, or from a newer schema.
+    private static func check(_ reader: any DatabaseReader, path: String, allowEmpty: Bool) throws(StoreError) {
+        let state: (tables: Set<String>, applied: Set<String>)
+        do {
+            state = try reader.read { db in
+                let tables = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
+                let applied = tables.contains("grdb_migrations")
+                    ? Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")) : []
+                return (tables, applied)
+            }
+        } catch {
+            throw .notAGoloadtestDatabase(path: path, reason: Self.reason(error))
+        }
+        if state.tables.isEmpty && allowEmpty { return }
+        guard state.applied.contains(Migrations.first) else {
+            throw .notAGoloadtestDatabase(
+                path: path,
+                reason: state.tables.isEmpty ? "it is empty" : "it has no goloadtest tables")
+        }
+        let unknown = state.applied.subtracting(Migrations.all)
+        guard unknown.isEmpty else {
+            throw .newerSchema(path: path, unknownMigrations: unknown.sorted())
+        }
+    }
+
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? DatabaseError {
+            return error.message ?? "\(error.resultCode)"
+        }
+        return "\(error)"
+    }
+
+    /// Runs `body` in one write transaction, mapping SQLite errors to `StoreError`.
+    func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await writer.write(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .database(Self.reason(error))
+        }
+    }
+
+    /// Runs `body` on a consistent snapshot, mapping SQLite errors to `StoreError`.
+    func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await writer.read(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .database(Self.reason(error))
+        }
+    }
+
+    /// The synchronous form of `read`, for streaming scans that must not copy rows out.
+    func readSync<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try writer.read(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .database(Self.reason(error))
+        }
+    }
+}

@@ -1,0 +1,48 @@
+/// Everything the store refuses, each with a sentence that says what to do.
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    /// The bytes are not a histogram this version can read.
+    case invalidHistogram(String)
+    /// `report` and `runs` never create a database.
+    case databaseMissing(path: String)
+    /// The file is not an SQLite database, or not one goloadtest made.
+    case notAGoloadtestDatabase(path: String, reason: String)
+    /// The file was written by a newer goloadtest.
+    case newerSchema(path: String, unknownMigrations: [String])
+    /// No run with that id; `existing` lists the ids there are.
+    case unknownRun(id: Int64, existing: [Int64])
+    /// A window names a run or slave the database does not know.
+    case unknownRunSlave(runId: Int64, slave: String)
+    /// SQLite said no.
+    case database(String)
+
+    public var description: String {
+        switch self {
+        case .invalidHistogram(let reason):
+            return "invalid latency histogram: \(reason)"
+        case .databaseMissing(let path):
+            return "no database at \(path): run a master first, or pass --db PATH to the file it wrote"
+        case .notAGoloadtestDatabase(let path, let reason):
+            return "\(path) is not a goloadtest database (\(reason)); pass --db PATH to a file a goloadtest master wrote"
+        case .newerSchema(let path, let unknown):
+            return "\(path) was written by a newer goloadtest (schema \(unknown.joined(separator: ", "))); "
+                + "upgrade goloadtest to read it. The file was not changed"
+        case .unknownRun(let id, let existing):
+            if existing.isEmpty {
+                return "there is no run \(id): the database holds no runs yet"
+            }
+            return "there is no run \(id); runs in this database: \(Self.describe(existing))"
+        case .unknownRunSlave(let runId, let slave):
+            return "slave \"\(slave)\" is not part of run \(runId)"
+        case .database(let message):
+            return "database error: \(message)"
+        }
+    }
+
+    /// "1, 2, 3" or "1 ... 40 (40 runs)".
+    static func describe(_ ids: [Int64]) -> String {
+        if ids.count <= 10 {
+            return ids.map(String.init).joined(separator: ", ")
+        }
+        return "\(ids.first!) ... \(ids.last!) (\(ids.count) runs)"
+    }
+}

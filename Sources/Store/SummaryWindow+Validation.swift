@@ -1,0 +1,28 @@
+extension SummaryWindow {
+    /// Why this window cannot be stored, or nil if it can. A peer can send anything: the master
+    /// checks every window before it touches the database.
+    public var problem: String? {
+        if slave.isEmpty { return "the slave name is empty" }
+        if runId <= 0 { return "run id \(runId) is not a run" }
+        if seq > UInt64(Int64.max) { return "seq \(seq) is out of range" }
+        if endedAt < startedAt { return "the window ends (\(endedAt)) before it starts (\(startedAt))" }
+        let (sum, overflow) = successes.addingReportingOverflow(failures)
+        if overflow || sum != requests {
+            return "successes (\(successes)) + failures (\(failures)) != requests (\(requests))"
+        }
+        if requests > UInt64(Int64.max) || bytesReceived > UInt64(Int64.max) || bytesSent > UInt64(Int64.max) {
+            return "counts out of range"
+        }
+        if latency.count > requests {
+            return "the histogram holds \(latency.count) latencies for \(requests) requests"
+        }
+        let responses = statusCodes.values.reduce(UInt64(0)) { $0 &+ $1 }
+        if responses > requests {
+            return "status codes count \(responses) responses for \(requests) requests"
+        }
+        if let bad = statusCodes.keys.first(where: { !(100...999).contains($0) }) {
+            return "status code \(bad) is not an HTTP status"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,134 @@
+import ArgumentParser
+import Cluster
+import Foundation
+import Logging
+import Report
+import Store
+
+/// Options every form of the master takes.
+struct MasterOptions: ParsableArguments {
+    @Option(help: "SQLite database every run is recorded in (created if missing).")
+    var db = "goloadtest.db"
+
+    @Option(help: "Start a run as soon as this many slaves are connected, then exit when it ends: 0 if every slave finished, 1 otherwise.")
+    var expectSlaves: Int?
+
+    @Option(help: "Shared secret slaves must present (default: GOLOADTEST_TOKEN from the environment or .env).")
+    var token: String?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if let expectSlaves, expectSlaves < 1 {
+            throw ValidationError("--expect-slaves must be at least 1 (got \(expectSlaves))")
+        }
+    }
+}
+
+struct MasterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "master",
+        abstract: "Coordinate slaves and record every summary they send.",
+        discussion: "Console commands on stdin: start, status, stop, quit, help.")
+
+    @Option(help: "Address to listen on.") var host = "0.0.0.0"
+    @Option(help: "Port to listen on (0: any free port, logged at start).") var port = 5001
+    @Option(help: "This master's name, recorded with every run.") var name = "master"
+    @OptionGroup var options: MasterOptions
+
+    func validate() throws {
+        try validatePort(port)
+    }
+
+    func run() async throws {
+        try await runMaster(host: host, port: port, name: name, options: options)
+    }
+}
+
+/// `goloadtest MASTER <ip> <port> <master-name>`, as the original tool took it.
+struct LegacyMasterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "MASTER", abstract: "The original form of `master`.", shouldDisplay: false)
+
+    @Argument(help: "Address to listen on.") var host: String
+    @Argument(help: "Port to listen on.") var port: Int
+    @Argument(help: "This master's name.") var name: String
+    @OptionGroup var options: MasterOptions
+
+    func validate() throws {
+        try validatePort(port)
+    }
+
+    func run() async throws {
+        try await runMaster(host: host, port: port, name: name, options: options)
+    }
+}
+
+func validatePort(_ port: Int, allowZero: Bool = true) throws {
+    guard (allowZero ? 0 : 1)...65535 ~= port else {
+        throw ValidationError("port \(port) is not a TCP port; use 1...65535")
+    }
+}
+
+func runMaster(host: String, port: Int, name: String, options: MasterOptions) async throws {
+    let logger = options.logging.makeLogger("master")
+    let environment: Environment
+    do {
+        environment = try await Environment.load()
+    } catch {
+        throw fail("\(error)")
+    }
+    let store: RunStore
+    do {
+        store = try RunStore.open(path: options.db)
+    } catch {
+        throw fail("\(error)")
+    }
+    var configuration = MasterConfiguration(
+        host: host, port: port, name: name,
+        token: options.token ?? environment.value("GOLOADTEST_TOKEN"),
+        expectSlaves: options.expectSlaves)
+    configuration.progressInterval = .seconds(1)
+
+    let master = Master(configuration: configuration, store: store, logger: logger)
+    let exit: Master.Exit
+    do {
+        exit = try await master.run(
+            console: Console.lines(),
+            say: { Output.line($0) },
+            runFinished: { runId, _ in
+                do {
+                    Output.write(try RunReport(store: store, runId: runId).text)
+                } catch {
+                    Output.error("could not read run \(runId) back from \(options.db): \(error)")
+                }
+            })
+    } catch {
+        throw fail("\(error)")
+    }
+    switch exit {
+    case .quit:
+        return
+    case .runEnded(_, .completed):
+        return
+    case .runEnded(let runId, let status):
+        throw fail("run \(runId) ended \(status.rawValue)")
+    case .failed(let message):
+        throw fail(message)
+    }
+}
+
+/// Lines typed on stdin, read on a thread of their own; the stream ends with stdin.
+enum Console {
+    static func lines() -> AsyncStream<String> {
+        let (lines, sink) = AsyncStream.makeStream(of: String.self)
+        let thread = Thread {
+            while let line = readLine() {
+                sink.yield(line)
+            }
+            sink.finish()
+        }
+        thread.start()
+        return lines
+    }
+}

@@ -1,0 +1,120 @@
+import ArgumentParser
+import Cluster
+import Logging
+import Store
+
+/// Options every form of the slave takes.
+struct SlaveOptions: ParsableArguments {
+    @Option(help: "Target URL (default: GET_URL from the environment, else from .env).")
+    var url: String?
+
+    @Option(help: "Shared secret the master requires (default: GOLOADTEST_TOKEN from the environment or .env).")
+    var token: String?
+
+    @Option(help: "Seconds before a request without a complete response fails as a timeout.")
+    var timeout: Double = 30
+
+    @Option(help: "Seconds to keep trying to reach the master at start-up.")
+    var connectTimeout: Double = 10
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
+        guard connectTimeout >= 0, connectTimeout.isFinite else {
+            throw ValidationError("--connect-timeout must be zero or a positive number of seconds")
+        }
+    }
+}
+
+struct SlaveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "slave",
+        abstract: "Connect to a master and fire HTTP requests when it says start.")
+
+    @Option(help: "The master, as HOST:PORT.") var master: String
+    @Option(help: "This slave's name, unique among the master's slaves.") var name: String
+    @Option(help: "Requests to send per run.") var tasks: Int
+    @Option(help: "At most this many requests in flight (keep-alive connections).") var batch: Int
+    @OptionGroup var options: SlaveOptions
+
+    func validate() throws {
+        _ = try parseMaster(master)
+        try validatePlan(tasks: tasks, batch: batch)
+    }
+
+    func run() async throws {
+        let (host, port) = try parseMaster(master)
+        try await runSlave(host: host, port: port, name: name, tasks: tasks, batch: batch, options: options)
+    }
+
+    func parseMaster(_ text: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (1...65535).contains(port), colon != text.startIndex
+        else {
+            throw ValidationError("--master must be HOST:PORT, e.g. 127.0.0.1:5001 (got \"\(text)\")")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
+    }
+}
+
+/// `goloadtest SLAVE <master-ip> <port> <slave-name> <tasks> <batch>`, as the original tool took it.
+struct LegacySlaveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "SLAVE", abstract: "The original form of `slave`.", shouldDisplay: false)
+
+    @Argument(help: "The master's address.") var masterHost: String
+    @Argument(help: "The master's port.") var port: Int
+    @Argument(help: "This slave's name.") var name: String
+    @Argument(help: "Requests to send per run.") var tasks: Int
+    @Argument(help: "At most this many requests in flight.") var batch: Int
+    @OptionGroup var options: SlaveOptions
+
+    func validate() throws {
+        try validatePort(port, allowZero: false)
+        try validatePlan(tasks: tasks, batch: batch)
+    }
+
+    func run() async throws {
+        try await runSlave(host: masterHost, port: port, name: name, tasks: tasks, batch: batch, options: options)
+    }
+}
+
+func validatePlan(tasks: Int, batch: Int) throws {
+    guard tasks > 0 else { throw ValidationError("tasks must be a positive integer (got \(tasks))") }
+    guard batch > 0, batch <= 100_000 else {
+        throw ValidationError("batch must be a positive integer no larger than 100000 (got \(batch))")
+    }
+}
+
+func runSlave(host: String, port: Int, name: String, tasks: Int, batch: Int, options: SlaveOptions) async throws {
+    let logger = options.logging.makeLogger("slave \(name)")
+    let environment: Environment
+    do {
+        environment = try await Environment.load()
+    } catch {
+        throw fail("\(error)")
+    }
+    let url = options.url ?? environment.value("GET_URL") ?? ""
+    var configuration: SlaveConfiguration
+    do {
+        configuration = try SlaveConfiguration(
+            masterHost: host, masterPort: port, name: name,
+            plan: SlavePlan(tasks: UInt64(tasks), batch: UInt32(batch), url: url),
+            token: options.token ?? environment.value("GOLOADTEST_TOKEN"))
+    } catch {
+        throw fail(error.description)
+    }
+    configuration.requestTimeout = .milliseconds(Int64(options.timeout * 1000))
+    configuration.connectTimeout = .milliseconds(Int64(options.connectTimeout * 1000))
+    do {
+        let farewell = try await Slave(configuration: configuration, logger: logger).run()
+        logger.info("\(farewell); exiting")
+    } catch let error as ClusterError {
+        throw fail(error.description)
+    } catch {
+        throw fail("\(error)")
+    }
+}

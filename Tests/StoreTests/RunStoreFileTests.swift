@@ -1,0 +1,185 @@
+import Foundation
+import GRDB
+import Store
+import Testing
+
+/// The two ways the CLI opens a database file.
+enum Opening: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case open, openReadOnly
+
+    var testDescription: String { rawValue }
+
+    func callAsFunction(_ path: String) throws(StoreError) -> RunStore {
+        switch self {
+        case .open: return try RunStore.open(path: path)
+        case .openReadOnly: return try RunStore.openReadOnly(path: path)
+        }
+    }
+}
+
+@Suite("RunStore files and migrations")
+struct RunStoreFileTests {
+    let directory: TemporaryDirectory
+    let path: String
+
+    init() throws {
+        directory = try TemporaryDirectory()
+        path = directory.path("goloadtest.sqlite")
+    }
+
+    var fileBytes: Data? { FileManager.default.contents(atPath: path) }
+
+    // MARK: Files made outside RunStore, with GRDB directly.
+
+    func tables() throws -> [String] {
+        var configuration = Configuration()
+        configuration.readonly = true
+        return try DatabaseQueue(path: path, configuration: configuration).read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        }
+    }
+
+    func migrations() throws -> [String] {
+        var configuration = Configuration()
+        configuration.readonly = true
+        return try DatabaseQueue(path: path, configuration: configuration).read { db in
+            try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
+        }
+    }
+
+    func makeUnrelatedDatabase() throws {
+        try DatabaseQueue(path: path).write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE note (id INTEGER PRIMARY KEY, text TEXT NOT NULL);
+                    INSERT INTO note (text) VALUES ('keep me');
+                    """)
+        }
+    }
+
+    func addFutureMigration() throws {
+        try DatabaseQueue(path: path).write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-future')")
+        }
+    }
+
+    func removeFutureMigration() throws {
+        try DatabaseQueue(path: path).write { db in
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v99-future'")
+        }
+    }
+
+    /// Makes a goloadtest database holding one run; returns its id.
+    func makeGoloadtestDatabase() async throws -> Int64 {
+        let store = try RunStore.open(path: path)
+        return try await store.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 1)
+    }
+
+    func expectNotGoloadtest(_ opening: Opening, sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try opening(path)
+            Issue.record("\(opening) accepted the file", sourceLocation: sourceLocation)
+        } catch {
+            guard case .notAGoloadtestDatabase(let refusedPath, _) = error, refusedPath == path else {
+                Issue.record("\(opening) threw \(error)", sourceLocation: sourceLocation)
+                return
+            }
+        }
+    }
+
+    // MARK: Tests
+
+    @Test("open creates a missing file and migrates it")
+    func openCreates() async throws {
+        #expect(fileBytes == nil)
+        let store = try RunStore.open(path: path)
+        #expect(store.path == path)
+        #expect(FileManager.default.fileExists(atPath: path))
+        #expect(try store.runIds().isEmpty)
+        #expect(try migrations() == ["v1-run-runSlave-summary"])
+        #expect(Set(try tables()).isSuperset(of: ["run", "runSlave", "summary"]))
+
+        let runId = try await store.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 1)
+        #expect(try store.run(runId).master == "m")
+    }
+
+    @Test("opening an existing file again keeps its runs and windows")
+    func reopenKeepsRuns() async throws {
+        let first = try await makeGoloadtestDatabase()
+        do {
+            let store = try RunStore.open(path: path)
+            try await store.recordWindow(Fixture.window(first, "a", seq: 0, isFinal: true), reportedTotal: 3)
+        }
+
+        let reopened = try RunStore.open(path: path)
+        #expect(try reopened.runIds() == [first])
+        let second = try await reopened.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 2)
+        #expect(second > first)
+        #expect(try migrations() == ["v1-run-runSlave-summary"])
+
+        let reader = try RunStore.openReadOnly(path: path)
+        #expect(try reader.runIds() == [first, second])
+        #expect(try Fixture.windows(reader, run: first) == [Fixture.window(first, "a", seq: 0, isFinal: true)])
+        #expect(try reader.runSlaves(first).first?.status == .finished)
+    }
+
+    @Test("openReadOnly cannot write")
+    func readOnlyRefusesWrites() async throws {
+        let runId = try await makeGoloadtestDatabase()
+        let reader = try RunStore.openReadOnly(path: path)
+        await #expect(throws: StoreError.self) {
+            try await reader.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 2)
+        }
+        await #expect(throws: StoreError.self) {
+            try await reader.finishRun(runId, status: .completed, at: 3)
+        }
+        #expect(try reader.run(runId).status == .running)
+    }
+
+    @Test("openReadOnly on a missing file says so and creates nothing")
+    func readOnlyMissing() throws {
+        #expect(throws: StoreError.databaseMissing(path: path)) { try RunStore.openReadOnly(path: path) }
+        #expect(!FileManager.default.fileExists(atPath: path))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.url.path).isEmpty)
+    }
+
+    @Test("a text file is refused and left as it was", arguments: Opening.allCases)
+    func textFileRefused(opening: Opening) throws {
+        let text = Data(String(repeating: "GET / 200 12ms\nthis is not a database\n", count: 200).utf8)
+        try text.write(to: URL(fileURLWithPath: path))
+        expectNotGoloadtest(opening)
+        #expect(fileBytes == text)
+    }
+
+    @Test("an SQLite file of another program is refused and left as it was", arguments: Opening.allCases)
+    func unrelatedDatabaseRefused(opening: Opening) throws {
+        try makeUnrelatedDatabase()
+        let before = try #require(fileBytes)
+        expectNotGoloadtest(opening)
+        #expect(try tables() == ["note"])
+        #expect(fileBytes == before)
+    }
+
+    @Test("openReadOnly refuses an empty file")
+    func readOnlyRefusesEmptyFile() throws {
+        #expect(FileManager.default.createFile(atPath: path, contents: Data()))
+        expectNotGoloadtest(.openReadOnly)
+        #expect(fileBytes == Data())
+    }
+
+    @Test("a file from a newer goloadtest is refused and left as it was", arguments: Opening.allCases)
+    func newerSchemaRefused(opening: Opening) async throws {
+        let runId = try await makeGoloadtestDatabase()
+        try addFutureMigration()
+        let before = try #require(fileBytes)
+
+        #expect(throws: StoreError.newerSchema(path: path, unknownMigrations: ["v99-future"])) {
+            try opening(path)
+        }
+        #expect(try migrations() == ["v1-run-runSlave-summary", "v99-future"])
+        #expect(fileBytes == before)
+        // What an older goloadtest could still read is there.
+        try removeFutureMigration()
+        #expect(try RunStore.openReadOnly(path: path).runIds() == [runId])
+    }
+}
