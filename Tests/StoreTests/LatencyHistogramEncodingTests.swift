@@ -18,7 +18,7 @@ enum HistogramShape: String, CaseIterable, Sendable, CustomTestStringConvertible
         case .oneValue:
             return [5]
         case .twoValuesInOneBucket:
-            // 100,000 ... 100,031 µs share one 32 µs wide bucket.
+            // 99,968 ... 100,031 µs is one 64 µs wide bucket.
             return [100_001, 100_020]
         case .spreadFrom1usTo10s:
             var random = SplitMix64(seed: 1)
@@ -73,7 +73,7 @@ struct LatencyHistogramEncodingTests {
         #expect(LatencyHistogram([5]).encoded() == header + varints(1, 5, 5, 1, 5, 1))
         #expect(
             LatencyHistogram([100_001, 100_020]).encoded()
-                == header + varints(2, 100_001, 100_020, 1, 100_000, 2))
+                == header + varints(2, 100_001, 100_020, 1, 99_968, 2))
         #expect(
             LatencyHistogram([3, 3, 10]).encoded()
                 == header + varints(3, 3, 10, 2, 3, 2, 7, 1))

@@ -19,7 +19,7 @@ struct LatencyHistogramPercentileTests {
 
     @Test("values sharing a wide bucket report percentiles inside what was recorded")
     func wideBucket() {
-        // 100,000 ... 100,031 µs is one bucket: the bucket's top (100,031) was never recorded.
+        // 99,968 ... 100,031 µs is one bucket: the bucket's top (100,031) was never recorded.
         let histogram = LatencyHistogram([100_005, 100_010, 100_020])
         #expect(histogram.microseconds(atPercentile: 50) <= 100_020)
         #expect(histogram.microseconds(atPercentile: 99.9) == 100_020)

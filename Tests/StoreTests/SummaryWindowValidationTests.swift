@@ -34,6 +34,9 @@ struct SummaryWindowValidationTests {
         BadWindow(testDescription: "more responses than requests", mentions: "status codes") {
             $0.statusCodes = [200: 4]
         },
+        BadWindow(testDescription: "response counts that overflow", mentions: "status codes") {
+            $0.statusCodes = [200: .max, 503: 2]
+        },
         BadWindow(testDescription: "empty slave name", mentions: "slave") { $0.slave = "" },
         BadWindow(testDescription: "run id 0", mentions: "run id") { $0.runId = 0 },
         BadWindow(testDescription: "seq beyond Int64", mentions: "seq") { $0.seq = UInt64(Int64.max) + 1 },

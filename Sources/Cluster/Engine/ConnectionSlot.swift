@@ -40,7 +40,7 @@ final class ConnectionSlot {
                 channel.eventLoop.makeCompletedFuture {
                     let slot = bound.value
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(ByteCountingHandler(slot: slot))
+                    try sync.addHandler(WireHandler(slot: slot))
                     try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
                     try sync.addHandler(LoadConnectionHandler(slot: slot))
                 }

@@ -1,20 +1,35 @@
 import NIOCore
 import NIOHTTP1
 
-/// Counts the bytes a connection reads, before they are decoded.
-final class ByteCountingHandler: ChannelInboundHandler {
+/// The handler next to the socket: counts the bytes read before they are decoded, and turns each
+/// request head written through the response decoder (which needs to see it to pair responses
+/// with requests) into the run's pre-encoded request bytes.
+final class WireHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = ByteBuffer
 
     private let slot: ConnectionSlot
+    private let request: ByteBuffer
 
     init(slot: ConnectionSlot) {
         self.slot = slot
+        self.request = slot.run.plan.target.request
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         slot.unreportedBytesIn &+= UInt64(unwrapInboundIn(data).readableBytes)
         context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head:
+            context.write(wrapOutboundOut(request), promise: promise)
+        case .body, .end:
+            promise?.succeed()
+        }
     }
 }
 
@@ -22,10 +37,11 @@ final class ByteCountingHandler: ChannelInboundHandler {
 /// response ends. The request bytes are encoded once per run and written as they are.
 final class LoadConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundOut = ByteBuffer
+    typealias OutboundOut = HTTPClientRequestPart
 
     private let slot: ConnectionSlot
-    private let request: ByteBuffer
+    /// What the decoder sees of each request; `WireHandler` sends the pre-encoded bytes.
+    private let head: HTTPClientRequestPart
     private let timeout: TimeAmount
     private var inFlight = false
     private var sentAt = NIODeadline.uptimeNanoseconds(0)
@@ -35,7 +51,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
 
     init(slot: ConnectionSlot) {
         self.slot = slot
-        self.request = slot.run.plan.target.request
+        self.head = .head(HTTPRequestHead(version: .http1_1, method: .GET, uri: slot.run.plan.target.requestTarget))
         self.timeout = slot.run.plan.timeout
     }
 
@@ -48,7 +64,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
         inFlight = true
         status = 0
         sentAt = .now()
-        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(head), promise: nil)
         armWatchdog(context: context)
     }
 

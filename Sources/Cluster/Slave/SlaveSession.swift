@@ -71,44 +71,45 @@ final class SlaveSession<Transport: ClientTransport>: Sendable {
         let (events, eventSink) = AsyncStream.makeStream(of: WindowEvent.self)
 
         try await withThrowingTaskGroup(of: Void.self) { group in
+            // The poster: one window at a time, each until the master has stored it.
             group.addTask {
                 for await window in windows {
                     try await self.post(window, totalRequests: window.isFinal ? control.issued : 0)
                 }
             }
-            group.addTask {
-                _ = await self.engine.run(plan, recorder: recorder, control: control)
-                eventSink.yield(.engineDone)
-            }
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: self.configuration.windowInterval)
-                    eventSink.yield(.tick)
+            await withTaskGroup(of: Void.self) { measuring in
+                measuring.addTask {
+                    _ = await self.engine.run(plan, recorder: recorder, control: control)
+                    eventSink.yield(.engineDone)
                 }
-            }
-
-            var seq: UInt64 = 0
-            var windowStart = wallClockNanoseconds()
-            for await event in events {
-                let counts = recorder.close()
-                let now = wallClockNanoseconds()
-                let isFinal = event == .engineDone
-                outbox.yield(
-                    SummaryWindow(
-                        runId: runId, slave: configuration.name, seq: seq, startedAt: windowStart, endedAt: now,
-                        requests: counts.requests, successes: counts.successes, failures: counts.failures,
-                        bytesReceived: counts.bytesReceived, bytesSent: counts.bytesSent,
-                        statusCodes: counts.statusCodes, errors: counts.errors, latency: counts.latency,
-                        isFinal: isFinal))
-                seq += 1
-                windowStart = now
-                if isFinal { break }
+                measuring.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: self.configuration.windowInterval)
+                        eventSink.yield(.tick)
+                    }
+                }
+                var seq: UInt64 = 0
+                var windowStart = wallClockNanoseconds()
+                for await event in events {
+                    let counts = recorder.close()
+                    let now = wallClockNanoseconds()
+                    let isFinal = event == .engineDone
+                    outbox.yield(
+                        SummaryWindow(
+                            runId: runId, slave: configuration.name, seq: seq, startedAt: windowStart, endedAt: now,
+                            requests: counts.requests, successes: counts.successes, failures: counts.failures,
+                            bytesReceived: counts.bytesReceived, bytesSent: counts.bytesSent,
+                            statusCodes: counts.statusCodes, errors: counts.errors, latency: counts.latency,
+                            isFinal: isFinal))
+                    seq += 1
+                    windowStart = now
+                    if isFinal { break }
+                }
+                measuring.cancelAll()
             }
             eventSink.finish()
             outbox.finish()
-            // The ticker ends on cancellation; the poster has everything it needs and ends by itself.
-            try await group.next()
-            group.cancelAll()
+            try await group.waitForAll()
         }
         logger.info("run \(runId) finished: sent \(control.issued) requests, every window stored by the master")
     }
