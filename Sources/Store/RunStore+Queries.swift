@@ -40,7 +40,7 @@ extension RunStore {
         slave: String? = nil,
         _ body: (SummaryWindow) throws -> Void
     ) throws {
-        try readSync { db in
+        try readSyncPassingErrors { db in
             let cursor: RowCursor
             if let slave {
                 cursor = try Row.fetchCursor(

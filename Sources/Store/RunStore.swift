@@ -21,6 +21,23 @@ public final class RunStore: Sendable {
     /// A file that is not a goloadtest database, or is from a newer goloadtest, is refused
     /// and left untouched.
     public static func open(path: String) throws(StoreError) -> RunStore {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
+            throw .database("cannot create \(path): the folder \(directory) does not exist")
+        }
+        // Look before touching: opening a pool switches the file to WAL, which would change a
+        // file that is then refused.
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > 0 {
+            var readOnly = Configuration()
+            readOnly.readonly = true
+            do {
+                try check(try DatabaseQueue(path: path, configuration: readOnly), path: path, allowEmpty: true)
+            } catch let error as StoreError {
+                throw error
+            } catch {
+                throw .notAGoloadtestDatabase(path: path, reason: Self.reason(error))
+            }
+        }
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(5)
@@ -135,6 +152,15 @@ public final class RunStore: Sendable {
             throw error
         } catch {
             throw .database(Self.reason(error))
+        }
+    }
+
+    /// Like `readSync`, but errors thrown by `body` itself (not SQLite's) pass through unchanged.
+    func readSyncPassingErrors<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try writer.read(body)
+        } catch let error as DatabaseError {
+            throw StoreError.database(Self.reason(error))
         }
     }
 }

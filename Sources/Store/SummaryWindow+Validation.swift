@@ -16,13 +16,26 @@ extension SummaryWindow {
         if latency.count > requests {
             return "the histogram holds \(latency.count) latencies for \(requests) requests"
         }
-        let responses = statusCodes.values.reduce(UInt64(0)) { $0 &+ $1 }
-        if responses > requests {
-            return "status codes count \(responses) responses for \(requests) requests"
+        guard let responses = Self.sum(statusCodes.values), responses <= requests else {
+            return "status codes count more responses than the \(requests) requests"
+        }
+        guard let errored = Self.sum(errors.values), errored <= failures else {
+            return "error kinds count more failures than the \(failures) failures"
         }
         if let bad = statusCodes.keys.first(where: { !(100...999).contains($0) }) {
             return "status code \(bad) is not an HTTP status"
         }
         return nil
+    }
+
+    /// The sum, or nil if it overflows.
+    private static func sum(_ counts: some Sequence<UInt64>) -> UInt64? {
+        var total: UInt64 = 0
+        for count in counts {
+            let (next, overflow) = total.addingReportingOverflow(count)
+            if overflow { return nil }
+            total = next
+        }
+        return total
     }
 }
