@@ -39,14 +39,27 @@ public struct Master: Sendable {
         listening: @escaping @Sendable (Int) -> Void = { _ in },
         runFinished: @escaping @Sendable (Int64, RunStatus) async -> Void
     ) async throws -> Exit {
+        let transport = HTTP2ServerTransport.Posix(
+            address: configuration.host.contains(":")
+                ? .ipv6(host: configuration.host, port: configuration.port)
+                : .ipv4(host: configuration.host, port: configuration.port),
+            transportSecurity: .plaintext)
+        return try await run(
+            transport: transport, console: console, say: say, listening: listening, runFinished: runFinished)
+    }
+
+    /// The same over any gRPC transport (tests use the in-process one; `listening` then gets 0).
+    public func run<Transport: ServerTransport>(
+        transport: Transport,
+        console: AsyncStream<String>,
+        say: @escaping @Sendable (String) -> Void,
+        listening: @escaping @Sendable (Int) -> Void = { _ in },
+        runFinished: @escaping @Sendable (Int64, RunStatus) async -> Void
+    ) async throws -> Exit {
         let (events, eventSink) = AsyncStream.makeStream(of: MasterEvent.self)
         let coordinator = Coordinator(store: store, masterName: configuration.name, logger: logger, events: eventSink)
         let server = GRPCServer(
-            transport: HTTP2ServerTransport.Posix(
-                address: configuration.host.contains(":")
-                    ? .ipv6(host: configuration.host, port: configuration.port)
-                    : .ipv4(host: configuration.host, port: configuration.port),
-                transportSecurity: .plaintext),
+            transport: transport,
             services: [MasterService(coordinator: coordinator)],
             interceptors: configuration.token.map { [TokenInterceptor(token: $0)] } ?? [])
 
@@ -54,10 +67,8 @@ public struct Master: Sendable {
             group.addTask { try await server.serve() }
             let port: Int
             do {
-                guard let address = try await server.listeningAddress, let bound = address.ipv4?.port ?? address.ipv6?.port else {
-                    throw ClusterError(.cannotListen, "the server did not report an address")
-                }
-                port = bound
+                let address = try await server.listeningAddress
+                port = address?.ipv4?.port ?? address?.ipv6?.port ?? 0
             } catch {
                 group.cancelAll()
                 throw ClusterError(
