@@ -1,0 +1,102 @@
+import Foundation
+import Store
+import Testing
+
+@Suite("Bad input: a clear message and a non-zero exit")
+struct BadInputTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let arguments: [String]
+        let environment: [String: String]
+        let message: String
+        var testDescription: String { arguments.joined(separator: " ") }
+
+        init(_ arguments: [String], env: [String: String] = [:], says message: String) {
+            self.arguments = arguments
+            self.environment = env
+            self.message = message
+        }
+    }
+
+    static let url = ["GET_URL": "http://127.0.0.1:9/"]
+
+    @Test(
+        "each command-line mistake is refused with a message that says what to fix",
+        arguments: [
+            Case(["SLAVE", "127.0.0.1", "5001", "s1", "abc", "10"], env: url, says: "tasks"),
+            Case(["SLAVE", "127.0.0.1", "5001", "s1", "0", "10"], env: url, says: "tasks must be a positive integer"),
+            Case(["SLAVE", "127.0.0.1", "5001", "s1", "10", "0"], env: url, says: "batch must be a positive integer"),
+            Case(["SLAVE", "127.0.0.1", "5001", "s1", "10"], env: url, says: "batch"),
+            Case(["SLAVE", "127.0.0.1", "5001", "s1", "10", "5"], says: "set GET_URL"),
+            Case(["SLAVE", "127.0.0.1", "5001", "s1", "10", "5"], env: ["GET_URL": "ftp://example/"], says: "not an http:// URL"),
+            Case(["SLAVE", "127.0.0.1", "5001", "s1", "10", "5"], env: ["GET_URL": "https://127.0.0.1/"], says: "https"),
+            Case(["SLAVE", "127.0.0.1", "5001", "s1", "10", "5"], env: ["GET_URL": "http://127.0.0.1:99999/"], says: "port"),
+            Case(["SLAVE", "127.0.0.1", "99999", "s1", "10", "5"], env: url, says: "not a TCP port"),
+            Case(["slave", "--master", "nocolon", "--name", "s", "--tasks", "1", "--batch", "1"], env: url, says: "HOST:PORT"),
+            Case(["MASTER", "0.0.0.0", "70000", "m"], says: "not a TCP port"),
+            Case(["master", "--expect-slaves", "0"], says: "--expect-slaves must be at least 1"),
+            Case(["report", "--run", "abc"], says: "--run takes a run id"),
+            Case(["report", "--run", "1", "--format", "xml"], says: "format"),
+            Case(["frobnicate"], says: "frobnicate"),
+        ])
+    func commandLineMistake(_ mistake: Case) async throws {
+        let folder = try TemporaryDirectory()
+        let result = try await ChildProcess.run(mistake.arguments, in: folder.url, environment: mistake.environment)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(mistake.message), "stderr was: \(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.path("goloadtest.db")))
+    }
+
+    @Test("a slave whose master is not there says so and exits non-zero")
+    func masterUnreachable() async throws {
+        let folder = try TemporaryDirectory()
+        // Port 9 (discard) is closed on a test machine's loopback.
+        let result = try await ChildProcess.run(
+            ["SLAVE", "127.0.0.1", "9", "s1", "10", "5", "--connect-timeout", "1"], in: folder.url,
+            environment: Self.url, timeout: .seconds(30))
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("cannot reach the master at 127.0.0.1:9"), "stderr was: \(result.stderr)")
+    }
+
+    @Test("report on a missing database says so and does not create the file")
+    func reportMissingDatabase() async throws {
+        let folder = try TemporaryDirectory()
+        let result = try await ChildProcess.run(["report", "--run", "1", "--db", "nothing.db"], in: folder.url)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("no database at nothing.db"))
+        #expect(!FileManager.default.fileExists(atPath: folder.path("nothing.db")))
+    }
+
+    @Test("report on an unknown run names the runs that exist; a non-database file is refused and left alone")
+    func reportUnknownRunAndForeignFile() async throws {
+        let folder = try TemporaryDirectory()
+        let store = try RunStore.open(path: folder.path("runs.db"))
+        let plan = SlavePlan(tasks: 1, batch: 1, url: "http://127.0.0.1:9/")
+        for _ in 0..<2 {
+            _ = try await store.createRun(master: "m", slaves: [("s", plan)], startedAt: 1)
+        }
+        let unknown = try await ChildProcess.run(["report", "--run", "9", "--db", "runs.db"], in: folder.url)
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("there is no run 9; runs in this database: 1, 2"), "stderr: \(unknown.stderr)")
+
+        let junk = folder.path("junk.db")
+        let bytes = Data("this is not a database, just text\n".utf8)
+        try bytes.write(to: URL(fileURLWithPath: junk))
+        for arguments in [["report", "--run", "1", "--db", "junk.db"], ["MASTER", "127.0.0.1", "0", "m", "--db", "junk.db"]] {
+            let result = try await ChildProcess.run(arguments, in: folder.url)
+            #expect(result.status != 0)
+            #expect(result.stderr.contains("is not a goloadtest database"), "stderr: \(result.stderr)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: junk)) == bytes)
+        }
+    }
+
+    @Test("a second master on a port in use is refused with a hint")
+    func portInUse() async throws {
+        let folder = try TemporaryDirectory()
+        let (first, port) = try await startMaster(["--db", "a.db"], in: folder.url)
+        defer { first.terminate() }
+        let second = try await ChildProcess.run(
+            ["MASTER", "127.0.0.1", String(port), "m2", "--db", "b.db"], in: folder.url, timeout: .seconds(30))
+        #expect(second.status != 0)
+        #expect(second.stderr.contains("cannot listen on 127.0.0.1:\(port)"), "stderr: \(second.stderr)")
+    }
+}
