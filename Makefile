@@ -3,17 +3,24 @@ SWIFT ?= swift
 PLUGINS := Tools/ProtocPlugins/.build/release
 GENERATED := Sources/Cluster/Protocol
 
-.PHONY: build test demo generate plugins lint bench clean
+.PHONY: deps build test demo generate plugins lint bench clean
 
-build:
+# System libraries the build links (Debian): SQLite's headers for GRDB.
+deps:
+	@dpkg -s libsqlite3-dev >/dev/null 2>&1 || { \
+	  echo "installing libsqlite3-dev"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq libsqlite3-dev; }
+
+build: deps
 	$(SWIFT) build -c release --product goloadtest
 	@echo "binary: $$($(SWIFT) build -c release --show-bin-path)/goloadtest"
 
-test:
+test: deps
 	$(SWIFT) build --product goloadtest
 	$(SWIFT) test
 
-demo:
+demo: deps
 	bash scripts/demo.sh
 
 # Regenerates the committed protobuf/gRPC Swift from Protos/result/result.proto.
