@@ -8,16 +8,50 @@ public enum SlaveStatus: String, Sendable, Codable, CaseIterable {
     case running, finished, lost
 }
 
-/// What a slave was asked to do.
+/// What a slave was asked to do: its run's shape.
 public struct SlavePlan: Sendable, Equatable, Codable {
+    /// Requests to send; 0 means no count limit (then `duration` ends the run).
     public var tasks: UInt64
+    /// Connections, each with one request in flight.
     public var batch: UInt32
     public var url: String
+    /// Stop after this long (nil: when `tasks` are done).
+    public var duration: Duration?
+    /// Open model: requests per second at fixed intended times (nil: as fast as responses come).
+    public var rate: Double?
+    public var method: String
+    /// A request without a complete response after this long fails as a timeout.
+    public var timeout: Duration?
 
-    public init(tasks: UInt64, batch: UInt32, url: String) {
+    public init(
+        tasks: UInt64, batch: UInt32, url: String, duration: Duration? = nil, rate: Double? = nil,
+        method: String = "GET", timeout: Duration? = nil
+    ) {
         self.tasks = tasks
         self.batch = batch
         self.url = url
+        self.duration = duration
+        self.rate = rate
+        self.method = method
+        self.timeout = timeout
+    }
+
+    /// "10000 requests, 100 at a time" or "30 s at 200 req/s, 64 connections".
+    public var shape: String {
+        var parts: [String] = []
+        if let duration {
+            let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+            parts.append(tasks > 0 ? "\(tasks) requests within \(Self.trim(seconds)) s" : "\(Self.trim(seconds)) s")
+        } else {
+            parts.append("\(tasks) requests")
+        }
+        if let rate { parts.append("at \(Self.trim(rate)) req/s") }
+        parts.append(rate == nil ? "\(batch) at a time" : "\(batch) connections")
+        return parts.joined(separator: ", ")
+    }
+
+    private static func trim(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 }
 
@@ -49,10 +83,12 @@ public struct RunSlaveRecord: Sendable, Equatable {
     public var finishedAt: Int64?
     /// The total the slave itself reported with its final window.
     public var reportedRequests: UInt64?
+    /// When the slave was last declared lost (it may have come back and finished since).
+    public var lostAt: Int64?
 
     public init(
         runId: Int64, slave: String, status: SlaveStatus, plan: SlavePlan,
-        joinedAt: Int64, finishedAt: Int64? = nil, reportedRequests: UInt64? = nil
+        joinedAt: Int64, finishedAt: Int64? = nil, reportedRequests: UInt64? = nil, lostAt: Int64? = nil
     ) {
         self.runId = runId
         self.slave = slave
@@ -61,6 +97,7 @@ public struct RunSlaveRecord: Sendable, Equatable {
         self.joinedAt = joinedAt
         self.finishedAt = finishedAt
         self.reportedRequests = reportedRequests
+        self.lostAt = lostAt
     }
 }
 
@@ -81,7 +118,13 @@ public struct SummaryWindow: Sendable, Equatable {
     public var statusCodes: [Int: UInt64]
     /// Failures without an HTTP response, by kind.
     public var errors: [String: UInt64]
+    /// Latency of the responses. In a rate-driven run it is measured from when each request
+    /// was meant to be sent (coordinated omission corrected).
     public var latency: LatencyHistogram
+    /// Rate-driven runs only: latency from when each request was actually sent.
+    public var uncorrectedLatency: LatencyHistogram?
+    /// Rate-driven runs: requests that could not start at their intended time.
+    public var late: UInt64
     /// The slave's last window of the run.
     public var isFinal: Bool
 
@@ -90,7 +133,8 @@ public struct SummaryWindow: Sendable, Equatable {
         requests: UInt64 = 0, successes: UInt64 = 0, failures: UInt64 = 0,
         bytesReceived: UInt64 = 0, bytesSent: UInt64 = 0,
         statusCodes: [Int: UInt64] = [:], errors: [String: UInt64] = [:],
-        latency: LatencyHistogram = LatencyHistogram(), isFinal: Bool = false
+        latency: LatencyHistogram = LatencyHistogram(), uncorrectedLatency: LatencyHistogram? = nil,
+        late: UInt64 = 0, isFinal: Bool = false
     ) {
         self.runId = runId
         self.slave = slave
@@ -105,6 +149,8 @@ public struct SummaryWindow: Sendable, Equatable {
         self.statusCodes = statusCodes
         self.errors = errors
         self.latency = latency
+        self.uncorrectedLatency = uncorrectedLatency
+        self.late = late
         self.isFinal = isFinal
     }
 }

@@ -24,13 +24,19 @@ extension RunStore {
                         runId INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
                         slave TEXT NOT NULL,
                         status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'lost')),
-                        tasks INTEGER NOT NULL CHECK (tasks > 0),
+                        tasks INTEGER CHECK (tasks > 0),
+                        durationNs INTEGER CHECK (durationNs > 0),
+                        rate REAL CHECK (rate > 0),
                         batch INTEGER NOT NULL CHECK (batch > 0),
+                        method TEXT NOT NULL DEFAULT 'GET',
                         url TEXT NOT NULL,
+                        timeoutNs INTEGER CHECK (timeoutNs > 0),
                         joinedAt INTEGER NOT NULL,
                         finishedAt INTEGER,
+                        lostAt INTEGER,
                         reportedRequests INTEGER,
-                        PRIMARY KEY (runId, slave)
+                        PRIMARY KEY (runId, slave),
+                        CHECK (tasks IS NOT NULL OR durationNs IS NOT NULL)
                     ) WITHOUT ROWID;
                     CREATE TABLE summary (
                         runId INTEGER NOT NULL,
@@ -46,6 +52,8 @@ extension RunStore {
                         statusCodes TEXT NOT NULL,
                         errors TEXT NOT NULL,
                         histogram BLOB NOT NULL,
+                        uncorrectedHistogram BLOB,
+                        late INTEGER NOT NULL DEFAULT 0 CHECK (late >= 0),
                         isFinal INTEGER NOT NULL DEFAULT 0,
                         PRIMARY KEY (runId, slave, seq),
                         FOREIGN KEY (runId, slave) REFERENCES runSlave(runId, slave) ON DELETE CASCADE,

@@ -70,23 +70,31 @@ extension RunRecord {
 
 extension RunSlaveRecord {
     init(row: Row) {
-        let tasks: Int64 = row["tasks"]
+        let tasks: Int64? = row["tasks"]
         let batch: Int64 = row["batch"]
         let reported: Int64? = row["reportedRequests"]
+        let duration: Int64? = row["durationNs"]
+        let timeout: Int64? = row["timeoutNs"]
+        let plan = SlavePlan(
+            tasks: UInt64(max(tasks ?? 0, 0)), batch: UInt32(clamping: batch), url: row["url"],
+            duration: duration.map { .nanoseconds($0) }, rate: row["rate"], method: row["method"],
+            timeout: timeout.map { .nanoseconds($0) })
         self.init(
             runId: row["runId"],
             slave: row["slave"],
             status: SlaveStatus(rawValue: row["status"]) ?? .running,
-            plan: SlavePlan(tasks: UInt64(max(tasks, 0)), batch: UInt32(clamping: batch), url: row["url"]),
+            plan: plan,
             joinedAt: row["joinedAt"],
             finishedAt: row["finishedAt"],
-            reportedRequests: reported.map { UInt64(max($0, 0)) })
+            reportedRequests: reported.map { UInt64(max($0, 0)) },
+            lostAt: row["lostAt"])
     }
 }
 
 extension SummaryWindow {
     init(row: Row) throws {
         let blob: Data = row["histogram"]
+        let uncorrected: Data? = row["uncorrectedHistogram"]
         let codes = CountsJSON.decode(row["statusCodes"])
         func count(_ column: String) -> UInt64 {
             let value: Int64 = row[column]
@@ -106,6 +114,8 @@ extension SummaryWindow {
             statusCodes: Dictionary(uniqueKeysWithValues: codes.compactMap { key, value in Int(key).map { ($0, value) } }),
             errors: CountsJSON.decode(row["errors"]),
             latency: try LatencyHistogram(decoding: blob),
+            uncorrectedLatency: try uncorrected.map { try LatencyHistogram(decoding: $0) },
+            late: count("late"),
             isFinal: row["isFinal"])
     }
 }

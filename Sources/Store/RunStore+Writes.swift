@@ -15,12 +15,18 @@ extension RunStore {
                 arguments: [master, startedAt])
             let runId = db.lastInsertedRowID
             for slave in slaves {
+                let plan = slave.plan
                 try db.execute(
                     sql: """
-                        INSERT INTO runSlave (runId, slave, status, tasks, batch, url, joinedAt)
-                        VALUES (?, ?, 'running', ?, ?, ?, ?)
+                        INSERT INTO runSlave (runId, slave, status, tasks, durationNs, rate, batch, method, url,
+                            timeoutNs, joinedAt)
+                        VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
-                    arguments: [runId, slave.name, Int64(clamping: slave.plan.tasks), slave.plan.batch, slave.plan.url, startedAt])
+                    arguments: [
+                        runId, slave.name, plan.tasks == 0 ? nil : Int64(clamping: plan.tasks),
+                        plan.duration.map(Nanoseconds.of), plan.rate, plan.batch, plan.method, plan.url,
+                        plan.timeout.map(Nanoseconds.of), startedAt,
+                    ])
             }
             return runId
         }
@@ -42,8 +48,9 @@ extension RunStore {
             try db.cachedStatement(
                 sql: """
                     INSERT OR IGNORE INTO summary (runId, slave, seq, startedAt, endedAt, requests,
-                        successes, failures, bytesReceived, bytesSent, statusCodes, errors, histogram, isFinal)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        successes, failures, bytesReceived, bytesSent, statusCodes, errors, histogram,
+                        uncorrectedHistogram, late, isFinal)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             ).execute(arguments: row.arguments)
             let inserted = db.changesCount > 0
@@ -63,7 +70,7 @@ extension RunStore {
     public func markSlaveLost(runId: Int64, slave: String, at time: Int64) async throws(StoreError) {
         try await write { db in
             try db.execute(
-                sql: "UPDATE runSlave SET status = 'lost', finishedAt = ? WHERE runId = ? AND slave = ? AND status = 'running'",
+                sql: "UPDATE runSlave SET status = 'lost', lostAt = ?1, finishedAt = ?1 WHERE runId = ? AND slave = ? AND status = 'running'",
                 arguments: [time, runId, slave])
         }
     }
@@ -75,6 +82,14 @@ extension RunStore {
                 sql: "UPDATE run SET status = ?, finishedAt = ? WHERE id = ?",
                 arguments: [status.rawValue, time, runId])
         }
+    }
+}
+
+/// Durations are stored as integer nanoseconds.
+enum Nanoseconds {
+    static func of(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
 
@@ -102,7 +117,8 @@ struct EncodedWindow: Sendable {
             Int64(clamping: window.requests), Int64(clamping: window.successes), Int64(clamping: window.failures),
             Int64(clamping: window.bytesReceived), Int64(clamping: window.bytesSent),
             CountsJSON.encode(codes), CountsJSON.encode(window.errors),
-            Data(window.latency.encoded()), window.isFinal,
+            Data(window.latency.encoded()), window.uncorrectedLatency.map { Data($0.encoded()) },
+            Int64(clamping: window.late), window.isFinal,
         ]
     }
 }

@@ -16,6 +16,12 @@ extension SummaryWindow {
         if latency.count > requests {
             return "the histogram holds \(latency.count) latencies for \(requests) requests"
         }
+        if let uncorrected = uncorrectedLatency, uncorrected.count != latency.count {
+            return "the uncorrected histogram holds \(uncorrected.count) latencies, the corrected one \(latency.count)"
+        }
+        if late > requests {
+            return "\(late) late requests out of \(requests)"
+        }
         guard let responses = Self.sum(statusCodes.values), responses <= requests else {
             return "status codes count more responses than the \(requests) requests"
         }

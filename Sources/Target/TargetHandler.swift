@@ -33,8 +33,8 @@ final class TargetHandler: ChannelInboundHandler {
             case 1 where parts[0] == "stats":
                 self = .stats
             case 2 where parts[0] == "status":
-                guard let code = Int(parts[1]), (100...999).contains(code) else {
-                    self = .badRequest("status code must be 100...999\n")
+                guard let code = Int(parts[1]), (200...599).contains(code) else {
+                    self = .badRequest("status code must be 200...599\n")
                     return
                 }
                 self = .status(code)
@@ -94,13 +94,21 @@ final class TargetHandler: ChannelInboundHandler {
         contentType: String = "text/plain", keepAlive: Bool? = nil
     ) {
         let keepAlive = keepAlive ?? self.keepAlive
+        // 204 and 304 responses have no body.
+        let body = status == .noContent || status == .notModified ? ByteBuffer() : body
         var headers = HTTPHeaders()
         headers.reserveCapacity(3)
-        headers.add(name: "Content-Type", value: contentType)
-        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        if body.readableBytes > 0 {
+            headers.add(name: "Content-Type", value: contentType)
+            headers.add(name: "Content-Length", value: String(body.readableBytes))
+        } else if status != .noContent && status != .notModified {
+            headers.add(name: "Content-Length", value: "0")
+        }
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        if body.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        }
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         } else {

@@ -8,68 +8,87 @@ final class ConnectionSlot {
     let eventLoop: any EventLoop
     let run: LoadRun
     let shard: WindowRecorder.Shard
-    /// Bytes read on the current connection and not yet counted in a window.
-    var unreportedBytesIn: UInt64 = 0
+    let requestSize: UInt64
     private var finished = false
-
-    init(eventLoop: any EventLoop, run: LoadRun, shard: WindowRecorder.Shard) {
-        self.eventLoop = eventLoop
-        self.run = run
-        self.shard = shard
-    }
-
-    var requestSize: UInt64 { UInt64(run.plan.target.request.readableBytes) }
-
-    /// Claims a request and connects to send it, or finishes if there is none left.
-    func start() {
-        eventLoop.assertInEventLoop()
-        guard run.control.take() else {
-            finish()
-            return
-        }
-        connect()
-    }
-
-    private func connect() {
+    /// The request the connection being opened will send first.
+    private var connecting: Ticket?
+    private lazy var bootstrap: ClientBootstrap = {
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        let target = run.plan.target
-        ClientBootstrap(group: eventLoop)
+        return ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(run.plan.timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let slot = bound.value
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(WireHandler(slot: slot))
-                    try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
-                    try sync.addHandler(LoadConnectionHandler(slot: slot))
+                    guard let ticket = slot.connecting else { throw ChannelError.inappropriateOperationForState }
+                    slot.connecting = nil
+                    try channel.pipeline.syncOperations.addHandler(LoadConnectionHandler(slot: slot, first: ticket))
                 }
             }
-            .connect(host: target.host, port: target.port)
-            .whenFailure { error in
-                let slot = bound.value
-                slot.failed(FailureKind(connectError: error))
-                slot.start()
-            }
+    }()
+
+    init(eventLoop: any EventLoop, run: LoadRun, shard: WindowRecorder.Shard) {
+        self.eventLoop = eventLoop
+        self.run = run
+        self.shard = shard
+        self.requestSize = UInt64(run.plan.target.request.readableBytes)
     }
 
-    /// A request got a response.
-    func responded(status: Int, latencyMicroseconds: UInt64) {
+    /// Connects to send `pending` (a request claimed but not sent) or the next request, or
+    /// finishes if there is none left.
+    func start(pending: Ticket? = nil) {
+        eventLoop.assertInEventLoop()
+        guard let ticket = pending ?? run.control.take() else {
+            finish()
+            return
+        }
+        connect(ticket)
+    }
+
+    private func connect(_ ticket: Ticket) {
+        connecting = ticket
+        let target = run.plan.target
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        bootstrap.connect(host: target.host, port: target.port).whenFailure { error in
+            bound.value.connectFailed(ticket, error: error)
+        }
+    }
+
+    /// The request could not even be sent. In a rate-driven run the next attempt waits for the
+    /// next request's intended time, so a dead target does not burn the schedule in a spin.
+    private func connectFailed(_ ticket: Ticket, error: any Error) {
+        connecting = nil
+        failed(FailureKind(connectError: error), late: false, bytesReceived: 0, bytesSent: 0)
+        guard let next = run.control.take() else {
+            finish()
+            return
+        }
+        let now = NIODeadline.now().uptimeNanoseconds
+        guard next.intended > now else {
+            connect(next)
+            return
+        }
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        eventLoop.scheduleTask(deadline: .uptimeNanoseconds(next.intended)) {
+            bound.value.connect(next)
+        }
+    }
+
+    func responded(
+        status: Int, latencyMicroseconds: UInt64, uncorrectedMicroseconds: UInt64, late: Bool, bytesReceived: UInt64
+    ) {
         shard.recordResponse(
-            status: status, latencyMicroseconds: latencyMicroseconds,
-            bytesReceived: unreportedBytesIn, bytesSent: requestSize)
-        unreportedBytesIn = 0
+            status: status, latencyMicroseconds: latencyMicroseconds, uncorrectedMicroseconds: uncorrectedMicroseconds,
+            late: late, bytesReceived: bytesReceived, bytesSent: requestSize)
     }
 
-    /// A request got no response.
-    func failed(_ kind: FailureKind) {
-        shard.recordError(kind, bytesReceived: unreportedBytesIn, bytesSent: requestSize)
-        unreportedBytesIn = 0
+    func failed(_ kind: FailureKind, late: Bool, bytesReceived: UInt64, bytesSent: UInt64) {
+        shard.recordError(kind, late: late, bytesReceived: bytesReceived, bytesSent: bytesSent)
     }
 
     /// The connection closed; carry on with a new one if there is work left.
-    func connectionClosed() {
-        start()
+    func connectionClosed(pending: Ticket?) {
+        start(pending: pending)
     }
 
     private func finish() {
@@ -90,10 +109,6 @@ extension FailureKind {
                 self.init(error: first)
                 return
             }
-        }
-        if error is ChannelError, case .connectTimeout = error as? ChannelError {
-            self = .connectTimeout
-            return
         }
         self.init(error: error)
     }
@@ -116,7 +131,7 @@ extension FailureKind {
             }
             return
         }
-        if error is HTTPParserError {
+        if error is HTTPResponseParser.ParseError {
             self = .badResponse
             return
         }

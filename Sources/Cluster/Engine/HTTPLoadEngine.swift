@@ -12,7 +12,7 @@ extension TimeAmount {
 /// What one run of the engine does.
 public struct LoadPlan: Sendable {
     public var target: LoadTarget
-    /// Requests to send in all.
+    /// Requests to send in all (0: no count limit; the `LoadControl` decides when to stop).
     public var tasks: UInt64
     /// Connections, each with one request in flight.
     public var concurrency: Int
@@ -37,16 +37,17 @@ public struct HTTPLoadEngine: Sendable {
         self.group = group
     }
 
-    /// A recorder with one shard per event loop of this engine.
-    public func makeRecorder() -> WindowRecorder {
-        WindowRecorder(shards: group.makeIterator().reduce(0) { count, _ in count + 1 })
+    /// A recorder with one shard per event loop of this engine; `rateDriven` also keeps the
+    /// uncorrected latencies and counts late requests.
+    public func makeRecorder(rateDriven: Bool = false) -> WindowRecorder {
+        WindowRecorder(shards: group.makeIterator().reduce(0) { count, _ in count + 1 }, rateDriven: rateDriven)
     }
 
     /// Sends the plan's requests and returns when every one has succeeded or failed, or when
     /// `control.stop()` was called and the requests in flight are done. Returns the number sent.
     public func run(_ plan: LoadPlan, recorder: WindowRecorder, control: LoadControl) async -> UInt64 {
         let loops = Array(group.makeIterator())
-        let connections = Int(min(UInt64(max(plan.concurrency, 1)), max(plan.tasks, 1)))
+        let connections = plan.tasks > 0 ? Int(min(UInt64(max(plan.concurrency, 1)), plan.tasks)) : max(plan.concurrency, 1)
         let run = LoadRun(plan: plan, control: control, connections: connections)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             run.onFinished(continuation)
@@ -60,34 +61,6 @@ public struct HTTPLoadEngine: Sendable {
         }
         return control.issued
     }
-}
-
-/// Shared by all connections of one engine run: the ticket dispenser and the stop switch.
-public final class LoadControl: Sendable {
-    private let tasks: UInt64
-    private let taken = Atomic<UInt64>(0)
-    private let stopped = Atomic<Bool>(false)
-
-    public init(tasks: UInt64) {
-        self.tasks = tasks
-    }
-
-    /// Claims the right to send one more request.
-    func take() -> Bool {
-        guard !stopped.load(ordering: .relaxed) else { return false }
-        let previous = taken.wrappingAdd(1, ordering: .relaxed).oldValue
-        return previous < tasks
-    }
-
-    /// No new requests; the ones in flight finish.
-    public func stop() {
-        stopped.store(true, ordering: .relaxed)
-    }
-
-    public var isStopped: Bool { stopped.load(ordering: .relaxed) }
-
-    /// Requests started so far.
-    public var issued: UInt64 { min(taken.load(ordering: .relaxed), tasks) }
 }
 
 /// One engine run: counts the connections still working and wakes the caller when none is.

@@ -1,120 +1,147 @@
 import NIOCore
-import NIOHTTP1
 
-/// The handler next to the socket: counts the bytes read before they are decoded, and turns each
-/// request head written through the response decoder (which needs to see it to pair responses
-/// with requests) into the run's pre-encoded request bytes.
-final class WireHandler: ChannelDuplexHandler {
+/// Drives one keep-alive connection: one request in flight, the next sent as soon as the
+/// response ends (or, in a rate-driven run, at its intended time). The request bytes are
+/// encoded once per run and written as they are; responses are parsed in place.
+final class LoadConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-    typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = ByteBuffer
+
+    /// A request that starts more than this after its intended time counts as late.
+    static let lateAfterNanoseconds: UInt64 = 1_000_000
 
     private let slot: ConnectionSlot
     private let request: ByteBuffer
-
-    init(slot: ConnectionSlot) {
-        self.slot = slot
-        self.request = slot.run.plan.target.request
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        slot.unreportedBytesIn &+= UInt64(unwrapInboundIn(data).readableBytes)
-        context.fireChannelRead(data)
-    }
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch unwrapOutboundIn(data) {
-        case .head:
-            context.write(wrapOutboundOut(request), promise: promise)
-        case .body, .end:
-            promise?.succeed()
-        }
-    }
-}
-
-/// Drives one keep-alive connection: one request in flight, the next sent as soon as the
-/// response ends. The request bytes are encoded once per run and written as they are.
-final class LoadConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundOut = HTTPClientRequestPart
-
-    private let slot: ConnectionSlot
-    /// What the decoder sees of each request; `WireHandler` sends the pre-encoded bytes.
-    private let head: HTTPClientRequestPart
     private let timeout: TimeAmount
+    private var parser = HTTPResponseParser()
+    /// Bytes of a response that arrived without its end.
+    private var leftover: ByteBuffer?
+    /// Claimed, not sent yet.
+    private var ticket: Ticket?
+    private var scheduledSend: Scheduled<Void>?
     private var inFlight = false
-    private var sentAt = NIODeadline.uptimeNanoseconds(0)
-    private var status = 0
-    private var serverWillClose = false
+    private var late = false
+    private var sentAt: UInt64 = 0
+    private var intendedAt: UInt64 = 0
+    private var bytesIn: UInt64 = 0
     private var watchdog: Scheduled<Void>?
 
-    init(slot: ConnectionSlot) {
+    init(slot: ConnectionSlot, first: Ticket) {
         self.slot = slot
-        self.head = .head(HTTPRequestHead(version: .http1_1, method: .GET, uri: slot.run.plan.target.requestTarget))
+        self.ticket = first
+        self.request = slot.run.plan.target.request
         self.timeout = slot.run.plan.timeout
+        parser.expectsNoBody = slot.run.plan.target.method == "HEAD"
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        // The slot claimed this request before connecting.
-        send(context: context)
+        dispatch(context: context)
+    }
+
+    /// Sends the claimed request now, or schedules it for its intended time.
+    private func dispatch(context: ChannelHandlerContext) {
+        guard let ticket else { return }
+        if ticket.intended > NIODeadline.now().uptimeNanoseconds {
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            scheduledSend = context.eventLoop.scheduleTask(deadline: .uptimeNanoseconds(ticket.intended)) {
+                let (handler, context) = bound.value
+                handler.scheduledSend = nil
+                handler.send(context: context)
+            }
+        } else {
+            send(context: context)
+        }
     }
 
     private func send(context: ChannelHandlerContext) {
+        guard let ticket, context.channel.isActive else { return }
+        self.ticket = nil
         inFlight = true
-        status = 0
-        sentAt = .now()
-        context.writeAndFlush(wrapOutboundOut(head), promise: nil)
+        sentAt = NIODeadline.now().uptimeNanoseconds
+        intendedAt = ticket.intended == 0 ? sentAt : ticket.intended
+        late = ticket.intended != 0 && sentAt > ticket.intended &+ Self.lateAfterNanoseconds
+        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
         armWatchdog(context: context)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            status = Int(head.status.code)
-            serverWillClose = !head.isKeepAlive
-        case .body:
-            break
-        case .end:
-            guard inFlight else { return }
-            inFlight = false
-            let elapsed = NIODeadline.now().uptimeNanoseconds &- sentAt.uptimeNanoseconds
-            slot.responded(status: status, latencyMicroseconds: elapsed / 1_000)
-            if serverWillClose {
-                context.close(promise: nil)
-            } else if slot.run.control.take() {
-                send(context: context)
-            } else {
-                context.close(promise: nil)
-            }
+        var buffer = unwrapInboundIn(data)
+        bytesIn &+= UInt64(buffer.readableBytes)
+        if var pending = leftover {
+            leftover = nil
+            pending.writeBuffer(&buffer)
+            buffer = pending
         }
+        do {
+            while context.channel.isActive, let response = try parser.parse(&buffer) {
+                completed(response, context: context)
+            }
+        } catch {
+            fail(.badResponse, context: context)
+            return
+        }
+        if buffer.readableBytes > 0, context.channel.isActive {
+            leftover = buffer
+        }
+    }
+
+    private func completed(_ response: HTTPResponseParser.Response, context: ChannelHandlerContext) {
+        guard inFlight else {
+            // A response to nothing: the server is confused; start afresh.
+            context.close(promise: nil)
+            return
+        }
+        inFlight = false
+        let now = NIODeadline.now().uptimeNanoseconds
+        slot.responded(
+            status: response.status, latencyMicroseconds: (now &- intendedAt) / 1_000,
+            uncorrectedMicroseconds: (now &- sentAt) / 1_000, late: late, bytesReceived: bytesIn)
+        bytesIn = 0
+        guard response.keepAlive, let next = slot.run.control.take() else {
+            context.close(promise: nil)
+            return
+        }
+        ticket = next
+        dispatch(context: context)
+    }
+
+    private func fail(_ kind: FailureKind, context: ChannelHandlerContext) {
+        if inFlight {
+            inFlight = false
+            slot.failed(kind, late: late, bytesReceived: bytesIn, bytesSent: slot.requestSize)
+            bytesIn = 0
+        }
+        context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         watchdog?.cancel()
         watchdog = nil
+        scheduledSend?.cancel()
+        scheduledSend = nil
         if inFlight {
-            inFlight = false
-            slot.failed(.connectionClosed)
+            if let response = parser.connectionClosed() {
+                // A response delimited by the end of the connection.
+                completed(response, context: context)
+            } else {
+                fail(.connectionClosed, context: context)
+            }
         }
-        slot.connectionClosed()
+        let pending = ticket
+        ticket = nil
+        slot.connectionClosed(pending: pending)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if inFlight {
-            inFlight = false
-            slot.failed(FailureKind(error: error))
-        }
-        context.close(promise: nil)
+        fail(FailureKind(error: error), context: context)
     }
 
     /// One timer per connection, re-armed lazily: it fires at the in-flight request's deadline
     /// or later, so a fast run schedules about one timer per `timeout`, not one per request.
     private func armWatchdog(context: ChannelHandlerContext) {
         guard watchdog == nil else { return }
-        let deadline = sentAt + timeout
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        watchdog = context.eventLoop.scheduleTask(deadline: deadline) {
+        watchdog = context.eventLoop.scheduleTask(deadline: .uptimeNanoseconds(sentAt) + timeout) {
             let (handler, context) = bound.value
             handler.watchdogFired(context: context)
         }
@@ -123,10 +150,8 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     private func watchdogFired(context: ChannelHandlerContext) {
         watchdog = nil
         guard inFlight else { return }
-        if NIODeadline.now() >= sentAt + timeout {
-            inFlight = false
-            slot.failed(.timeout)
-            context.close(promise: nil)
+        if NIODeadline.now() >= .uptimeNanoseconds(sentAt) + timeout {
+            fail(.timeout, context: context)
         } else {
             armWatchdog(context: context)
         }

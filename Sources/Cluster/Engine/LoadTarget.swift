@@ -8,12 +8,16 @@ public struct LoadTarget: Sendable, Equatable {
     public let port: Int
     /// Path and query, as sent on the request line.
     public let requestTarget: String
+    public let method: String
     /// The whole request as it goes on the wire, encoded once for every request of a run.
     public let request: ByteBuffer
 
     /// Parses `url`; throws `ClusterError(.invalidURL)` with a hint if it is not a usable
     /// `http://host[:port][/path]` URL.
-    public init(url: String, userAgent: String = "goloadtest") throws(ClusterError) {
+    public init(
+        url: String, method: String = "GET", headers: [String] = [], body: [UInt8] = [],
+        userAgent: String = "goloadtest"
+    ) throws(ClusterError) {
         let trimmed = url.trimmingCharacters(in: .whitespaces)
         func invalid(_ why: String) -> ClusterError {
             ClusterError(
@@ -63,12 +67,39 @@ public struct LoadTarget: Sendable, Equatable {
             throw invalid("has spaces or line breaks in its path; percent-encode them")
         }
 
+        let method = method.uppercased()
+        guard !method.isEmpty, method.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else {
+            throw ClusterError(.invalidURL, "method \"\(method)\" is not an HTTP method; use GET, POST, PUT, ...")
+        }
+        var extra = ""
+        var named: Set<String> = []
+        for header in headers {
+            guard let colon = header.firstIndex(of: ":"), colon != header.startIndex,
+                !header.contains(where: { $0 == "\r" || $0 == "\n" })
+            else {
+                throw ClusterError(.invalidURL, "header \"\(header)\" is not of the form 'Name: value'")
+            }
+            let name = header[..<colon].trimmingCharacters(in: .whitespaces)
+            let value = header[header.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            named.insert(name.lowercased())
+            extra += "\(name): \(value)\r\n"
+        }
+        if !body.isEmpty || ["POST", "PUT", "PATCH"].contains(method), !named.contains("content-length") {
+            extra += "Content-Length: \(body.count)\r\n"
+        }
+
         self.url = trimmed
         self.host = String(host)
         self.port = port
         self.requestTarget = path
+        self.method = method
         let hostHeader = authority.hasPrefix("[") || port != 80 ? String(authority) : String(host)
-        self.request = ByteBuffer(
-            string: "GET \(path) HTTP/1.1\r\nHost: \(hostHeader)\r\nUser-Agent: \(userAgent)\r\nAccept: */*\r\n\r\n")
+        var head = "\(method) \(path) HTTP/1.1\r\n"
+        if !named.contains("host") { head += "Host: \(hostHeader)\r\n" }
+        if !named.contains("user-agent") { head += "User-Agent: \(userAgent)\r\n" }
+        if !named.contains("accept") { head += "Accept: */*\r\n" }
+        var request = ByteBuffer(string: head + extra + "\r\n")
+        request.writeBytes(body)
+        self.request = request
     }
 }

@@ -10,27 +10,40 @@ public struct WindowCounts: Sendable {
     public var bytesSent: UInt64 = 0
     public var statusCodes: [Int: UInt64] = [:]
     public var errors: [String: UInt64] = [:]
+    /// Latency of each response; in a rate-driven run, from its intended send time.
     public var latency = LatencyHistogram()
+    /// Rate-driven runs only: latency from the actual send time.
+    public var uncorrectedLatency: LatencyHistogram?
+    /// Rate-driven runs: requests sent later than intended.
+    public var late: UInt64 = 0
 
-    public init() {}
+    public init(rateDriven: Bool = false) {
+        uncorrectedLatency = rateDriven ? LatencyHistogram() : nil
+    }
 
     /// A response arrived: 2xx and 3xx succeed, any other status fails.
-    mutating func recordResponse(status: Int, latencyMicroseconds: UInt64, bytesReceived: UInt64, bytesSent: UInt64) {
+    mutating func recordResponse(
+        status: Int, latencyMicroseconds: UInt64, uncorrectedMicroseconds: UInt64 = 0, late: Bool = false,
+        bytesReceived: UInt64, bytesSent: UInt64
+    ) {
         requests &+= 1
         if (200..<400).contains(status) { successes &+= 1 } else { failures &+= 1 }
         statusCodes[status, default: 0] &+= 1
         self.bytesReceived &+= bytesReceived
         self.bytesSent &+= bytesSent
         latency.record(microseconds: latencyMicroseconds)
+        uncorrectedLatency?.record(microseconds: uncorrectedMicroseconds)
+        if late { self.late &+= 1 }
     }
 
     /// A request got no response: timeout, refused, reset, ...
-    mutating func recordError(_ kind: FailureKind, bytesReceived: UInt64, bytesSent: UInt64) {
+    mutating func recordError(_ kind: FailureKind, late: Bool = false, bytesReceived: UInt64, bytesSent: UInt64) {
         requests &+= 1
         failures &+= 1
         errors[kind.rawValue, default: 0] &+= 1
         self.bytesReceived &+= bytesReceived
         self.bytesSent &+= bytesSent
+        if late { self.late &+= 1 }
     }
 
     public mutating func merge(_ other: WindowCounts) {
@@ -42,6 +55,11 @@ public struct WindowCounts: Sendable {
         statusCodes.merge(other.statusCodes, uniquingKeysWith: &+)
         errors.merge(other.errors, uniquingKeysWith: &+)
         latency.merge(other.latency)
+        if let other = other.uncorrectedLatency {
+            if uncorrectedLatency == nil { uncorrectedLatency = LatencyHistogram() }
+            uncorrectedLatency?.merge(other)
+        }
+        late &+= other.late
     }
 }
 

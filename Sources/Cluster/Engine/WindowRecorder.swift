@@ -4,16 +4,18 @@ import Synchronization
 /// connections on different threads never wait for each other; `close()` takes the window.
 public final class WindowRecorder: Sendable {
     let shards: [Shard]
+    let rateDriven: Bool
 
-    public init(shards: Int) {
-        self.shards = (0..<max(1, shards)).map { _ in Shard() }
+    public init(shards: Int, rateDriven: Bool = false) {
+        self.rateDriven = rateDriven
+        self.shards = (0..<max(1, shards)).map { _ in Shard(rateDriven: rateDriven) }
     }
 
     /// Takes everything recorded since the last call and starts a new, empty window.
     public func close() -> WindowCounts {
-        var window = WindowCounts()
+        var window = WindowCounts(rateDriven: rateDriven)
         for shard in shards {
-            var fresh = WindowCounts()
+            var fresh = WindowCounts(rateDriven: rateDriven)
             shard.counts.withLock { swap(&$0, &fresh) }
             window.merge(fresh)
         }
@@ -21,18 +23,26 @@ public final class WindowRecorder: Sendable {
     }
 
     final class Shard: Sendable {
-        let counts = Mutex(WindowCounts())
+        let counts: Mutex<WindowCounts>
 
-            func recordResponse(status: Int, latencyMicroseconds: UInt64, bytesReceived: UInt64, bytesSent: UInt64) {
+        init(rateDriven: Bool) {
+            counts = Mutex(WindowCounts(rateDriven: rateDriven))
+        }
+
+        func recordResponse(
+            status: Int, latencyMicroseconds: UInt64, uncorrectedMicroseconds: UInt64 = 0, late: Bool = false,
+            bytesReceived: UInt64, bytesSent: UInt64
+        ) {
             counts.withLock {
                 $0.recordResponse(
                     status: status, latencyMicroseconds: latencyMicroseconds,
+                    uncorrectedMicroseconds: uncorrectedMicroseconds, late: late,
                     bytesReceived: bytesReceived, bytesSent: bytesSent)
             }
         }
 
-        func recordError(_ kind: FailureKind, bytesReceived: UInt64, bytesSent: UInt64) {
-            counts.withLock { $0.recordError(kind, bytesReceived: bytesReceived, bytesSent: bytesSent) }
+        func recordError(_ kind: FailureKind, late: Bool = false, bytesReceived: UInt64, bytesSent: UInt64) {
+            counts.withLock { $0.recordError(kind, late: late, bytesReceived: bytesReceived, bytesSent: bytesSent) }
         }
     }
 }

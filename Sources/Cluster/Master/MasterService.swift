@@ -55,8 +55,15 @@ struct MasterService: Result_Result.SimpleServiceProtocol {
     }
 
     static func problem(with plan: Result_Plan) -> String? {
-        if plan.tasks == 0 || plan.batch == 0 { return "tasks and batch must be positive (got \(plan.tasks) and \(plan.batch))" }
-        if plan.tasks > UInt64(Int64.max) { return "tasks \(plan.tasks) is too large" }
+        if plan.tasks == 0 && plan.durationNs == 0 { return "the plan needs a number of tasks or a duration" }
+        if plan.batch == 0 { return "batch must be positive" }
+        if plan.tasks > UInt64(Int64.max) || plan.durationNs > UInt64(Int64.max) || plan.timeoutNs > UInt64(Int64.max) {
+            return "tasks, duration or timeout is too large"
+        }
+        if !plan.rate.isFinite || plan.rate < 0 { return "rate \(plan.rate) is not a number of requests per second" }
+        if plan.method.utf8.count > 32 || plan.headers.count > 100 || plan.body.count > 1 << 20 {
+            return "method, headers or body too large"
+        }
         if plan.url.isEmpty || plan.url.utf8.count > 4096 { return "the plan's URL is empty or longer than 4096 bytes" }
         return nil
     }

@@ -19,6 +19,10 @@ extension Result_Summary {
         statusCodes = Dictionary(uniqueKeysWithValues: window.statusCodes.map { (UInt32(clamping: $0.key), $0.value) })
         errors = window.errors
         histogram = Data(window.latency.encoded())
+        if let uncorrected = window.uncorrectedLatency {
+            uncorrectedHistogram = Data(uncorrected.encoded())
+        }
+        late = window.late
         final = window.isFinal
         self.totalRequests = totalRequests
     }
@@ -26,8 +30,10 @@ extension Result_Summary {
     /// The window this message describes, or `invalidArgument` saying what is wrong with it.
     func window() throws(RPCError) -> SummaryWindow {
         let latency: LatencyHistogram
+        let uncorrected: LatencyHistogram?
         do {
             latency = try LatencyHistogram(decoding: histogram)
+            uncorrected = uncorrectedHistogram.isEmpty ? nil : try LatencyHistogram(decoding: uncorrectedHistogram)
         } catch {
             throw RPCError(code: .invalidArgument, message: "summary \(seq) of \(slaveName): \(error)")
         }
@@ -36,7 +42,7 @@ extension Result_Summary {
             requests: requests, successes: successes, failures: failures,
             bytesReceived: bytesReceived, bytesSent: bytesSent,
             statusCodes: Dictionary(uniqueKeysWithValues: statusCodes.map { (Int($0.key), $0.value) }),
-            errors: errors, latency: latency, isFinal: final)
+            errors: errors, latency: latency, uncorrectedLatency: uncorrected, late: late, isFinal: final)
         if let problem = window.problem {
             throw RPCError(code: .invalidArgument, message: "summary \(seq) of \(slaveName): \(problem)")
         }
@@ -53,9 +59,24 @@ extension Result_Plan {
         tasks = plan.tasks
         batch = plan.batch
         url = plan.url
+        durationNs = plan.duration.map { UInt64(clamping: Self.nanoseconds($0)) } ?? 0
+        rate = plan.rate ?? 0
+        method = plan.method == "GET" ? "" : plan.method
+        timeoutNs = plan.timeout.map { UInt64(clamping: Self.nanoseconds($0)) } ?? 0
     }
 
-    var slavePlan: SlavePlan { SlavePlan(tasks: tasks, batch: batch, url: url) }
+    var slavePlan: SlavePlan {
+        SlavePlan(
+            tasks: tasks, batch: batch, url: url,
+            duration: durationNs == 0 ? nil : .nanoseconds(Int64(clamping: durationNs)),
+            rate: rate > 0 ? rate : nil, method: method.isEmpty ? "GET" : method,
+            timeout: timeoutNs == 0 ? nil : .nanoseconds(Int64(clamping: timeoutNs)))
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
 }
 
 extension Result_ExecutionCommand {

@@ -48,6 +48,24 @@ public nonisolated struct Result_Plan: Sendable {
   /// The target, an absolute http:// URL.
   public var url: String = String()
 
+  /// Run for this long (0: until `tasks` are done). With both set, whichever comes first.
+  public var durationNs: UInt64 = 0
+
+  /// Open model: requests per second at fixed intended times (0: as fast as responses come).
+  public var rate: Double = 0
+
+  /// HTTP method ("" means GET).
+  public var method: String = String()
+
+  /// Extra request headers, each "Name: value".
+  public var headers: [String] = []
+
+  /// Request body (sent with Content-Length).
+  public var body: Data = Data()
+
+  /// A request without a complete response after this long fails as "timeout" (0: 30 s).
+  public var timeoutNs: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -158,54 +176,114 @@ public nonisolated struct Result_ExecutionCommand: Sendable {
 }
 
 /// One closed window of measurements of one slave in one run.
-public nonisolated struct Result_Summary: Sendable {
+public nonisolated struct Result_Summary: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var runID: Int64 = 0
+  public var runID: Int64 {
+    get {_storage._runID}
+    set {_uniqueStorage()._runID = newValue}
+  }
 
-  public var slaveName: String = String()
+  public var slaveName: String {
+    get {_storage._slaveName}
+    set {_uniqueStorage()._slaveName = newValue}
+  }
 
   /// 0, 1, 2, ... within (run, slave).
-  public var seq: UInt64 = 0
+  public var seq: UInt64 {
+    get {_storage._seq}
+    set {_uniqueStorage()._seq = newValue}
+  }
 
   /// Wall-clock window bounds, nanoseconds since the Unix epoch.
-  public var startedAtNs: Int64 = 0
+  public var startedAtNs: Int64 {
+    get {_storage._startedAtNs}
+    set {_uniqueStorage()._startedAtNs = newValue}
+  }
 
-  public var endedAtNs: Int64 = 0
+  public var endedAtNs: Int64 {
+    get {_storage._endedAtNs}
+    set {_uniqueStorage()._endedAtNs = newValue}
+  }
 
   /// Requests completed in this window; requests = successes + failures.
-  public var requests: UInt64 = 0
+  public var requests: UInt64 {
+    get {_storage._requests}
+    set {_uniqueStorage()._requests = newValue}
+  }
 
-  public var successes: UInt64 = 0
+  public var successes: UInt64 {
+    get {_storage._successes}
+    set {_uniqueStorage()._successes = newValue}
+  }
 
-  public var failures: UInt64 = 0
+  public var failures: UInt64 {
+    get {_storage._failures}
+    set {_uniqueStorage()._failures = newValue}
+  }
 
   /// Response bytes received (headers and body).
-  public var bytesReceived: UInt64 = 0
+  public var bytesReceived: UInt64 {
+    get {_storage._bytesReceived}
+    set {_uniqueStorage()._bytesReceived = newValue}
+  }
 
   /// Responses by HTTP status code.
-  public var statusCodes: Dictionary<UInt32,UInt64> = [:]
+  public var statusCodes: Dictionary<UInt32,UInt64> {
+    get {_storage._statusCodes}
+    set {_uniqueStorage()._statusCodes = newValue}
+  }
 
   /// Failures that got no HTTP response, by kind ("timeout", "connection refused", ...).
-  public var errors: Dictionary<String,UInt64> = [:]
+  public var errors: Dictionary<String,UInt64> {
+    get {_storage._errors}
+    set {_uniqueStorage()._errors = newValue}
+  }
 
   /// Latency HdrHistogram of the responses in this window, in microseconds (Store's encoding).
-  public var histogram: Data = Data()
+  public var histogram: Data {
+    get {_storage._histogram}
+    set {_uniqueStorage()._histogram = newValue}
+  }
 
   /// True on the slave's last window of the run.
-  public var final: Bool = false
+  public var final: Bool {
+    get {_storage._final}
+    set {_uniqueStorage()._final = newValue}
+  }
 
   /// On the final window: every request the slave sent in this run.
-  public var totalRequests: UInt64 = 0
+  public var totalRequests: UInt64 {
+    get {_storage._totalRequests}
+    set {_uniqueStorage()._totalRequests = newValue}
+  }
 
   /// Request bytes sent.
-  public var bytesSent: UInt64 = 0
+  public var bytesSent: UInt64 {
+    get {_storage._bytesSent}
+    set {_uniqueStorage()._bytesSent = newValue}
+  }
+
+  /// Rate-driven runs: `histogram` is latency from each request's intended send time; this one
+  /// is from its actual send time (Store's encoding). Empty otherwise.
+  public var uncorrectedHistogram: Data {
+    get {_storage._uncorrectedHistogram}
+    set {_uniqueStorage()._uncorrectedHistogram = newValue}
+  }
+
+  /// Rate-driven runs: requests that could not start at their intended time.
+  public var late: UInt64 {
+    get {_storage._late}
+    set {_uniqueStorage()._late = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Result_SummaryAck: Sendable {
@@ -231,7 +309,7 @@ fileprivate nonisolated let _protobuf_package = "result"
 
 nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Plan"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0\u{1}batch\0\u{1}url\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0\u{1}batch\0\u{1}url\0\u{3}duration_ns\0\u{1}rate\0\u{1}method\0\u{1}headers\0\u{1}body\0\u{3}timeout_ns\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -242,6 +320,12 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.tasks) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.batch) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.url) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.durationNs) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.rate) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.method) }()
+      case 7: try { try decoder.decodeRepeatedStringField(value: &self.headers) }()
+      case 8: try { try decoder.decodeSingularBytesField(value: &self.body) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.timeoutNs) }()
       default: break
       }
     }
@@ -257,6 +341,24 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
     if !self.url.isEmpty {
       try visitor.visitSingularStringField(value: self.url, fieldNumber: 3)
     }
+    if self.durationNs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.durationNs, fieldNumber: 4)
+    }
+    if self.rate.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.rate, fieldNumber: 5)
+    }
+    if !self.method.isEmpty {
+      try visitor.visitSingularStringField(value: self.method, fieldNumber: 6)
+    }
+    if !self.headers.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.headers, fieldNumber: 7)
+    }
+    if !self.body.isEmpty {
+      try visitor.visitSingularBytesField(value: self.body, fieldNumber: 8)
+    }
+    if self.timeoutNs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.timeoutNs, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -264,6 +366,12 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
     if lhs.tasks != rhs.tasks {return false}
     if lhs.batch != rhs.batch {return false}
     if lhs.url != rhs.url {return false}
+    if lhs.durationNs != rhs.durationNs {return false}
+    if lhs.rate != rhs.rate {return false}
+    if lhs.method != rhs.method {return false}
+    if lhs.headers != rhs.headers {return false}
+    if lhs.body != rhs.body {return false}
+    if lhs.timeoutNs != rhs.timeoutNs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -359,99 +467,177 @@ nonisolated extension Result_ExecutionCommand.Kind: SwiftProtobuf._ProtoNameProv
 
 nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Summary"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}slave_name\0\u{1}seq\0\u{3}started_at_ns\0\u{3}ended_at_ns\0\u{1}requests\0\u{1}successes\0\u{1}failures\0\u{3}bytes_received\0\u{3}status_codes\0\u{1}errors\0\u{1}histogram\0\u{1}final\0\u{3}total_requests\0\u{3}bytes_sent\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}slave_name\0\u{1}seq\0\u{3}started_at_ns\0\u{3}ended_at_ns\0\u{1}requests\0\u{1}successes\0\u{1}failures\0\u{3}bytes_received\0\u{3}status_codes\0\u{1}errors\0\u{1}histogram\0\u{1}final\0\u{3}total_requests\0\u{3}bytes_sent\0\u{3}uncorrected_histogram\0\u{1}late\0")
+
+  fileprivate class _StorageClass {
+    var _runID: Int64 = 0
+    var _slaveName: String = String()
+    var _seq: UInt64 = 0
+    var _startedAtNs: Int64 = 0
+    var _endedAtNs: Int64 = 0
+    var _requests: UInt64 = 0
+    var _successes: UInt64 = 0
+    var _failures: UInt64 = 0
+    var _bytesReceived: UInt64 = 0
+    var _statusCodes: Dictionary<UInt32,UInt64> = [:]
+    var _errors: Dictionary<String,UInt64> = [:]
+    var _histogram: Data = Data()
+    var _final: Bool = false
+    var _totalRequests: UInt64 = 0
+    var _bytesSent: UInt64 = 0
+    var _uncorrectedHistogram: Data = Data()
+    var _late: UInt64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _runID = source._runID
+      _slaveName = source._slaveName
+      _seq = source._seq
+      _startedAtNs = source._startedAtNs
+      _endedAtNs = source._endedAtNs
+      _requests = source._requests
+      _successes = source._successes
+      _failures = source._failures
+      _bytesReceived = source._bytesReceived
+      _statusCodes = source._statusCodes
+      _errors = source._errors
+      _histogram = source._histogram
+      _final = source._final
+      _totalRequests = source._totalRequests
+      _bytesSent = source._bytesSent
+      _uncorrectedHistogram = source._uncorrectedHistogram
+      _late = source._late
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularInt64Field(value: &self.runID) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.slaveName) }()
-      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.seq) }()
-      case 4: try { try decoder.decodeSingularInt64Field(value: &self.startedAtNs) }()
-      case 5: try { try decoder.decodeSingularInt64Field(value: &self.endedAtNs) }()
-      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.requests) }()
-      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.successes) }()
-      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.failures) }()
-      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.bytesReceived) }()
-      case 10: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufUInt32,SwiftProtobuf.ProtobufUInt64>.self, value: &self.statusCodes) }()
-      case 11: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.errors) }()
-      case 12: try { try decoder.decodeSingularBytesField(value: &self.histogram) }()
-      case 13: try { try decoder.decodeSingularBoolField(value: &self.final) }()
-      case 14: try { try decoder.decodeSingularUInt64Field(value: &self.totalRequests) }()
-      case 15: try { try decoder.decodeSingularUInt64Field(value: &self.bytesSent) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularInt64Field(value: &_storage._runID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._slaveName) }()
+        case 3: try { try decoder.decodeSingularUInt64Field(value: &_storage._seq) }()
+        case 4: try { try decoder.decodeSingularInt64Field(value: &_storage._startedAtNs) }()
+        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._endedAtNs) }()
+        case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._requests) }()
+        case 7: try { try decoder.decodeSingularUInt64Field(value: &_storage._successes) }()
+        case 8: try { try decoder.decodeSingularUInt64Field(value: &_storage._failures) }()
+        case 9: try { try decoder.decodeSingularUInt64Field(value: &_storage._bytesReceived) }()
+        case 10: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufUInt32,SwiftProtobuf.ProtobufUInt64>.self, value: &_storage._statusCodes) }()
+        case 11: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &_storage._errors) }()
+        case 12: try { try decoder.decodeSingularBytesField(value: &_storage._histogram) }()
+        case 13: try { try decoder.decodeSingularBoolField(value: &_storage._final) }()
+        case 14: try { try decoder.decodeSingularUInt64Field(value: &_storage._totalRequests) }()
+        case 15: try { try decoder.decodeSingularUInt64Field(value: &_storage._bytesSent) }()
+        case 16: try { try decoder.decodeSingularBytesField(value: &_storage._uncorrectedHistogram) }()
+        case 17: try { try decoder.decodeSingularUInt64Field(value: &_storage._late) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.runID != 0 {
-      try visitor.visitSingularInt64Field(value: self.runID, fieldNumber: 1)
-    }
-    if !self.slaveName.isEmpty {
-      try visitor.visitSingularStringField(value: self.slaveName, fieldNumber: 2)
-    }
-    if self.seq != 0 {
-      try visitor.visitSingularUInt64Field(value: self.seq, fieldNumber: 3)
-    }
-    if self.startedAtNs != 0 {
-      try visitor.visitSingularInt64Field(value: self.startedAtNs, fieldNumber: 4)
-    }
-    if self.endedAtNs != 0 {
-      try visitor.visitSingularInt64Field(value: self.endedAtNs, fieldNumber: 5)
-    }
-    if self.requests != 0 {
-      try visitor.visitSingularUInt64Field(value: self.requests, fieldNumber: 6)
-    }
-    if self.successes != 0 {
-      try visitor.visitSingularUInt64Field(value: self.successes, fieldNumber: 7)
-    }
-    if self.failures != 0 {
-      try visitor.visitSingularUInt64Field(value: self.failures, fieldNumber: 8)
-    }
-    if self.bytesReceived != 0 {
-      try visitor.visitSingularUInt64Field(value: self.bytesReceived, fieldNumber: 9)
-    }
-    if !self.statusCodes.isEmpty {
-      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufUInt32,SwiftProtobuf.ProtobufUInt64>.self, value: self.statusCodes, fieldNumber: 10)
-    }
-    if !self.errors.isEmpty {
-      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: self.errors, fieldNumber: 11)
-    }
-    if !self.histogram.isEmpty {
-      try visitor.visitSingularBytesField(value: self.histogram, fieldNumber: 12)
-    }
-    if self.final != false {
-      try visitor.visitSingularBoolField(value: self.final, fieldNumber: 13)
-    }
-    if self.totalRequests != 0 {
-      try visitor.visitSingularUInt64Field(value: self.totalRequests, fieldNumber: 14)
-    }
-    if self.bytesSent != 0 {
-      try visitor.visitSingularUInt64Field(value: self.bytesSent, fieldNumber: 15)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if _storage._runID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._runID, fieldNumber: 1)
+      }
+      if !_storage._slaveName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._slaveName, fieldNumber: 2)
+      }
+      if _storage._seq != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._seq, fieldNumber: 3)
+      }
+      if _storage._startedAtNs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._startedAtNs, fieldNumber: 4)
+      }
+      if _storage._endedAtNs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._endedAtNs, fieldNumber: 5)
+      }
+      if _storage._requests != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._requests, fieldNumber: 6)
+      }
+      if _storage._successes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._successes, fieldNumber: 7)
+      }
+      if _storage._failures != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._failures, fieldNumber: 8)
+      }
+      if _storage._bytesReceived != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._bytesReceived, fieldNumber: 9)
+      }
+      if !_storage._statusCodes.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufUInt32,SwiftProtobuf.ProtobufUInt64>.self, value: _storage._statusCodes, fieldNumber: 10)
+      }
+      if !_storage._errors.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: _storage._errors, fieldNumber: 11)
+      }
+      if !_storage._histogram.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._histogram, fieldNumber: 12)
+      }
+      if _storage._final != false {
+        try visitor.visitSingularBoolField(value: _storage._final, fieldNumber: 13)
+      }
+      if _storage._totalRequests != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._totalRequests, fieldNumber: 14)
+      }
+      if _storage._bytesSent != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._bytesSent, fieldNumber: 15)
+      }
+      if !_storage._uncorrectedHistogram.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._uncorrectedHistogram, fieldNumber: 16)
+      }
+      if _storage._late != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._late, fieldNumber: 17)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Result_Summary, rhs: Result_Summary) -> Bool {
-    if lhs.runID != rhs.runID {return false}
-    if lhs.slaveName != rhs.slaveName {return false}
-    if lhs.seq != rhs.seq {return false}
-    if lhs.startedAtNs != rhs.startedAtNs {return false}
-    if lhs.endedAtNs != rhs.endedAtNs {return false}
-    if lhs.requests != rhs.requests {return false}
-    if lhs.successes != rhs.successes {return false}
-    if lhs.failures != rhs.failures {return false}
-    if lhs.bytesReceived != rhs.bytesReceived {return false}
-    if lhs.statusCodes != rhs.statusCodes {return false}
-    if lhs.errors != rhs.errors {return false}
-    if lhs.histogram != rhs.histogram {return false}
-    if lhs.final != rhs.final {return false}
-    if lhs.totalRequests != rhs.totalRequests {return false}
-    if lhs.bytesSent != rhs.bytesSent {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._runID != rhs_storage._runID {return false}
+        if _storage._slaveName != rhs_storage._slaveName {return false}
+        if _storage._seq != rhs_storage._seq {return false}
+        if _storage._startedAtNs != rhs_storage._startedAtNs {return false}
+        if _storage._endedAtNs != rhs_storage._endedAtNs {return false}
+        if _storage._requests != rhs_storage._requests {return false}
+        if _storage._successes != rhs_storage._successes {return false}
+        if _storage._failures != rhs_storage._failures {return false}
+        if _storage._bytesReceived != rhs_storage._bytesReceived {return false}
+        if _storage._statusCodes != rhs_storage._statusCodes {return false}
+        if _storage._errors != rhs_storage._errors {return false}
+        if _storage._histogram != rhs_storage._histogram {return false}
+        if _storage._final != rhs_storage._final {return false}
+        if _storage._totalRequests != rhs_storage._totalRequests {return false}
+        if _storage._bytesSent != rhs_storage._bytesSent {return false}
+        if _storage._uncorrectedHistogram != rhs_storage._uncorrectedHistogram {return false}
+        if _storage._late != rhs_storage._late {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

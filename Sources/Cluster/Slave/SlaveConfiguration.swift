@@ -23,18 +23,21 @@ public struct SlaveConfiguration: Sendable {
     public var eventLoopThreads: Int = System.coreCount
 
     /// Validates the plan and parses its URL.
-    public init(masterHost: String, masterPort: Int, name: String, plan: SlavePlan, token: String? = nil) throws(ClusterError) {
+    public init(
+        masterHost: String, masterPort: Int, name: String, plan: SlavePlan, token: String? = nil,
+        headers: [String] = [], body: [UInt8] = []
+    ) throws(ClusterError) {
         guard !plan.url.isEmpty else {
             throw ClusterError(.invalidURL, "no target URL: set GET_URL in .env or the environment, or pass --url http://HOST:PORT/PATH")
         }
-        guard plan.tasks > 0, plan.batch > 0 else {
+        guard plan.tasks > 0 || plan.duration != nil, plan.batch > 0 else {
             throw ClusterError(.invalidPlan, "tasks and batch must be positive integers (got \(plan.tasks) and \(plan.batch))")
         }
         self.masterHost = masterHost
         self.masterPort = masterPort
         self.name = name
         self.plan = plan
-        self.target = try LoadTarget(url: plan.url)
+        self.target = try LoadTarget(url: plan.url, method: plan.method, headers: headers, body: body)
         self.token = token
     }
 }

@@ -37,7 +37,8 @@ final class SlaveSession<Transport: ClientTransport>: Sendable {
                         self.welcomed.store(true, ordering: .relaxed)
                         self.logger.info("connected to master \(command.message); waiting for start")
                     case .start:
-                        let control = LoadControl(tasks: self.configuration.plan.tasks)
+                        let plan = self.configuration.plan
+                        let control = LoadControl(tasks: plan.tasks, duration: plan.duration, rate: plan.rate)
                         current = control
                         let runId = command.runID
                         group.addTask { try await self.execute(runId: runId, control: control) }
@@ -61,20 +62,20 @@ final class SlaveSession<Transport: ClientTransport>: Sendable {
 
     /// Runs one plan: the engine, a window every `windowInterval`, and the poster.
     private func execute(runId: Int64, control: LoadControl) async throws {
-        logger.info(
-            "run \(runId): \(configuration.plan.tasks) requests to \(configuration.target.url), \(configuration.plan.batch) at a time")
-        let recorder = engine.makeRecorder()
+        logger.info("run \(runId): \(configuration.plan.shape) to \(configuration.target.url)")
+        let recorder = engine.makeRecorder(rateDriven: control.isRateDriven)
         let plan = LoadPlan(
             target: configuration.target, tasks: configuration.plan.tasks,
             concurrency: Int(configuration.plan.batch), timeout: TimeAmount(configuration.requestTimeout))
-        let (windows, outbox) = AsyncStream.makeStream(of: SummaryWindow.self)
+        let (windows, outbox) = AsyncStream.makeStream(of: (window: SummaryWindow, total: UInt64).self)
         let (events, eventSink) = AsyncStream.makeStream(of: WindowEvent.self)
 
+        var sentTotal: UInt64 = 0
         try await withThrowingTaskGroup(of: Void.self) { group in
             // The poster: one window at a time, each until the master has stored it.
             group.addTask {
-                for await window in windows {
-                    try await self.post(window, totalRequests: window.isFinal ? control.issued : 0)
+                for await (window, total) in windows {
+                    try await self.post(window, totalRequests: total)
                 }
             }
             await withTaskGroup(of: Void.self) { measuring in
@@ -89,18 +90,21 @@ final class SlaveSession<Transport: ClientTransport>: Sendable {
                     }
                 }
                 var seq: UInt64 = 0
+                var total: UInt64 = 0
                 var windowStart = wallClockNanoseconds()
                 for await event in events {
                     let counts = recorder.close()
                     let now = wallClockNanoseconds()
                     let isFinal = event == .engineDone
-                    outbox.yield(
-                        SummaryWindow(
-                            runId: runId, slave: configuration.name, seq: seq, startedAt: windowStart, endedAt: now,
-                            requests: counts.requests, successes: counts.successes, failures: counts.failures,
-                            bytesReceived: counts.bytesReceived, bytesSent: counts.bytesSent,
-                            statusCodes: counts.statusCodes, errors: counts.errors, latency: counts.latency,
-                            isFinal: isFinal))
+                    total += counts.requests
+                    let window = SummaryWindow(
+                        runId: runId, slave: configuration.name, seq: seq, startedAt: windowStart, endedAt: now,
+                        requests: counts.requests, successes: counts.successes, failures: counts.failures,
+                        bytesReceived: counts.bytesReceived, bytesSent: counts.bytesSent,
+                        statusCodes: counts.statusCodes, errors: counts.errors, latency: counts.latency,
+                        uncorrectedLatency: counts.uncorrectedLatency, late: counts.late, isFinal: isFinal)
+                    outbox.yield((window, isFinal ? total : 0))
+                    sentTotal = total
                     seq += 1
                     windowStart = now
                     if isFinal { break }
@@ -111,7 +115,7 @@ final class SlaveSession<Transport: ClientTransport>: Sendable {
             outbox.finish()
             try await group.waitForAll()
         }
-        logger.info("run \(runId) finished: sent \(control.issued) requests, every window stored by the master")
+        logger.info("run \(runId) finished: sent \(sentTotal) requests, every window stored by the master")
     }
 
     /// Posts one window until the master has stored it.
