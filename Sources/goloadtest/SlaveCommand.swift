@@ -11,16 +11,13 @@ struct SlaveOptions: ParsableArguments {
     @Option(help: "Shared secret the master requires (default: GOLOADTEST_TOKEN from the environment or .env).")
     var token: String?
 
-    @Option(help: "Seconds before a request without a complete response fails as a timeout.")
-    var timeout: Double = 30
-
     @Option(help: "Seconds to keep trying to reach the master at start-up.")
     var connectTimeout: Double = 10
 
+    @OptionGroup var load: LoadOptions
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
         guard connectTimeout >= 0, connectTimeout.isFinite else {
             throw ValidationError("--connect-timeout must be zero or a positive number of seconds")
         }
@@ -100,14 +97,13 @@ func runSlave(host: String, port: Int, name: String, tasks: Int, batch: Int, opt
     let url = options.url ?? environment.value("GET_URL") ?? ""
     var configuration: SlaveConfiguration
     do {
+        let (plan, body) = try options.load.plan(tasks: tasks, batch: batch, url: url, environment: environment)
         configuration = try SlaveConfiguration(
-            masterHost: host, masterPort: port, name: name,
-            plan: SlavePlan(tasks: UInt64(tasks), batch: UInt32(batch), url: url),
-            token: options.token ?? environment.value("GOLOADTEST_TOKEN"))
+            masterHost: host, masterPort: port, name: name, plan: plan,
+            token: options.token ?? environment.value("GOLOADTEST_TOKEN"), headers: options.load.headers, body: body)
     } catch {
-        throw fail(error.description)
+        throw fail("\(error)")
     }
-    configuration.requestTimeout = .milliseconds(Int64(options.timeout * 1000))
     configuration.connectTimeout = .milliseconds(Int64(options.connectTimeout * 1000))
     do {
         let farewell = try await Slave(configuration: configuration, logger: logger).run()

@@ -13,8 +13,11 @@ public struct SlaveConfiguration: Sendable {
     public var token: String?
     /// How long to keep trying to reach the master at start-up.
     public var connectTimeout: Duration = .seconds(10)
-    /// A request with no complete response after this long fails as a timeout.
-    public var requestTimeout: Duration = .seconds(30)
+    /// A request with no complete response after this long fails as a timeout (the plan's).
+    public var requestTimeout: Duration {
+        get { plan.timeout ?? .seconds(30) }
+        set { plan.timeout = newValue }
+    }
     /// How long to keep retrying a window the master cannot take.
     public var reconnectFor: Duration = .seconds(60)
     /// How often a window is closed and posted.

@@ -1,0 +1,70 @@
+import GRPCCore
+import GRPCInProcessTransport
+import Logging
+import NIOCore
+import NIOPosix
+import Store
+
+/// One-process mode: a master and one slave named `local` in this process, talking over the
+/// in-process gRPC transport. The run is recorded like any other and reported the same way.
+public struct LocalRun: Sendable {
+    public static let slaveName = "local"
+
+    public var slave: SlaveConfiguration
+    public var masterName: String
+    /// Event loop threads for the load engine.
+    public var threads: Int
+
+    /// `slave` describes the plan; its master address is ignored.
+    public init(slave: SlaveConfiguration, masterName: String = "local", threads: Int = 1) {
+        self.slave = slave
+        self.masterName = masterName
+        self.threads = threads
+    }
+
+    /// Runs the plan, records it in `store`, and returns the run's id and status once every
+    /// window is stored. `runFinished` is called first, as a master calls it.
+    public func run(
+        store: RunStore,
+        logger: Logger,
+        runFinished: @escaping @Sendable (Int64, RunStatus) async -> Void
+    ) async throws -> (runId: Int64, status: RunStatus) {
+        let transport = InProcessTransport()
+        let master = Master(
+            configuration: MasterConfiguration(host: "in-process", port: 0, name: masterName, expectSlaves: 1),
+            store: store, logger: logger)
+        var slaveConfiguration = slave
+        slaveConfiguration.name = Self.slaveName
+        slaveConfiguration.eventLoopThreads = threads
+        let slave = Slave(configuration: slaveConfiguration, logger: logger)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        let engine = HTTPLoadEngine(group: group)
+        let (console, _) = AsyncStream.makeStream(of: String.self)
+
+        let result: Swift.Result<Master.Exit, any Error> = await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                _ = try? await withGRPCClient(transport: transport.client) { client in
+                    try await slave.serve(master: Result_Result.Client(wrapping: client), engine: engine)
+                }
+            }
+            do {
+                let exit = try await master.run(
+                    transport: transport.server, console: console, say: { _ in }, runFinished: runFinished)
+                await tasks.waitForAll()
+                return .success(exit)
+            } catch {
+                tasks.cancelAll()
+                return .failure(error)
+            }
+        }
+        try? await group.shutdownGracefully()
+        switch try result.get() {
+        case .runEnded(let runId, let status):
+            return (runId, status)
+        case .failed(let message):
+            throw ClusterError(.noRun, message)
+        case .quit:
+            throw ClusterError(.noRun, "the run did not start")
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Cluster
+import Foundation
+import Store
+
+/// A length of time on the command line: "30s", "500ms", "2m", "1h", or plain seconds ("1.5").
+struct DurationArgument: ExpressibleByArgument, Sendable {
+    let duration: Duration
+
+    init?(argument: String) {
+        let units: [(suffix: String, nanoseconds: Double)] = [
+            ("ms", 1e6), ("us", 1e3), ("µs", 1e3), ("ns", 1), ("s", 1e9), ("m", 60e9), ("h", 3600e9),
+        ]
+        var number = argument
+        var scale = 1e9
+        for unit in units where argument.hasSuffix(unit.suffix) {
+            number = String(argument.dropLast(unit.suffix.count))
+            scale = unit.nanoseconds
+            break
+        }
+        guard let value = Double(number), value.isFinite, value > 0, value * scale < 1e18 else { return nil }
+        duration = .nanoseconds(Int64(value * scale))
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+}
+
+/// The shape of the load, shared by `slave` (both forms) and `run`.
+struct LoadOptions: ParsableArguments {
+    @Option(help: "Run for this long (e.g. 30s, 2m); with a task count too, whichever comes first.")
+    var duration: DurationArgument?
+
+    @Option(help: "Open model: this many requests per second at fixed intended times; latency counts from the intended time.")
+    var rate: Double?
+
+    @Option(help: "A request without a complete response after this long fails as a timeout (e.g. 5s).")
+    var timeout: DurationArgument?
+
+    @Option(help: "HTTP method.")
+    var method: String?
+
+    @Option(name: .customLong("header"), help: "A request header 'Name: value' (repeatable).")
+    var headers: [String] = []
+
+    @Option(help: "Send this file's bytes as the request body.")
+    var bodyFile: String?
+
+    func validate() throws {
+        if let rate, !(rate > 0 && rate.isFinite) {
+            throw ValidationError("--rate must be a positive number of requests per second (got \(rate))")
+        }
+    }
+
+    /// The plan, with what the flags leave open taken from the environment and `.env`
+    /// (DURATION, RATE, TIMEOUT, METHOD).
+    func plan(tasks: Int, batch: Int, url: String, environment: Environment) throws -> (SlavePlan, body: [UInt8]) {
+        func fromEnvironment(_ key: String) throws -> DurationArgument? {
+            guard let text = environment.value(key) else { return nil }
+            guard let value = DurationArgument(argument: text) else {
+                throw CLIError("\(key)=\(text) in the environment or .env is not a duration like 30s or 500ms")
+            }
+            return value
+        }
+        let duration = try duration ?? fromEnvironment("DURATION")
+        let timeout = try timeout ?? fromEnvironment("TIMEOUT")
+        var rate = self.rate
+        if rate == nil, let text = environment.value("RATE") {
+            guard let value = Double(text), value > 0, value.isFinite else {
+                throw CLIError("RATE=\(text) in the environment or .env is not a positive number of requests per second")
+            }
+            rate = value
+        }
+        var body: [UInt8] = []
+        if let bodyFile {
+            guard let data = FileManager.default.contents(atPath: bodyFile) else {
+                throw CLIError("cannot read --body-file \(bodyFile): check the path and permissions")
+            }
+            body = Array(data)
+        }
+        let plan = SlavePlan(
+            tasks: UInt64(max(tasks, 0)), batch: UInt32(clamping: batch), url: url, duration: duration?.duration,
+            rate: rate, method: (method ?? environment.value("METHOD") ?? "GET").uppercased(), timeout: timeout?.duration)
+        return (plan, body)
+    }
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

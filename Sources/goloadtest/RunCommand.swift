@@ -1,0 +1,57 @@
+import ArgumentParser
+import Cluster
+import Logging
+import Report
+import Store
+
+/// `goloadtest run`: a master and one slave in this process, recorded like any run.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Load a URL from this process alone (a master and one slave named local), recorded like any run.")
+
+    @Option(help: "Target URL (default: GET_URL from the environment or .env).") var url: String?
+    @Option(help: "Requests to send (or use --duration).") var tasks: Int?
+    @Option(help: "Connections, each with one request in flight.") var batch: Int = 64
+    @Option(help: "Event loop threads for the load engine.") var threads: Int = 1
+    @Option(help: "SQLite database the run is recorded in (created if missing).") var db = "goloadtest.db"
+    @Option(help: "text, csv or json: the report printed at the end.") var format: ReportFormat = .text
+    @OptionGroup var load: LoadOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard tasks != nil || load.duration != nil else {
+            throw ValidationError("give --tasks N or --duration D (e.g. --duration 30s)")
+        }
+        if let tasks { try validatePlan(tasks: tasks, batch: batch) } else { try validatePlan(tasks: 1, batch: batch) }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger("run")
+        do {
+            let environment = try await Environment.load()
+            let (plan, body) = try load.plan(
+                tasks: tasks ?? 0, batch: batch, url: url ?? environment.value("GET_URL") ?? "", environment: environment)
+            let slave = try SlaveConfiguration(
+                masterHost: "in-process", masterPort: 0, name: LocalRun.slaveName, plan: plan, headers: load.headers,
+                body: body)
+            let store = try RunStore.open(path: db)
+            let format = self.format
+            let (runId, status) = try await LocalRun(slave: slave, threads: threads).run(
+                store: store, logger: logger,
+                runFinished: { runId, _ in
+                    do {
+                        Output.write(try RunReport(store: store, runId: runId).rendered(as: format))
+                    } catch {
+                        Output.error("could not read run \(runId) back from the database: \(error)")
+                    }
+                })
+            guard status == .completed else { throw CLIError("run \(runId) ended \(status.rawValue)") }
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw fail("\(error)")
+        }
+    }
+}

@@ -1,0 +1,158 @@
+import NIOCore
+import NIOPosix
+import Store
+import Target
+import Testing
+
+@testable import Cluster
+
+/// The HTTP engine against a real target on 127.0.0.1: counts that match the server's, and
+/// failures recorded as data.
+@Suite("HTTPLoadEngine")
+struct HTTPLoadEngineTests {
+    /// What one engine run measured.
+    struct Measured: Sendable {
+        var counts: WindowCounts
+        var issued: UInt64
+        var elapsed: Duration
+    }
+
+    /// A target and an engine for the duration of `body`, both shut down afterwards.
+    static func withTarget<T: Sendable>(
+        _ body: @escaping @Sendable (TargetServer, HTTPLoadEngine) async throws -> T
+    ) async throws -> T {
+        try await withTimeout {
+            let target = try await TargetServer.start(.init(host: "127.0.0.1", port: 0, threads: 1))
+            let loops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+            let result: Result<T, any Error>
+            do {
+                result = .success(try await body(target, HTTPLoadEngine(group: loops)))
+            } catch {
+                result = .failure(error)
+            }
+            try? await loops.shutdownGracefully()
+            try? await target.stop()
+            return try result.get()
+        }
+    }
+
+    static func measure(
+        _ engine: HTTPLoadEngine, url: String, tasks: UInt64, concurrency: Int,
+        timeout: TimeAmount = .seconds(10), control: LoadControl? = nil
+    ) async throws -> Measured {
+        let plan = LoadPlan(target: try LoadTarget(url: url), tasks: tasks, concurrency: concurrency, timeout: timeout)
+        let recorder = engine.makeRecorder()
+        let started = ContinuousClock.now
+        let issued = await engine.run(plan, recorder: recorder, control: control ?? LoadControl(tasks: tasks))
+        return Measured(counts: recorder.close(), issued: issued, elapsed: ContinuousClock.now - started)
+    }
+
+    @Test("tasks N sends exactly N requests, all answered 200 and timed")
+    func exactlyNRequests() async throws {
+        try await Self.withTarget { target, engine in
+            let url = "http://127.0.0.1:\(target.port)/"
+            let measured = try await Self.measure(engine, url: url, tasks: 1_000, concurrency: 8)
+            let counts = measured.counts
+            #expect(measured.issued == 1_000)
+            #expect(counts.requests == 1_000)
+            #expect(target.requestsServed == 1_000)
+            #expect(counts.successes == 1_000)
+            #expect(counts.failures == 0)
+            #expect(counts.statusCodes == [200: 1_000])
+            #expect(counts.errors.isEmpty)
+            #expect(counts.latency.count == 1_000)
+            #expect(counts.latency.minMicroseconds > 0)
+            let requestSize = UInt64(try LoadTarget(url: url).request.readableBytes)
+            #expect(counts.bytesSent == 1_000 * requestSize)
+            // Every response carries at least its 22-byte body.
+            #expect(counts.bytesReceived >= 1_000 * 22)
+        }
+    }
+
+    @Test(
+        "each response's status is counted; 2xx and 3xx succeed, others fail",
+        arguments: [(200, true), (204, true), (302, true), (404, false), (500, false), (503, false)])
+    func statusCodes(_ code: Int, _ succeeds: Bool) async throws {
+        try await Self.withTarget { target, engine in
+            let measured = try await Self.measure(
+                engine, url: "http://127.0.0.1:\(target.port)/status/\(code)", tasks: 40, concurrency: 4)
+            let counts = measured.counts
+            #expect(counts.requests == 40)
+            #expect(counts.statusCodes == [code: 40])
+            #expect(counts.successes == (succeeds ? 40 : 0))
+            #expect(counts.failures == (succeeds ? 0 : 40))
+            #expect(counts.errors.isEmpty, "a response is not an error: \(counts.errors)")
+            #expect(counts.latency.count == 40)
+            #expect(target.requestsServed == 40)
+        }
+    }
+
+    @Test("a closed port fails every request as connection refused, and the run still ends")
+    func connectionRefused() async throws {
+        try await withTimeout {
+            let closed = try await TargetServer.start(.init(host: "127.0.0.1", port: 0, threads: 1))
+            let port = closed.port
+            try await closed.stop()
+
+            let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            let measured = try await Self.measure(
+                HTTPLoadEngine(group: loops), url: "http://127.0.0.1:\(port)/", tasks: 20, concurrency: 4)
+            try await loops.shutdownGracefully()
+            #expect(measured.issued == 20)
+            #expect(measured.counts.requests == 20)
+            #expect(measured.counts.failures == 20)
+            #expect(measured.counts.successes == 0)
+            #expect(measured.counts.errors == ["connection refused": 20])
+            #expect(measured.counts.statusCodes.isEmpty)
+            #expect(measured.counts.latency.count == 0)
+        }
+    }
+
+    @Test("a response slower than the timeout fails as a timeout without waiting for it")
+    func timeout() async throws {
+        try await Self.withTarget { target, engine in
+            let measured = try await Self.measure(
+                engine, url: "http://127.0.0.1:\(target.port)/delay/2000", tasks: 4, concurrency: 4,
+                timeout: .milliseconds(200))
+            #expect(measured.counts.requests == 4)
+            #expect(measured.counts.failures == 4)
+            #expect(measured.counts.errors == ["timeout": 4])
+            #expect(measured.counts.latency.count == 0)
+            #expect(measured.elapsed < .milliseconds(1_800), "the run took \(measured.elapsed)")
+        }
+    }
+
+    @Test(
+        "any concurrency sends exactly the planned requests, even more connections than tasks",
+        arguments: [(3 as UInt64, 50), (1, 1), (7, 2), (0, 4)])
+    func concurrencyAndTasks(_ tasks: UInt64, _ concurrency: Int) async throws {
+        try await Self.withTarget { target, engine in
+            let measured = try await Self.measure(
+                engine, url: "http://127.0.0.1:\(target.port)/", tasks: tasks, concurrency: concurrency)
+            #expect(measured.issued == tasks)
+            #expect(measured.counts.requests == tasks)
+            #expect(measured.counts.successes == tasks)
+            #expect(target.requestsServed == Int(tasks))
+        }
+    }
+
+    @Test("stop() ends a long run early; every request sent is accounted for")
+    func stopEndsEarly() async throws {
+        try await Self.withTarget { target, engine in
+            let control = LoadControl(tasks: 10_000)
+            async let measured = Self.measure(
+                engine, url: "http://127.0.0.1:\(target.port)/delay/20", tasks: 10_000, concurrency: 4,
+                control: control)
+            try await eventually("the first requests") { target.requestsServed >= 8 }
+            control.stop()
+            #expect(control.isStopped)
+            let result = try await measured
+            #expect(result.issued < 10_000)
+            #expect(result.issued >= 8)
+            #expect(result.counts.requests == result.issued)
+            #expect(result.counts.successes == result.issued)
+            #expect(target.requestsServed == Int(result.issued))
+            #expect(result.elapsed < .seconds(10), "10,000 × 20 ms / 4 would take 50 s")
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import NIOCore
+import Testing
+
+@testable import Cluster
+
+/// `GET_URL` parsing: what a good URL becomes on the wire, and how a bad one is refused.
+@Suite("LoadTarget")
+struct LoadTargetTests {
+    struct Good: Sendable, CustomTestStringConvertible {
+        var url: String
+        var host: String
+        var port: Int
+        var requestTarget: String
+        var hostHeader: String
+
+        var testDescription: String { url }
+    }
+
+    static let good: [Good] = [
+        Good(url: "http://127.0.0.1:8080/", host: "127.0.0.1", port: 8080, requestTarget: "/", hostHeader: "127.0.0.1:8080"),
+        Good(url: "http://localhost/x?y=1", host: "localhost", port: 80, requestTarget: "/x?y=1", hostHeader: "localhost"),
+        Good(url: "http://[::1]:9000/p", host: "::1", port: 9000, requestTarget: "/p", hostHeader: "[::1]:9000"),
+        Good(url: "http://[::1]/", host: "::1", port: 80, requestTarget: "/", hostHeader: "[::1]"),
+        Good(url: "http://example.com", host: "example.com", port: 80, requestTarget: "/", hostHeader: "example.com"),
+        Good(url: "http://example.com?q=1", host: "example.com", port: 80, requestTarget: "/?q=1", hostHeader: "example.com"),
+        Good(url: "http://example.com/a/b#top", host: "example.com", port: 80, requestTarget: "/a/b", hostHeader: "example.com"),
+        Good(url: "  http://10.0.0.2:65535/load  ", host: "10.0.0.2", port: 65535, requestTarget: "/load", hostHeader: "10.0.0.2:65535"),
+        Good(url: "HTTP://Example.com:1/", host: "Example.com", port: 1, requestTarget: "/", hostHeader: "Example.com:1"),
+    ]
+
+    @Test("a good URL gives its host, port and request target, and a ready GET request", arguments: good)
+    func parsesGoodURL(_ good: Good) throws {
+        let target = try LoadTarget(url: good.url)
+        #expect(target.host == good.host)
+        #expect(target.port == good.port)
+        #expect(target.requestTarget == good.requestTarget)
+        let request = String(buffer: target.request)
+        #expect(request.hasPrefix("GET \(good.requestTarget) HTTP/1.1\r\nHost: \(good.hostHeader)\r\n"), "\(request)")
+        #expect(request.hasSuffix("\r\n\r\n"))
+        #expect(request.contains("User-Agent: goloadtest\r\n"))
+    }
+
+    static let bad: [(url: String, mentions: String)] = [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("ftp://x", "http://"),
+        ("https://x", "https"),
+        ("127.0.0.1:8080/", "http://"),
+        ("http://", "host"),
+        ("http:///path", "host"),
+        ("http://:8080/", "host"),
+        ("http://user@host/", "host"),
+        ("http://host:99999/", "99999"),
+        ("http://host:0/", "port"),
+        ("http://host:abc/", "abc"),
+        ("http://host:/", "port"),
+        ("http://[::1/", "IPv6"),
+        ("http://[::1]x/", "IPv6"),
+        ("http://host/a b", "spaces"),
+    ]
+
+    @Test("a bad URL is refused with invalidURL and a message that says what is wrong", arguments: bad)
+    func refusesBadURL(_ url: String, _ mentions: String) {
+        let error = #expect(throws: ClusterError.self) { try LoadTarget(url: url) }
+        #expect(error?.code == .invalidURL)
+        #expect(error?.message.contains(mentions) == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("http://127.0.0.1:8080/") == true, "the message shows a URL that works")
+    }
+
+    @Test("the request carries the user agent it was given")
+    func userAgent() throws {
+        let target = try LoadTarget(url: "http://127.0.0.1:8080/", userAgent: "probe/2")
+        #expect(String(buffer: target.request).contains("\r\nUser-Agent: probe/2\r\n"))
+    }
+}

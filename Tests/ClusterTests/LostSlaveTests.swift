@@ -1,0 +1,85 @@
+import Store
+import Target
+import Testing
+
+@testable import Cluster
+
+/// A slave that goes away mid-run, over real HTTP/2 on 127.0.0.1: the in-process transport does
+/// not tell a server that its client has gone, a TCP connection does.
+@Suite("A slave lost during a run")
+struct LostSlaveTests {
+    @Test("a slave that disconnects during a run is marked lost and the run ends partial")
+    func lostSlaveMakesRunPartial() async throws {
+        try await withTimeout {
+            let target = try await TargetServer.start(.init(host: "127.0.0.1", port: 0, threads: 1))
+            do {
+                try await Self.run(against: target)
+            } catch {
+                try? await target.stop()
+                throw error
+            }
+            try await target.stop()
+        }
+    }
+
+    private static func run(against target: TargetServer) async throws {
+        let store = try RunStore.inMemory()
+        var configuration = MasterConfiguration(host: "127.0.0.1", port: 0, name: "testmaster", expectSlaves: 2)
+        configuration.shutdownGrace = .seconds(1)
+        let master = Master(configuration: configuration, store: store, logger: quietLogger)
+        let port = Mailbox<Int>()
+        let finishedRuns = Mailbox<FinishedRun>()
+        let exit = Mailbox<Master.Exit>()
+        let (console, typing) = AsyncStream.makeStream(of: String.self)
+        defer { typing.finish() }
+
+        func slave(_ name: String, tasks: UInt64, batch: UInt32, path: String, masterPort: Int) throws -> Slave {
+            var slave = try SlaveConfiguration(
+                masterHost: "127.0.0.1", masterPort: masterPort, name: name,
+                plan: SlavePlan(tasks: tasks, batch: batch, url: "http://127.0.0.1:\(target.port)\(path)"))
+            slave.eventLoopThreads = 1
+            slave.windowInterval = .milliseconds(200)
+            return Slave(configuration: slave, logger: quietLogger)
+        }
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                exit.put(
+                    try await master.run(
+                        console: console, say: { _ in }, listening: { port.put($0) },
+                        runFinished: { finishedRuns.put(FinishedRun(runId: $0, status: $1)) }))
+            }
+            let masterPort = try await port.next("the master to listen")
+            let steady = try slave("steady", tasks: 20, batch: 2, path: "/delay/20", masterPort: masterPort)
+            // 40 requests of 50 ms one at a time: 2 s of work, cut short by the disconnect.
+            let doomed = try slave("doomed", tasks: 40, batch: 1, path: "/delay/50", masterPort: masterPort)
+            group.addTask { _ = try await steady.run() }
+            let doomedRun = Task { try await doomed.run() }
+
+            try await eventually("the run to start") { try !store.runIds().isEmpty }
+            try await Task.sleep(for: .milliseconds(300))
+            doomedRun.cancel()
+
+            let ended = try await exit.next("the master to end the run")
+            let finished = try await finishedRuns.next()
+            #expect(finished.status == .partial)
+            #expect(ended == .runEnded(runId: finished.runId, status: .partial))
+            #expect(try store.run(finished.runId).status == .partial)
+
+            let rows = try store.runSlaves(finished.runId)
+            let doomedRow = try #require(rows.first { $0.slave == "doomed" })
+            #expect(doomedRow.status == .lost)
+            #expect(doomedRow.finishedAt != nil)
+            #expect(doomedRow.reportedRequests == nil)
+            let steadyRow = try #require(rows.first { $0.slave == "steady" })
+            #expect(steadyRow.status == .finished)
+            #expect(steadyRow.reportedRequests == 20)
+            let stored = try storedWindows(store, run: finished.runId, slave: "steady")
+            #expect(stored.reduce(0) { $0 + $1.requests } == 20)
+
+            // The doomed slave's own call ends with an error once its engine has stopped.
+            await #expect(throws: (any Error).self) { try await doomedRun.value }
+            try await group.waitForAll()
+        }
+    }
+}

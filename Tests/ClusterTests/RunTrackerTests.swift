@@ -1,0 +1,137 @@
+import Store
+import Testing
+
+@testable import Cluster
+
+/// The run's state machine, without I/O.
+@Suite("RunTracker")
+struct RunTrackerTests {
+    static let plan = SlavePlan(tasks: 100, batch: 10, url: "http://127.0.0.1:8080/")
+
+    /// Run 7 with slaves a (100 tasks) and b (50 tasks).
+    func makeTracker() -> RunTracker {
+        RunTracker(
+            runId: 7,
+            slaves: ["a": Self.plan, "b": SlavePlan(tasks: 50, batch: 5, url: "http://127.0.0.1:8080/")])
+    }
+
+    func window(_ slave: String, seq: UInt64, successes: UInt64 = 10, failures: UInt64 = 0, isFinal: Bool = false)
+        -> SummaryWindow
+    {
+        testWindow(runId: 7, slave: slave, seq: seq, successes: successes, failures: failures, isFinal: isFinal)
+    }
+
+    @Test("the run is not over while any slave is still running")
+    func noOutcomeWhileRunning() {
+        var tracker = makeTracker()
+        #expect(tracker.outcome == nil)
+        #expect(tracker.running == ["a", "b"])
+        let afterFirst = tracker.stored(window("a", seq: 0))
+        #expect(afterFirst == nil)
+        let afterFinalOfA = tracker.stored(window("a", seq: 1, isFinal: true))
+        #expect(afterFinalOfA == nil)
+        #expect(tracker.running == ["b"])
+        let afterB = tracker.stored(window("b", seq: 0))
+        #expect(afterB == nil)
+        #expect(tracker.outcome == nil)
+    }
+
+    @Test("the run is completed when every slave's final window is in")
+    func completed() {
+        var tracker = makeTracker()
+        _ = tracker.stored(window("a", seq: 0, isFinal: true))
+        let outcome = tracker.stored(window("b", seq: 0, isFinal: true))
+        #expect(outcome == .completed)
+        #expect(tracker.outcome == .completed)
+        #expect(tracker.running.isEmpty)
+    }
+
+    @Test("the run is partial when a slave was lost")
+    func partial() {
+        var tracker = makeTracker()
+        let wasRunning = tracker.lost("b")
+        #expect(wasRunning)
+        #expect(tracker.outcome == nil)
+        let outcome = tracker.stored(window("a", seq: 0, isFinal: true))
+        #expect(outcome == .partial)
+        #expect(tracker.participants["b"]?.status == .lost)
+    }
+
+    @Test("a run whose every slave is lost is partial")
+    func allLost() {
+        var tracker = makeTracker()
+        let aWasRunning = tracker.lost("a")
+        let bWasRunning = tracker.lost("b")
+        #expect(aWasRunning && bWasRunning)
+        #expect(tracker.outcome == .partial)
+    }
+
+    @Test("a stopped run is aborted once its slaves are done, not before")
+    func aborted() {
+        var tracker = makeTracker()
+        tracker.stop()
+        #expect(tracker.outcome == nil)
+        _ = tracker.stored(window("a", seq: 0, isFinal: true))
+        #expect(tracker.outcome == nil)
+        let outcome = tracker.stored(window("b", seq: 0, isFinal: true))
+        #expect(outcome == .aborted)
+    }
+
+    @Test("stop wins over a lost slave: the operator ended the run")
+    func abortedWithLost() {
+        var tracker = makeTracker()
+        tracker.stop()
+        _ = tracker.lost("a")
+        _ = tracker.stored(window("b", seq: 0, isFinal: true))
+        #expect(tracker.outcome == .aborted)
+    }
+
+    @Test("requests and failures add up over slaves and windows; tasks add up over plans")
+    func totals() {
+        var tracker = makeTracker()
+        _ = tracker.stored(window("a", seq: 0, successes: 30, failures: 2))
+        _ = tracker.stored(window("a", seq: 1, successes: 8, failures: 0, isFinal: true))
+        _ = tracker.stored(window("b", seq: 0, successes: 5, failures: 5))
+        #expect(tracker.requests == 50)
+        #expect(tracker.failures == 7)
+        #expect(tracker.tasks == 150)
+        #expect(tracker.participants["a"]?.requests == 40)
+        #expect(tracker.participants["a"]?.windows == 2)
+        #expect(tracker.participants["b"]?.failures == 5)
+    }
+
+    @Test("lost() is false for a slave that already finished, was already lost, or is not in the run")
+    func lostOnlyWhileRunning() {
+        var tracker = makeTracker()
+        _ = tracker.stored(window("a", seq: 0, isFinal: true))
+        let finishedWasRunning = tracker.lost("a")
+        #expect(!finishedWasRunning)
+        #expect(tracker.participants["a"]?.status == .finished)
+        let firstLoss = tracker.lost("b")
+        let secondLoss = tracker.lost("b")
+        #expect(firstLoss)
+        #expect(!secondLoss)
+        let strangerWasRunning = tracker.lost("stranger")
+        #expect(!strangerWasRunning)
+        #expect(tracker.participants["stranger"] == nil)
+        #expect(tracker.outcome == .partial)
+    }
+
+    @Test("a window of a slave that is not in the run changes nothing")
+    func strangerIgnored() {
+        var tracker = makeTracker()
+        let before = tracker
+        let outcome = tracker.stored(window("stranger", seq: 0, isFinal: true))
+        #expect(outcome == nil)
+        #expect(tracker == before)
+    }
+
+    @Test("a final window of a lost slave is counted but does not bring the slave back")
+    func lostStaysLost() {
+        var tracker = makeTracker()
+        _ = tracker.lost("a")
+        _ = tracker.stored(window("a", seq: 0, isFinal: true))
+        #expect(tracker.participants["a"]?.status == .lost)
+        #expect(tracker.participants["a"]?.requests == 10)
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Logging
+import Store
+import Synchronization
+import Testing
+
+@testable import Cluster
+
+/// A wait that took longer than it should have.
+struct TimedOut: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Runs `body`, failing with `TimedOut` if it has not finished after `limit`.
+///
+/// The work runs in a task of its own, so even work that ignores cancellation (an engine run, a
+/// stuck RPC) cannot hold the test: on timeout the caller gets the error at once and the work is
+/// cancelled and left behind.
+func withTimeout<T: Sendable>(
+    _ limit: Duration = .seconds(30),
+    _ what: String = "the test",
+    _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let work = Task { try await body() }
+    return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        let once = OneShot(continuation)
+        let timer = Task {
+            try await Task.sleep(for: limit)
+            once.resume(with: .failure(TimedOut(description: "\(what) did not finish within \(limit)")))
+            work.cancel()
+        }
+        Task {
+            let result = await work.result
+            timer.cancel()
+            once.resume(with: result)
+        }
+    }
+}
+
+/// Resumes a continuation once, whoever comes first.
+private final class OneShot<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<T, any Error>?>
+
+    init(_ continuation: CheckedContinuation<T, any Error>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume(with result: Result<T, any Error>) {
+        continuation.withLock { $0.take() }?.resume(with: result)
+    }
+}
+
+/// Polls `condition` until it holds, failing with `TimedOut` after `limit`.
+func eventually(
+    _ what: String, within limit: Duration = .seconds(20), _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + limit
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else { throw TimedOut(description: "waited \(limit) for \(what)") }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
+
+/// Things that arrive from other tasks (commands, console replies, callbacks), taken in order,
+/// each wait bounded.
+final class Mailbox<Element: Sendable>: Sendable {
+    private let items = Mutex<[Element]>([])
+
+    func put(_ item: Element) {
+        items.withLock { $0.append(item) }
+    }
+
+    /// Everything not yet taken.
+    var pending: [Element] { items.withLock { $0 } }
+
+    /// Takes the oldest item, waiting up to `limit` for one to arrive.
+    func next(_ what: String = "a message", within limit: Duration = .seconds(20)) async throws -> Element {
+        var found: Element?
+        try await eventually(what, within: limit) {
+            found = items.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+            return found != nil
+        }
+        return found!
+    }
+}
+
+/// Libraries take a logger; the tests give them one that says nothing.
+let quietLogger = Logger(label: "goloadtest.cluster-tests", factory: { _ in SwiftLogNoOpLogHandler() })
+
+/// A run end as the master's `runFinished` callback reported it.
+struct FinishedRun: Sendable, Equatable {
+    var runId: Int64
+    var status: RunStatus
+}
+
+/// A valid window: `successes` 200s with distinct latencies, `failures` timeouts.
+func testWindow(
+    runId: Int64, slave: String, seq: UInt64, successes: UInt64 = 10, failures: UInt64 = 0, isFinal: Bool = false
+) -> SummaryWindow {
+    let start = 1_700_000_000_000_000_000 + Int64(seq) * 1_000_000_000
+    var latency = LatencyHistogram()
+    for index in 0..<successes {
+        latency.record(microseconds: 1_000 + 10 * index)
+    }
+    return SummaryWindow(
+        runId: runId, slave: slave, seq: seq, startedAt: start, endedAt: start + 1_000_000_000,
+        requests: successes + failures, successes: successes, failures: failures,
+        bytesReceived: 100 * successes, bytesSent: 50 * (successes + failures),
+        statusCodes: successes > 0 ? [200: successes] : [:],
+        errors: failures > 0 ? ["timeout": failures] : [:],
+        latency: latency, isFinal: isFinal)
+}
+
+/// Every stored window of a run (or of one slave of it), by slave then seq.
+func storedWindows(_ store: RunStore, run runId: Int64, slave: String? = nil) throws -> [SummaryWindow] {
+    var windows: [SummaryWindow] = []
+    try store.forEachWindow(ofRun: runId, slave: slave) { windows.append($0) }
+    return windows
+}

@@ -1,0 +1,190 @@
+import Foundation
+import Report
+import Store
+
+/// SplitMix64: a tiny deterministic generator, so every "random" test sees the same numbers on
+/// every run and every machine.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A latency spread over the octaves from 1 µs to about 4 s: mostly fast, with a long tail.
+    mutating func latency() -> UInt64 {
+        let octave = UInt64.random(in: 0...21, using: &self)
+        return UInt64.random(in: (1 << octave)...(2 << octave), using: &self)
+    }
+}
+
+extension LatencyHistogram {
+    init(_ values: some Sequence<UInt64>) {
+        self.init()
+        for value in values {
+            record(microseconds: value)
+        }
+    }
+}
+
+/// Times and shapes of the rows the report tests store.
+enum Fixture {
+    /// 2023-11-14T22:13:20Z.
+    static let t0: Int64 = 1_700_000_000_000_000_000
+    static let second: Int64 = 1_000_000_000
+    static let plan = SlavePlan(tasks: 100, batch: 10, url: "http://127.0.0.1:8080/")
+
+    /// A window of exactly one second, `startSecond` seconds after `t0`. Requests and successes
+    /// follow from the latencies, the status codes and the errors: every latency is one request;
+    /// every 503 and every error is a failure.
+    static func window(
+        _ runId: Int64, _ slave: String, seq: UInt64, startSecond: Int64,
+        latencies: [UInt64], codes: [Int: UInt64] = [:], errors: [String: UInt64] = [:],
+        bytesPerRequest: UInt64 = 0, isFinal: Bool = false
+    ) -> SummaryWindow {
+        let requests = UInt64(latencies.count)
+        let failures = (codes[503] ?? 0) + errors.values.reduce(0, +)
+        let start = t0 + startSecond * second
+        return SummaryWindow(
+            runId: runId, slave: slave, seq: seq, startedAt: start, endedAt: start + second,
+            requests: requests, successes: requests - failures, failures: failures,
+            bytesReceived: bytesPerRequest * requests, bytesSent: 100 * requests,
+            statusCodes: codes, errors: errors, latency: LatencyHistogram(latencies), isFinal: isFinal)
+    }
+
+    /// Every stored window of a run, by slave then seq.
+    static func windows(_ store: RunStore, run runId: Int64) throws -> [SummaryWindow] {
+        var windows: [SummaryWindow] = []
+        try store.forEachWindow(ofRun: runId) { windows.append($0) }
+        return windows
+    }
+}
+
+/// The run the golden tests freeze: master "testmaster", started at `t0`, finished `partial` at
+/// t0 + 5 s.
+///
+/// - alpha (tasks 6, batch 2), finished with its window 1:
+///   - window 0, 0 s ... 1 s: 1000, 1000, 2000, 5000 µs, all 200
+///   - window 1, 1 s ... 2 s: 2000 µs (200), 120000 µs (503), final, reported 6
+/// - beta (tasks 10, batch 5), lost at t0 + 4 s:
+///   - window 0, 1 s ... 2 s: 1000, 5000 µs (200), 120000 µs (timeout)
+///   - window 1, 2 s ... 3 s: 5000 µs (503)
+///
+/// alpha received 1000 bytes per request, beta 500.
+enum GoldenRun {
+    static let alphaPlan = SlavePlan(tasks: 6, batch: 2, url: "http://127.0.0.1:8080/")
+    static let betaPlan = SlavePlan(tasks: 10, batch: 5, url: "http://127.0.0.1:8080/")
+
+    static func windows(_ runId: Int64) -> [SummaryWindow] {
+        [
+            Fixture.window(
+                runId, "alpha", seq: 0, startSecond: 0, latencies: [1_000, 1_000, 2_000, 5_000],
+                codes: [200: 4], bytesPerRequest: 1_000),
+            Fixture.window(
+                runId, "alpha", seq: 1, startSecond: 1, latencies: [2_000, 120_000],
+                codes: [200: 1, 503: 1], bytesPerRequest: 1_000, isFinal: true),
+            Fixture.window(
+                runId, "beta", seq: 0, startSecond: 1, latencies: [1_000, 5_000, 120_000],
+                codes: [200: 2], errors: ["timeout": 1], bytesPerRequest: 500),
+            Fixture.window(
+                runId, "beta", seq: 1, startSecond: 2, latencies: [5_000],
+                codes: [503: 1], bytesPerRequest: 500),
+        ]
+    }
+
+    /// Stores the run in `store` and returns its id.
+    static func store(in store: RunStore) async throws -> Int64 {
+        let runId = try await store.createRun(
+            master: "testmaster", slaves: [("alpha", alphaPlan), ("beta", betaPlan)], startedAt: Fixture.t0)
+        for window in windows(runId) {
+            try await store.recordWindow(window, reportedTotal: window.isFinal ? 6 : nil)
+        }
+        try await store.markSlaveLost(runId: runId, slave: "beta", at: Fixture.t0 + 4 * Fixture.second)
+        try await store.finishRun(runId, status: .partial, at: Fixture.t0 + 5 * Fixture.second)
+        return runId
+    }
+
+    static func report() async throws -> RunReport {
+        let store = try RunStore.inMemory()
+        return try RunReport(store: store, runId: try await Self.store(in: store))
+    }
+}
+
+/// An RFC 4180 reader: records end with CRLF, quoted fields may hold commas, quotes ("") and
+/// line breaks. Returns nil for text that is not well-formed CSV.
+func parseCSV(_ text: String) -> [[String]]? {
+    var records: [[String]] = []
+    var record: [String] = []
+    var field = ""
+    var chars = Array(text)[...]
+    while let char = chars.popFirst() {
+        switch char {
+        case "\"" where field.isEmpty:
+            while true {
+                guard let next = chars.popFirst() else { return nil }
+                if next == "\"" {
+                    if chars.first == "\"" {
+                        chars.removeFirst()
+                        field.append("\"")
+                    } else {
+                        break
+                    }
+                } else {
+                    field.append(next)
+                }
+            }
+            guard let after = chars.first, after == "," || after == "\r\n" else { return nil }
+        case ",":
+            record.append(field)
+            field = ""
+        case "\r\n":
+            record.append(field)
+            records.append(record)
+            record = []
+            field = ""
+        case "\"", "\r", "\n":
+            return nil
+        default:
+            field.append(char)
+        }
+    }
+    guard record.isEmpty, field.isEmpty else { return nil }
+    return records
+}
+
+/// The cells of the text report's table: header row first, then one row per slave and the total.
+/// The total row has no status, so rows are read from the right.
+struct TextTableRow {
+    var name: String
+    var requests: String
+    var failures: String
+    var requestsPerSecond: String
+    /// min, p50, p90, p99, max in ms, as printed.
+    var latencies: [String]
+
+    var latencyValues: [Double] { latencies.compactMap(Double.init) }
+}
+
+func textTable(_ text: String) -> [TextTableRow] {
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    guard let header = lines.firstIndex(where: { $0.hasPrefix("slave ") }) else { return [] }
+    var rows: [TextTableRow] = []
+    for line in lines[(header + 1)...] {
+        if line.isEmpty || line.hasPrefix("latency in ms") { break }
+        let cells = line.split(separator: " ").map(String.init)
+        guard cells.count >= 9 else { return [] }
+        rows.append(
+            TextTableRow(
+                name: cells[0], requests: cells[cells.count - 8], failures: cells[cells.count - 7],
+                requestsPerSecond: cells[cells.count - 6], latencies: Array(cells.suffix(5))))
+    }
+    return rows
+}
