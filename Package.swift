@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: []),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
     targets: [
         // The record: runs, slaves, summary windows, histograms, and the SQLite database.
@@ -55,7 +56,7 @@ let package = Package(
         // Pure functions from stored rows to reports, and their renderers.
         .target(
             name: "Report",
-            dependencies: ["Store"],
+            dependencies: ["Store", .product(name: "CSV", package: "CSV.swift")],
             swiftSettings: strict
         ),
         // A small HTTP/1.1 server to aim load at in demos and tests.

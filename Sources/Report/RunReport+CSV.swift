@@ -1,11 +1,11 @@
-import Foundation
 import Store
 
 extension RunReport {
-    /// Columns of the CSV report, one row per slave then one `total` row.
+    /// Columns of the CSV report: one row per slave, then one `total` row.
     public static let csvColumns = [
-        "run", "scope", "slave", "status", "requests", "successes", "failures", "duration_s", "requests_per_s",
-        "bytes_received", "min_ms", "p50_ms", "p90_ms", "p99_ms", "max_ms",
+        "run", "scope", "slave", "status", "requests", "successes", "failures", "error_percent", "duration_s",
+        "requests_per_s", "bytes_received", "bytes_per_s", "min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms",
+        "p99_ms", "p99_9_ms", "max_ms", "late", "status_codes", "errors",
     ]
 
     /// RFC 4180 CSV: a header row, then one row per slave and a total row.
@@ -15,23 +15,19 @@ extension RunReport {
             var cells = [
                 String(header.runId), scope, scope == "total" ? "" : row.name, row.status?.rawValue ?? "",
                 String(row.requests), String(row.successes), String(row.failures),
-                Formatting.decimal(row.durationSeconds, places: 3),
-                Formatting.decimal(row.requestsPerSecond, places: 1),
-                String(row.bytesReceived),
-                Formatting.decimal(row.minMilliseconds, places: 3),
+                Formatting.decimal(row.errorPercent, places: 3), Formatting.decimal(row.durationSeconds, places: 3),
+                Formatting.decimal(row.requestsPerSecond, places: 1), String(row.bytesReceived),
+                Formatting.decimal(row.bytesPerSecond, places: 1),
+                Formatting.decimal(row.minMilliseconds, places: 3), Formatting.decimal(row.meanMilliseconds, places: 3),
             ]
-            cells += Self.percentiles.map { Formatting.decimal(row.milliseconds(atPercentile: $0.value), places: 3) }
-            cells.append(Formatting.decimal(row.maxMilliseconds, places: 3))
+            cells += Self.shownPercentiles.map { Formatting.decimal(row.milliseconds(atPercentile: $0.value), places: 3) }
+            cells += [
+                Formatting.decimal(row.maxMilliseconds, places: 3), String(row.late),
+                row.statusCodes.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ";"),
+                row.errorsByFrequency.map { "\($0.kind):\($0.count)" }.joined(separator: ";"),
+            ]
             rows.append(cells)
         }
-        return rows.map { $0.map(CSV.field).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
-    }
-}
-
-enum CSV {
-    /// Quotes a field when RFC 4180 requires it.
-    static func field(_ value: String) -> String {
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        return Formatting.csv(rows)
     }
 }

@@ -1,13 +1,31 @@
-import Foundation
 import Store
 
 extension RunReport {
-    /// One JSON object: `run`, `slaves` (array) and `total`, with stable keys.
-    public var json: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        guard let data = try? encoder.encode(JSONReport(self)) else { return "{}\n" }
-        return String(decoding: data, as: UTF8.self) + "\n"
+    /// One JSON object: `run`, `slaves` (array), `total` and `precision`, with stable keys.
+    public var json: String { Formatting.json(JSONReport(self)) }
+}
+
+struct JSONLatency: Encodable {
+    var count: UInt64
+    var minMs: Double
+    var meanMs: Double
+    var p50Ms: Double
+    var p90Ms: Double
+    var p95Ms: Double
+    var p99Ms: Double
+    var p99_9Ms: Double
+    var maxMs: Double
+
+    init(_ summary: LatencySummary) {
+        count = summary.count
+        minMs = summary.minMilliseconds
+        meanMs = (summary.meanMilliseconds * 1000).rounded() / 1000
+        p50Ms = summary.milliseconds(atPercentile: 50)
+        p90Ms = summary.milliseconds(atPercentile: 90)
+        p95Ms = summary.milliseconds(atPercentile: 95)
+        p99Ms = summary.milliseconds(atPercentile: 99)
+        p99_9Ms = summary.milliseconds(atPercentile: 99.9)
+        maxMs = summary.maxMilliseconds
     }
 }
 
@@ -18,58 +36,84 @@ private struct JSONReport: Encodable {
         var status: String
         var startedAt: String
         var finishedAt: String?
+        var durationSeconds: Double?
     }
 
-    struct Latency: Encodable {
-        var minMs: Double
-        var meanMs: Double
-        var p50Ms: Double
-        var p90Ms: Double
-        var p99Ms: Double
-        var maxMs: Double
-        var count: UInt64
+    struct Plan: Encodable {
+        var tasks: UInt64?
+        var batch: UInt32
+        var url: String
+        var method: String
+        var durationSeconds: Double?
+        var rate: Double?
+
+        init(_ plan: SlavePlan) {
+            tasks = plan.tasks == 0 ? nil : plan.tasks
+            batch = plan.batch
+            url = plan.url
+            method = plan.method
+            durationSeconds = plan.duration.map { Double(Timeline.nanoseconds($0)) / 1e9 }
+            rate = plan.rate
+        }
     }
 
     struct Row: Encodable {
         var slave: String?
         var status: String?
+        var lostAt: String?
+        var plan: Plan?
         var requests: UInt64
         var successes: UInt64
         var failures: UInt64
+        var errorPercent: Double
         var durationSeconds: Double
         var requestsPerSecond: Double
         var bytesReceived: UInt64
+        var bytesPerSecond: Double
+        var late: UInt64
         var statusCodes: [String: UInt64]
         var errors: [String: UInt64]
-        var latency: Latency
+        var latency: JSONLatency
+        var uncorrectedLatency: JSONLatency?
 
         init(_ row: RunReport.Row, isTotal: Bool) {
             slave = isTotal ? nil : row.name
             status = row.status?.rawValue
+            lostAt = row.lostAt.map { Formatting.iso8601(nanoseconds: $0) }
+            plan = row.plan.map(Plan.init)
             requests = row.requests
             successes = row.successes
             failures = row.failures
+            errorPercent = (row.errorPercent * 1000).rounded() / 1000
             durationSeconds = row.durationSeconds
-            requestsPerSecond = row.requestsPerSecond
+            requestsPerSecond = (row.requestsPerSecond * 10).rounded() / 10
             bytesReceived = row.bytesReceived
+            bytesPerSecond = (row.bytesPerSecond * 10).rounded() / 10
+            late = row.late
             statusCodes = Dictionary(uniqueKeysWithValues: row.statusCodes.map { (String($0.key), $0.value) })
             errors = row.errors
-            latency = Latency(
-                minMs: row.minMilliseconds, meanMs: row.meanMilliseconds,
-                p50Ms: row.milliseconds(atPercentile: 50), p90Ms: row.milliseconds(atPercentile: 90),
-                p99Ms: row.milliseconds(atPercentile: 99), maxMs: row.maxMilliseconds, count: row.latency.count)
+            latency = JSONLatency(row.latency)
+            uncorrectedLatency = row.uncorrectedLatency.map(JSONLatency.init)
         }
+    }
+
+    struct Precision: Encodable {
+        var unit = "ms"
+        var resolutionMicroseconds = 1
+        var significantDigits = 3
     }
 
     var run: Run
     var slaves: [Row]
     var total: Row
+    var precision = Precision()
 
     init(_ report: RunReport) {
         run = Run(
             id: report.header.runId, master: report.header.master, status: report.header.status.rawValue,
             startedAt: Formatting.iso8601(nanoseconds: report.header.startedAt),
-            finishedAt: report.header.finishedAt.map { Formatting.iso8601(nanoseconds: $0) })
+            finishedAt: report.header.finishedAt.map { Formatting.iso8601(nanoseconds: $0) },
+            durationSeconds: report.header.durationSeconds)
         slaves = report.slaves.map { Row($0, isTotal: false) }
         total = Row(report.total, isTotal: true)
     }

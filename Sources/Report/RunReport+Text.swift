@@ -1,67 +1,88 @@
 import Store
 
-extension RunReport {
+extension RunReport: Renderable {
+    /// Widest slave name shown in full; longer names end in "…".
+    static let nameWidth = 16
+
     /// The report as aligned plain text that fits an 80-column terminal.
     public var text: String {
-        var lines: [String] = []
-        let header = self.header
-        lines.append("run \(header.runId) · master \(header.master) · \(header.status.rawValue)")
-        var timing = "started \(Formatting.iso8601(nanoseconds: header.startedAt))"
-        if let finished = header.finishedAt {
-            let seconds = Double(finished - header.startedAt) / 1e9
-            timing += " · took \(Formatting.decimal(seconds, places: 1)) s"
-        }
-        lines.append(timing)
-        for slave in slaves {
-            if let plan = slave.plan {
-                lines.append("plan \(slave.name): \(plan.tasks) requests, \(plan.batch) at a time, GET \(plan.url)")
-            }
-        }
+        var lines = headerLines
         lines.append("")
-
-        let columns = ["slave", "status", "requests", "failures", "req/s", "min", "p50", "p90", "p99", "max"]
-        var table = [columns]
-        for row in slaves + [total] {
-            var cells = [
-                row.name, row.status?.rawValue ?? "", String(row.requests), String(row.failures),
-                Formatting.decimal(row.requestsPerSecond, places: 1),
-                Formatting.decimal(row.minMilliseconds, places: 2),
-            ]
-            cells += Self.percentiles.map { Formatting.decimal(row.milliseconds(atPercentile: $0.value), places: 2) }
-            cells.append(Formatting.decimal(row.maxMilliseconds, places: 2))
-            table.append(cells)
+        lines += throughputTable
+        lines.append("")
+        lines += latencyTable(title: "latency ms", \.latency)
+        if isRateDriven {
+            lines.append("")
+            lines += latencyTable(title: "uncorrected", { $0.uncorrectedLatency ?? .empty })
+            lines.append("rate-driven: latency counts from each request's intended send time (uncorrected: from")
+            lines.append("its actual send); \(total.late) request(s) started more than 1 ms late")
         }
-        lines += Self.align(table, leftAligned: 2)
-        lines.append("latency in ms; percentiles from merged HdrHistograms (1 µs resolution, 3 significant digits)")
-
-        if !total.statusCodes.isEmpty {
-            let codes = total.statusCodes.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
-            lines.append("status codes: " + codes.joined(separator: ", "))
-        }
-        if !total.errors.isEmpty {
-            let errors = total.errors.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-            lines.append("errors: " + errors.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
-        }
+        lines.append(Precision.text)
+        lines += countLines(title: "status codes", { $0.statusCodes.isEmpty ? nil : Formatting.counts($0.statusCodes) })
+        lines += countLines(title: "errors", { row in
+            row.errors.isEmpty ? nil : row.errorsByFrequency.prefix(5).map { "\($0.kind): \($0.count)" }.joined(separator: ", ")
+        })
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Pads columns: the first `leftAligned` to the left, the rest to the right.
-    static func align(_ table: [[String]], leftAligned: Int) -> [String] {
-        guard let width = table.first?.count else { return [] }
-        let widths = (0..<width).map { column in table.map { $0[column].count }.max() ?? 0 }
-        return table.map { cells in
-            cells.enumerated().map { column, cell in
-                let padding = String(repeating: " ", count: widths[column] - cell.count)
-                return column < leftAligned ? cell + padding : padding + cell
-            }.joined(separator: "  ").trimmingTrailingSpaces()
+    var headerLines: [String] {
+        var lines = ["run \(header.runId) · master \(header.master) · \(header.status.rawValue)"]
+        var timing = "start \(Formatting.iso8601(nanoseconds: header.startedAt))"
+        if let finished = header.finishedAt {
+            timing += " · end \(Formatting.iso8601(nanoseconds: finished))"
         }
+        timing += " · \(Formatting.seconds(header.durationSeconds))"
+        lines.append(timing)
+        let plans = slaves.compactMap(\.plan)
+        if let first = plans.first, plans.allSatisfy({ $0 == first }) {
+            lines.append("\(slaves.count) slave(s), each: \(first.shape) · \(first.method) \(first.url)")
+        } else {
+            lines.append("\(slaves.count) slave(s):")
+            for slave in slaves {
+                guard let plan = slave.plan else { continue }
+                lines.append("  \(slave.name): \(plan.shape) · \(plan.method) \(plan.url)")
+            }
+        }
+        for slave in slaves where slave.lostAt != nil {
+            let when = Formatting.iso8601(nanoseconds: slave.lostAt ?? 0)
+            let now = slave.status == .lost ? "lost" : "lost, then returned and \(slave.status?.rawValue ?? "")"
+            lines.append("\(slave.name): \(now) (lost at \(when))")
+        }
+        return lines
     }
-}
 
-extension String {
-    func trimmingTrailingSpaces() -> String {
-        var result = self
-        while result.last == " " { result.removeLast() }
-        return result
+    var throughputTable: [String] {
+        var rows = [["slave", "status", "requests", "failures", "errors", "req/s", "KB/s"]]
+        for row in slaves + [total] {
+            rows.append([
+                Formatting.fit(row.name, Self.nameWidth), row.status?.rawValue ?? "", String(row.requests),
+                String(row.failures), Formatting.decimal(row.errorPercent, places: 2) + "%",
+                Formatting.decimal(row.requestsPerSecond, places: 1),
+                Formatting.decimal(row.bytesPerSecond / 1024, places: 1),
+            ])
+        }
+        return Formatting.table(rows, leftAligned: 2)
+    }
+
+    func latencyTable(title: String, _ latency: (Row) -> LatencySummary) -> [String] {
+        var rows = [[title, "min", "mean"] + Self.shownPercentiles.map(\.label) + ["max"]]
+        for row in slaves + [total] {
+            let summary = latency(row)
+            var cells = [
+                Formatting.fit(row.name, Self.nameWidth), Formatting.milliseconds(summary.minMilliseconds),
+                Formatting.milliseconds(summary.meanMilliseconds),
+            ]
+            cells += Self.shownPercentiles.map { Formatting.milliseconds(summary.milliseconds(atPercentile: $0.value)) }
+            cells.append(Formatting.milliseconds(summary.maxMilliseconds))
+            rows.append(cells)
+        }
+        return Formatting.table(rows, leftAligned: 1, gap: 1)
+    }
+
+    /// "title" then one line per row that has something to show.
+    func countLines(title: String, _ describe: (Row) -> String?) -> [String] {
+        let described = (slaves + [total]).compactMap { row in describe(row).map { (row.name, $0) } }
+        guard !described.isEmpty else { return [] }
+        return ["", title] + described.map { "  \(Formatting.fit($0.0, Self.nameWidth)): \($0.1)" }
     }
 }

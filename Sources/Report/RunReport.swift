@@ -6,28 +6,44 @@ public struct RunReport: Sendable, Equatable {
         public var runId: Int64
         public var master: String
         public var status: RunStatus
+        /// ns since the epoch.
         public var startedAt: Int64
         public var finishedAt: Int64?
+
+        /// From start to finish, or to the last window while the run goes on.
+        public var durationSeconds: Double?
     }
 
     /// One slave, or the whole run.
     public struct Row: Sendable, Equatable {
         public var name: String
-        /// The slave's status; nil on the total row.
+        /// The slave's status and plan; nil on the total row.
         public var status: SlaveStatus?
         public var plan: SlavePlan?
+        /// When the slave was declared lost, if it was (it may have returned since).
+        public var lostAt: Int64?
         public var requests: UInt64 = 0
         public var successes: UInt64 = 0
         public var failures: UInt64 = 0
         public var bytesReceived: UInt64 = 0
         public var bytesSent: UInt64 = 0
+        public var late: UInt64 = 0
         public var statusCodes: [Int: UInt64] = [:]
         public var errors: [String: UInt64] = [:]
         public var windows: Int = 0
         /// Earliest window start and latest window end, ns since the epoch; nil with no windows.
         public var firstStart: Int64?
         public var lastEnd: Int64?
-        public var latency = LatencyHistogram()
+        public var latency = LatencySummary.empty
+        /// Rate-driven runs: latency from the actual send (`latency` is from the intended one).
+        public var uncorrectedLatency: LatencySummary?
+
+        public init(name: String, status: SlaveStatus? = nil, plan: SlavePlan? = nil, lostAt: Int64? = nil) {
+            self.name = name
+            self.status = status
+            self.plan = plan
+            self.lostAt = lostAt
+        }
 
         /// Seconds between the first window's start and the last window's end.
         public var durationSeconds: Double {
@@ -35,45 +51,49 @@ public struct RunReport: Sendable, Equatable {
             return Double(lastEnd - firstStart) / 1e9
         }
 
-        public var requestsPerSecond: Double {
-            durationSeconds > 0 ? Double(requests) / durationSeconds : 0
+        public var requestsPerSecond: Double { durationSeconds > 0 ? Double(requests) / durationSeconds : 0 }
+        public var bytesPerSecond: Double { durationSeconds > 0 ? Double(bytesReceived) / durationSeconds : 0 }
+        public var errorPercent: Double { requests > 0 ? Double(failures) / Double(requests) * 100 : 0 }
+
+        /// Error kinds, most frequent first (ties by name).
+        public var errorsByFrequency: [(kind: String, count: UInt64)] {
+            errors.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { ($0.key, $0.value) }
         }
 
-        /// Milliseconds at a percentile (0...100) of the merged histogram.
         public func milliseconds(atPercentile percentile: Double) -> Double {
-            Double(latency.microseconds(atPercentile: percentile)) / 1000
+            latency.milliseconds(atPercentile: percentile)
         }
 
-        public var minMilliseconds: Double { Double(latency.minMicroseconds) / 1000 }
-        public var maxMilliseconds: Double { Double(latency.maxMicroseconds) / 1000 }
-        public var meanMilliseconds: Double { latency.meanMicroseconds / 1000 }
+        public var minMilliseconds: Double { latency.minMilliseconds }
+        public var maxMilliseconds: Double { latency.maxMilliseconds }
+        public var meanMilliseconds: Double { latency.meanMilliseconds }
 
-        mutating func add(_ window: SummaryWindow) {
+        mutating func add(_ window: StoredWindow) {
             requests &+= window.requests
             successes &+= window.successes
             failures &+= window.failures
             bytesReceived &+= window.bytesReceived
             bytesSent &+= window.bytesSent
+            late &+= window.late
             statusCodes.merge(window.statusCodes, uniquingKeysWith: &+)
             errors.merge(window.errors, uniquingKeysWith: &+)
             windows += 1
             firstStart = min(firstStart ?? window.startedAt, window.startedAt)
             lastEnd = max(lastEnd ?? window.endedAt, window.endedAt)
-            latency.merge(window.latency)
         }
 
-        mutating func add(_ row: Row) {
+        mutating func add(counts row: Row) {
             requests &+= row.requests
             successes &+= row.successes
             failures &+= row.failures
             bytesReceived &+= row.bytesReceived
             bytesSent &+= row.bytesSent
+            late &+= row.late
             statusCodes.merge(row.statusCodes, uniquingKeysWith: &+)
             errors.merge(row.errors, uniquingKeysWith: &+)
             windows += row.windows
             if let start = row.firstStart { firstStart = min(firstStart ?? start, start) }
             if let end = row.lastEnd { lastEnd = max(lastEnd ?? end, end) }
-            latency.merge(row.latency)
         }
     }
 
@@ -83,46 +103,108 @@ public struct RunReport: Sendable, Equatable {
     /// Every slave's windows together: counts summed, histograms merged.
     public var total: Row
 
-    /// The percentiles every report shows.
-    public static let percentiles: [(label: String, value: Double)] = [("p50", 50), ("p90", 90), ("p99", 99)]
+    /// Whether the run was rate-driven (it then has uncorrected latencies too).
+    public var isRateDriven: Bool { total.uncorrectedLatency != nil }
 }
 
 extension RunReport {
-    /// Builds a report from a run's rows. `windows` is visited once; memory does not grow with it.
-    public init<Windows: Sequence<SummaryWindow>>(run: RunRecord, slaves: [RunSlaveRecord], windows: Windows) {
-        var builder = Builder(run: run, slaves: slaves)
-        for window in windows { builder.add(window) }
-        self = builder.report
-    }
-
-    /// Reads a run from the store and builds its report, streaming its windows.
+    /// Reads a run from the store — run, slaves and windows from one snapshot — and builds its
+    /// report. Windows are streamed: memory does not grow with the run's length.
     public init(store: RunStore, runId: Int64) throws {
-        var builder = Builder(run: try store.run(runId), slaves: try store.runSlaves(runId))
-        try store.forEachWindow(ofRun: runId) { builder.add($0) }
-        self = builder.report
+        self = try store.readRun(runId) { run, slaves, windows in
+            var builder = Builder(run: run, slaves: slaves)
+            try windows.forEach(order: .slave) { try builder.add($0) }
+            return builder.finish()
+        }
     }
 
+    /// Builds a report from a run's rows (any order), without a database.
+    public init(run: RunRecord, slaves: [RunSlaveRecord], windows: some Sequence<SummaryWindow>) {
+        var builder = Builder(run: run, slaves: slaves)
+        for window in windows.sorted(by: { ($0.slave, $0.seq) < ($1.slave, $1.seq) }) {
+            builder.add(window)
+        }
+        self = builder.finish()
+    }
+
+    /// Accumulates windows that arrive grouped by slave: one slave's histogram at a time, plus
+    /// the run's.
     struct Builder {
-        var header: Header
-        var rows: [String: Row]
+        let header: Header
+        let plans: [String: RunSlaveRecord]
+        var finished: [Row] = []
+        var current: Row?
+        var slaveLatency = LatencyHistogram()
+        var slaveUncorrected: LatencyHistogram?
+        var totalLatency = LatencyHistogram()
+        var totalUncorrected: LatencyHistogram?
 
         init(run: RunRecord, slaves: [RunSlaveRecord]) {
             header = Header(
                 runId: run.id, master: run.master, status: run.status, startedAt: run.startedAt,
-                finishedAt: run.finishedAt)
-            rows = Dictionary(
-                slaves.map { ($0.slave, Row(name: $0.slave, status: $0.status, plan: $0.plan)) },
-                uniquingKeysWith: { first, _ in first })
+                finishedAt: run.finishedAt,
+                durationSeconds: run.finishedAt.map { Double($0 - run.startedAt) / 1e9 })
+            plans = Dictionary(slaves.map { ($0.slave, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+
+        mutating func add(_ window: StoredWindow) throws {
+            startSlave(window.slave)
+            current?.add(window)
+            try window.replayLatency(into: &slaveLatency)
+            if window.hasUncorrectedLatency {
+                if slaveUncorrected == nil { slaveUncorrected = LatencyHistogram() }
+                try window.replayUncorrectedLatency(into: &slaveUncorrected!)
+            }
         }
 
         mutating func add(_ window: SummaryWindow) {
-            rows[window.slave, default: Row(name: window.slave)].add(window)
+            startSlave(window.slave)
+            current?.add(StoredWindow(window))
+            slaveLatency.merge(window.latency)
+            if let uncorrected = window.uncorrectedLatency {
+                if slaveUncorrected == nil { slaveUncorrected = LatencyHistogram() }
+                slaveUncorrected?.merge(uncorrected)
+            }
         }
 
-        var report: RunReport {
-            let slaves = rows.values.sorted { $0.name < $1.name }
+        private mutating func startSlave(_ name: String) {
+            guard current?.name != name else { return }
+            closeSlave()
+            let record = plans[name]
+            current = Row(name: name, status: record?.status, plan: record?.plan, lostAt: record?.lostAt)
+        }
+
+        private mutating func closeSlave() {
+            guard var row = current else { return }
+            row.latency = LatencySummary(slaveLatency)
+            totalLatency.merge(slaveLatency)
+            slaveLatency.reset()
+            if let uncorrected = slaveUncorrected {
+                row.uncorrectedLatency = LatencySummary(uncorrected)
+                if totalUncorrected == nil { totalUncorrected = LatencyHistogram() }
+                totalUncorrected?.merge(uncorrected)
+                slaveUncorrected = nil
+            }
+            finished.append(row)
+            current = nil
+        }
+
+        mutating func finish() -> RunReport {
+            closeSlave()
+            // Slaves of the run that stored no window still get a row.
+            let seen = Set(finished.map(\.name))
+            for record in plans.values where !seen.contains(record.slave) {
+                finished.append(Row(name: record.slave, status: record.status, plan: record.plan, lostAt: record.lostAt))
+            }
+            let slaves = finished.sorted { $0.name < $1.name }
             var total = Row(name: "total")
-            for slave in slaves { total.add(slave) }
+            for slave in slaves { total.add(counts: slave) }
+            total.latency = LatencySummary(totalLatency)
+            total.uncorrectedLatency = totalUncorrected.map(LatencySummary.init)
+            var header = self.header
+            if header.durationSeconds == nil, let end = total.lastEnd {
+                header.durationSeconds = max(0, Double(end - header.startedAt) / 1e9)
+            }
             return RunReport(header: header, slaves: slaves, total: total)
         }
     }

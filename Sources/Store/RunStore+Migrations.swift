@@ -59,6 +59,7 @@ extension RunStore {
                         FOREIGN KEY (runId, slave) REFERENCES runSlave(runId, slave) ON DELETE CASCADE,
                         CHECK (successes + failures = requests)
                     ) WITHOUT ROWID;
+                    CREATE INDEX summaryByTime ON summary(runId, startedAt);
                     """)
         }
         return migrator

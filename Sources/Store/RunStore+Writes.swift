@@ -132,7 +132,49 @@ enum CountsJSON {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// Reads what `encode` wrote. Reports decode one per stored window, so the common shape
+    /// (`{"key":123,...}` without escapes) is read by hand; anything else goes to JSONDecoder.
     static func decode(_ text: String) -> [String: UInt64] {
-        (try? JSONDecoder().decode([String: UInt64].self, from: Data(text.utf8))) ?? [:]
+        if let counts = decodeSimple(text) { return counts }
+        return (try? JSONDecoder().decode([String: UInt64].self, from: Data(text.utf8))) ?? [:]
+    }
+
+    private static func decodeSimple(_ text: String) -> [String: UInt64]? {
+        var utf8 = text.utf8[...]
+        func skipSpaces() { while let byte = utf8.first, byte == 0x20 || byte == 0x0A || byte == 0x09 { utf8.removeFirst() } }
+        func expect(_ byte: UInt8) -> Bool {
+            skipSpaces()
+            guard utf8.first == byte else { return false }
+            utf8.removeFirst()
+            return true
+        }
+        guard expect(UInt8(ascii: "{")) else { return nil }
+        var counts: [String: UInt64] = [:]
+        if expect(UInt8(ascii: "}")) { return counts }
+        while true {
+            guard expect(UInt8(ascii: "\"")) else { return nil }
+            guard let close = utf8.firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+            let key = utf8[..<close]
+            guard !key.contains(UInt8(ascii: "\\")) else { return nil }
+            utf8 = utf8[utf8.index(after: close)...]
+            guard expect(UInt8(ascii: ":")) else { return nil }
+            skipSpaces()
+            var value: UInt64 = 0
+            var digits = 0
+            while let byte = utf8.first, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+                let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
+                let (next, overflow2) = shifted.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+                guard !overflow1, !overflow2 else { return nil }
+                value = next
+                digits += 1
+                utf8.removeFirst()
+            }
+            guard digits > 0 else { return nil }
+            counts[String(decoding: key, as: UTF8.self), default: 0] &+= value
+            if expect(UInt8(ascii: ",")) { continue }
+            guard expect(UInt8(ascii: "}")) else { return nil }
+            skipSpaces()
+            return utf8.isEmpty ? counts : nil
+        }
     }
 }

@@ -8,37 +8,70 @@ extension ReportFormat: ExpressibleByArgument {}
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Turn a stored run into text, CSV or JSON (reads the database only).")
+        abstract: "Turn a stored run into text, CSV or JSON (reads the database only).",
+        discussion: """
+            goloadtest report --run 3                      per slave and total
+            goloadtest report --run 3 --timeline --every 10s
+            goloadtest report --run 5 --compare 4          run 5 against run 4 as the baseline
+            """)
 
     @Option(help: "The run: its id, or `latest`.") var run: String
     @Option(help: "The database the master wrote.") var db = "goloadtest.db"
     @Option(help: "text, csv or json.") var format: ReportFormat = .text
     @Option(help: "Write the report to this file instead of stdout.") var output: String?
+    @Flag(help: "One row per time bucket instead of one per slave.") var timeline = false
+    @Option(help: "Timeline bucket width, e.g. 1s, 10s, 1m.") var every: DurationArgument = DurationArgument(argument: "1s")!
+    @Option(help: "Timeline of this slave only.") var slave: String?
+    @Option(help: "Compare with this run (the baseline): its id or `latest`.") var compare: String?
+    @Option(help: "A change beyond this is marked better or worse, e.g. 5% or 0.05.") var tolerance: String = "5%"
 
     func validate() throws {
-        guard run == "latest" || (Int64(run).map { $0 > 0 } ?? false) else {
-            throw ValidationError("--run takes a run id (a positive integer, see `goloadtest runs`) or `latest` (got \"\(run)\")")
+        for (flag, value) in [("--run", run), ("--compare", compare)] {
+            guard let value else { continue }
+            guard value == "latest" || (Int64(value).map { $0 > 0 } ?? false) else {
+                throw ValidationError("\(flag) takes a run id (a positive integer, see `goloadtest runs`) or `latest` (got \"\(value)\")")
+            }
         }
+        guard toleranceFraction != nil else {
+            throw ValidationError("--tolerance takes a percentage such as 5% or a fraction such as 0.05 (got \"\(tolerance)\")")
+        }
+        if compare != nil, timeline { throw ValidationError("--timeline and --compare do not go together; pick one") }
+        if slave != nil, !timeline { throw ValidationError("--slave goes with --timeline") }
+    }
+
+    var toleranceFraction: Double? {
+        let percent = tolerance.hasSuffix("%")
+        guard let value = Double(percent ? String(tolerance.dropLast()) : tolerance), value >= 0, value.isFinite else {
+            return nil
+        }
+        return percent ? value / 100 : value
     }
 
     func run() async throws {
         let text: String
         do {
             let store = try RunStore.openReadOnly(path: db)
-            let runId: Int64
-            if let id = Int64(run) {
-                runId = id
+            let runId = try resolve(run, in: store)
+            if timeline {
+                text = try Timeline(store: store, runId: runId, every: every.duration, slave: slave).rendered(as: format)
+            } else if let compare {
+                let baseline = try RunReport(store: store, runId: try resolve(compare, in: store))
+                let candidate = try RunReport(store: store, runId: runId)
+                text = try RunComparison(candidate: candidate, baseline: baseline, tolerance: toleranceFraction ?? 0.05)
+                    .rendered(as: format)
             } else {
-                guard let latest = try store.runIds().last else {
-                    throw StoreError.unknownRun(id: 0, existing: [])
-                }
-                runId = latest
+                text = try RunReport(store: store, runId: runId).rendered(as: format)
             }
-            text = try RunReport(store: store, runId: runId).rendered(as: format)
         } catch {
             throw fail("\(error)")
         }
         try writeReport(text, to: output)
+    }
+
+    func resolve(_ id: String, in store: RunStore) throws -> Int64 {
+        if let id = Int64(id) { return id }
+        guard let latest = try store.runIds().last else { throw StoreError.unknownRun(id: 0, existing: []) }
+        return latest
     }
 }
 
@@ -47,21 +80,17 @@ struct RunsCommand: AsyncParsableCommand {
         commandName: "runs", abstract: "List the runs a database holds.")
 
     @Option(help: "The database the master wrote.") var db = "goloadtest.db"
+    @Option(help: "text, csv or json.") var format: ReportFormat = .text
+    @Option(help: "Write the list to this file instead of stdout.") var output: String?
 
     func run() async throws {
+        let text: String
         do {
-            let store = try RunStore.openReadOnly(path: db)
-            let runs = try store.runs()
-            if runs.isEmpty {
-                Output.line("no runs in \(db) yet")
-                return
-            }
-            for run in runs {
-                Output.line("\(run.id)\t\(run.status.rawValue)\t\(run.master)")
-            }
+            text = try RunsList(store: try RunStore.openReadOnly(path: db)).rendered(as: format)
         } catch {
             throw fail("\(error)")
         }
+        try writeReport(text, to: output)
     }
 }
 

@@ -80,7 +80,7 @@ struct FullRunInProcessTests {
         for row in rows {
             #expect(row.status == .finished, "\(row.slave)")
             #expect(row.reportedRequests == tasks, "\(row.slave)")
-            #expect(row.plan == SlavePlan(tasks: tasks, batch: 10, url: url))
+            #expect(row.plan.tasks == tasks && row.plan.batch == 10 && row.plan.url == url, "\(row.plan)")
         }
     }
 }

@@ -41,9 +41,10 @@ struct HTTPLoadEngineTests {
         timeout: TimeAmount = .seconds(10), control: LoadControl? = nil
     ) async throws -> Measured {
         let plan = LoadPlan(target: try LoadTarget(url: url), tasks: tasks, concurrency: concurrency, timeout: timeout)
-        let recorder = engine.makeRecorder()
+        let control = control ?? LoadControl(tasks: tasks)
+        let recorder = engine.makeRecorder(rateDriven: control.isRateDriven)
         let started = ContinuousClock.now
-        let issued = await engine.run(plan, recorder: recorder, control: control ?? LoadControl(tasks: tasks))
+        let issued = await engine.run(plan, recorder: recorder, control: control)
         return Measured(counts: recorder.close(), issued: issued, elapsed: ContinuousClock.now - started)
     }
 
@@ -153,6 +154,72 @@ struct HTTPLoadEngineTests {
             #expect(result.counts.successes == result.issued)
             #expect(target.requestsServed == Int(result.issued))
             #expect(result.elapsed < .seconds(10), "10,000 × 20 ms / 4 would take 50 s")
+        }
+    }
+
+    @Test("a duration run keeps sending until the deadline, then lets the requests in flight finish")
+    func durationRun() async throws {
+        try await Self.withTarget { target, engine in
+            let control = LoadControl(tasks: 0, duration: .milliseconds(500))
+            let measured = try await Self.measure(
+                engine, url: "http://127.0.0.1:\(target.port)/delay/10", tasks: 0, concurrency: 4, control: control)
+            let counts = measured.counts
+            #expect(counts.requests >= 4, "4 connections for 500 ms of 10 ms requests")
+            #expect(counts.requests == UInt64(target.requestsServed))
+            #expect(counts.successes == counts.requests)
+            #expect(counts.latency.count == counts.requests)
+            #expect(measured.elapsed >= .milliseconds(500))
+            #expect(measured.elapsed < .seconds(5))
+        }
+    }
+
+    @Test("run() returns the number of requests sent, also when a duration ends the run")
+    func durationRunReturnsRequestsSent() async throws {
+        try await Self.withTarget { target, engine in
+            let control = LoadControl(tasks: 0, duration: .milliseconds(200))
+            let measured = try await Self.measure(
+                engine, url: "http://127.0.0.1:\(target.port)/", tasks: 0, concurrency: 4, control: control)
+            #expect(measured.counts.requests == UInt64(target.requestsServed))
+            #expect(measured.issued == measured.counts.requests, "run() said \(measured.issued)")
+        }
+    }
+
+    @Test("a rate-driven run sends rate × duration requests at their intended times, keeping both latencies")
+    func rateDrivenRun() async throws {
+        try await Self.withTarget { target, engine in
+            // 100 per second for 500 ms: intended times 0, 10, ..., 490 ms, so exactly 50 requests.
+            let control = LoadControl(tasks: 0, duration: .milliseconds(500), rate: 100)
+            let measured = try await Self.measure(
+                engine, url: "http://127.0.0.1:\(target.port)/", tasks: 0, concurrency: 4, control: control)
+            let counts = measured.counts
+            #expect(counts.requests == 50)
+            #expect(target.requestsServed == 50)
+            #expect(counts.successes == 50)
+            #expect(counts.latency.count == 50)
+            #expect(counts.uncorrectedLatency?.count == 50)
+            #expect(counts.late <= counts.requests)
+            #expect(measured.elapsed >= .milliseconds(480), "the last request is meant for 490 ms: \(measured.elapsed)")
+            #expect(measured.elapsed < .seconds(5))
+        }
+    }
+
+    @Test("a rate-driven run against a closed port keeps to its schedule instead of spinning")
+    func rateDrivenRefused() async throws {
+        try await withTimeout {
+            let closed = try await TargetServer.start(.init(host: "127.0.0.1", port: 0, threads: 1))
+            let port = closed.port
+            try await closed.stop()
+
+            let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            // 50 per second for 400 ms: 20 attempts.
+            let control = LoadControl(tasks: 0, duration: .milliseconds(400), rate: 50)
+            let measured = try await Self.measure(
+                HTTPLoadEngine(group: loops), url: "http://127.0.0.1:\(port)/", tasks: 0, concurrency: 2,
+                control: control)
+            try await loops.shutdownGracefully()
+            #expect(measured.counts.requests == 20)
+            #expect(measured.counts.errors == ["connection refused": 20])
+            #expect(measured.elapsed >= .milliseconds(370), "\(measured.elapsed)")
         }
     }
 }

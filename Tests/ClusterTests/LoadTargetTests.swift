@@ -57,6 +57,8 @@ struct LoadTargetTests {
         ("http://[::1/", "IPv6"),
         ("http://[::1]x/", "IPv6"),
         ("http://host/a b", "spaces"),
+        ("http://host/a\nX-Injected:1", "line breaks"),
+        ("http://host/a\r\nX-Injected:1", "line breaks"),
     ]
 
     @Test("a bad URL is refused with invalidURL and a message that says what is wrong", arguments: bad)
@@ -71,5 +73,43 @@ struct LoadTargetTests {
     func userAgent() throws {
         let target = try LoadTarget(url: "http://127.0.0.1:8080/", userAgent: "probe/2")
         #expect(String(buffer: target.request).contains("\r\nUser-Agent: probe/2\r\n"))
+    }
+
+    @Test("a method, headers and a body go into the request, with its Content-Length")
+    func methodHeadersBody() throws {
+        let target = try LoadTarget(
+            url: "http://127.0.0.1:8080/api", method: "post", headers: ["Content-Type: application/json"],
+            body: Array("{\"a\":1}".utf8))
+        #expect(target.method == "POST")
+        let request = String(buffer: target.request)
+        #expect(request.hasPrefix("POST /api HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"), "\(request)")
+        #expect(request.contains("\r\nContent-Type: application/json\r\n"))
+        #expect(request.contains("\r\nContent-Length: 7\r\n"))
+        #expect(request.hasSuffix("\r\n\r\n{\"a\":1}"))
+    }
+
+    @Test("a header given by the user replaces the default one")
+    func headerOverride() throws {
+        let target = try LoadTarget(url: "http://127.0.0.1:8080/", headers: ["Host: example.org", "Accept:text/html"])
+        let lines = String(buffer: target.request).split(separator: "\r\n", omittingEmptySubsequences: false)
+        #expect(lines.filter { $0.lowercased().hasPrefix("host:") } == ["Host: example.org"])
+        #expect(lines.filter { $0.lowercased().hasPrefix("accept:") } == ["Accept: text/html"])
+    }
+
+    static let badShapes: [(method: String, header: String?, mentions: String)] = [
+        ("", nil, "method"),
+        ("GE T", nil, "method"),
+        ("GET\r\nX: 1", nil, "method"),
+        ("GET", "NoColon", "NoColon"),
+        ("GET", ": no name", "header"),
+        ("GET", "X-Evil: 1\r\nInjected: 2", "header"),
+    ]
+
+    @Test("a bad method or header is refused before any request is built", arguments: badShapes)
+    func refusesBadShape(_ method: String, _ header: String?, _ mentions: String) {
+        let error = #expect(throws: ClusterError.self) {
+            try LoadTarget(url: "http://127.0.0.1:8080/", method: method, headers: header.map { [$0] } ?? [])
+        }
+        #expect(error?.message.contains(mentions) == true, "\(error?.message ?? "")")
     }
 }

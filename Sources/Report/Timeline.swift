@@ -1,0 +1,116 @@
+import Store
+
+/// A run over time: one row per time bucket, from the stored windows. Every window falls in
+/// exactly one bucket (by its start), so the buckets add up to the run's totals.
+public struct Timeline: Sendable, Equatable {
+    public struct Bucket: Sendable, Equatable {
+        /// ns since the epoch.
+        public var start: Int64
+        public var requests: UInt64 = 0
+        public var failures: UInt64 = 0
+        /// The part of the bucket its windows covered (the last bucket may be partial), seconds.
+        public var seconds: Double = 0
+        public var latency = LatencySummary.empty
+
+        public var requestsPerSecond: Double { seconds > 0 ? Double(requests) / seconds : 0 }
+    }
+
+    public var runId: Int64
+    /// ns since the epoch.
+    public var runStartedAt: Int64
+    /// Bucket width, ns.
+    public var every: Int64
+    /// Only this slave's windows, or all.
+    public var slave: String?
+    public var buckets: [Bucket]
+
+    /// Reads a run's windows in time order, one bucket's histogram at a time.
+    public init(store: RunStore, runId: Int64, every: Duration, slave: String? = nil) throws {
+        let width = max(1, Self.nanoseconds(every))
+        self = try store.readRun(runId) { run, slaves, windows in
+            if let slave, !slaves.contains(where: { $0.slave == slave }) {
+                throw ReportError.unknownSlave(runId: runId, slave: slave, existing: slaves.map(\.slave))
+            }
+            var builder = Builder(runStartedAt: run.startedAt, width: width)
+            try windows.forEach(order: .time, slave: slave) { try builder.add($0) }
+            return Timeline(
+                runId: runId, runStartedAt: run.startedAt, every: width, slave: slave, buckets: builder.finish())
+        }
+    }
+
+    public init(runId: Int64, runStartedAt: Int64, every: Int64, slave: String?, buckets: [Bucket]) {
+        self.runId = runId
+        self.runStartedAt = runStartedAt
+        self.every = every
+        self.slave = slave
+        self.buckets = buckets
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    struct Builder {
+        let runStartedAt: Int64
+        let width: Int64
+        var buckets: [Bucket] = []
+        var current: Bucket?
+        var currentEnd: Int64 = 0
+        var latency = LatencyHistogram()
+
+        init(runStartedAt: Int64, width: Int64) {
+            self.runStartedAt = runStartedAt
+            self.width = width
+        }
+
+        mutating func add(_ window: StoredWindow) throws {
+            let index = max(0, (window.startedAt - runStartedAt) / width)
+            let start = runStartedAt + index * width
+            if current?.start != start {
+                close()
+                // Empty buckets between two windows still get a row.
+                var next = (buckets.last?.start).map { $0 + width } ?? start
+                while next < start {
+                    buckets.append(Bucket(start: next))
+                    next += width
+                }
+                current = Bucket(start: start)
+                currentEnd = start
+            }
+            current?.requests &+= window.requests
+            current?.failures &+= window.failures
+            currentEnd = max(currentEnd, window.endedAt)
+            try window.replayLatency(into: &latency)
+        }
+
+        mutating func close() {
+            guard var bucket = current else { return }
+            bucket.seconds = Double(min(max(currentEnd - bucket.start, 0), width)) / 1e9
+            bucket.latency = LatencySummary(latency)
+            latency.reset()
+            buckets.append(bucket)
+            current = nil
+        }
+
+        mutating func finish() -> [Bucket] {
+            close()
+            return buckets
+        }
+    }
+}
+
+/// What the Report module refuses.
+public enum ReportError: Error, CustomStringConvertible, Equatable {
+    case unknownSlave(runId: Int64, slave: String, existing: [String])
+    case compareWithItself(Int64)
+
+    public var description: String {
+        switch self {
+        case .unknownSlave(let runId, let slave, let existing):
+            return "run \(runId) has no slave \"\(slave)\"; its slaves: \(existing.joined(separator: ", "))"
+        case .compareWithItself(let runId):
+            return "--compare \(runId) is the run itself; compare with another run (see goloadtest runs)"
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import GRDB
+
+/// One stored window as a report reads it: counts decoded, histograms left as bytes to be
+/// replayed into an accumulator, so that a scan allocates no histogram per window.
+/// Valid only during the call that receives it.
+public struct StoredWindow {
+    public var slave: String
+    public var seq: UInt64
+    /// Wall-clock bounds, ns since the epoch.
+    public var startedAt: Int64
+    public var endedAt: Int64
+    public var requests: UInt64
+    public var successes: UInt64
+    public var failures: UInt64
+    public var bytesReceived: UInt64
+    public var bytesSent: UInt64
+    public var late: UInt64
+    public var statusCodes: [Int: UInt64]
+    public var errors: [String: UInt64]
+    public var isFinal: Bool
+    let histogram: Data
+    let uncorrectedHistogram: Data?
+
+    /// Adds this window's latencies to `histogram`.
+    public func replayLatency(into histogram: inout LatencyHistogram) throws(StoreError) {
+        try LatencyHistogram.replay(self.histogram, into: &histogram)
+    }
+
+    /// Rate-driven runs store latencies from the actual send too.
+    public var hasUncorrectedLatency: Bool { uncorrectedHistogram != nil }
+
+    /// Adds this window's uncorrected latencies (if any) to `histogram`.
+    public func replayUncorrectedLatency(into histogram: inout LatencyHistogram) throws(StoreError) {
+        guard let uncorrectedHistogram else { return }
+        try LatencyHistogram.replay(uncorrectedHistogram, into: &histogram)
+    }
+}
+
+extension StoredWindow {
+    /// The stored form of a decoded window (for building reports without a database).
+    public init(_ window: SummaryWindow) {
+        self.init(
+            slave: window.slave, seq: window.seq, startedAt: window.startedAt, endedAt: window.endedAt,
+            requests: window.requests, successes: window.successes, failures: window.failures,
+            bytesReceived: window.bytesReceived, bytesSent: window.bytesSent, late: window.late,
+            statusCodes: window.statusCodes, errors: window.errors, isFinal: window.isFinal,
+            histogram: Data(window.latency.encoded()),
+            uncorrectedHistogram: window.uncorrectedLatency.map { Data($0.encoded()) })
+    }
+}
+
+/// How a scan visits a run's windows.
+public enum WindowOrder: Sendable {
+    /// By slave name, then seq.
+    case slave
+    /// By window start time (ties by slave, then seq).
+    case time
+}
+
+/// A run's windows within one consistent read. Valid only inside `RunStore.readRun`.
+public struct RunWindows {
+    let db: Database
+    let runId: Int64
+
+    public func forEach(
+        order: WindowOrder = .slave, slave: String? = nil, _ body: (StoredWindow) throws -> Void
+    ) throws {
+        let orderBy = order == .slave ? "slave, seq" : "startedAt, slave, seq"
+        let filter = slave == nil ? "" : " AND slave = ?"
+        var arguments: StatementArguments = [runId]
+        if let slave { _ = arguments.append(contentsOf: [slave]) }
+        let cursor = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT slave, seq, startedAt, endedAt, requests, successes, failures, bytesReceived, bytesSent,
+                    late, statusCodes, errors, isFinal, histogram, uncorrectedHistogram
+                FROM summary WHERE runId = ?\(filter) ORDER BY \(orderBy)
+                """,
+            arguments: arguments)
+        while let row = try cursor.next() {
+            func count(_ index: Int) -> UInt64 {
+                let value: Int64 = row[index]
+                return UInt64(max(value, 0))
+            }
+            let codes = CountsJSON.decode(row[10] as String)
+            try body(
+                StoredWindow(
+                    slave: row[0], seq: count(1), startedAt: row[2], endedAt: row[3], requests: count(4),
+                    successes: count(5), failures: count(6), bytesReceived: count(7), bytesSent: count(8),
+                    late: count(9),
+                    statusCodes: Dictionary(
+                        codes.compactMap { key, value in Int(key).map { ($0, value) } }, uniquingKeysWith: +),
+                    errors: CountsJSON.decode(row[11] as String), isFinal: row[12],
+                    histogram: row.dataNoCopy(atIndex: 13) ?? Data(),
+                    uncorrectedHistogram: row.dataNoCopy(atIndex: 14)))
+        }
+    }
+}
+
+extension RunStore {
+    /// Reads a run, its slaves and its windows from one snapshot, so that a report taken while a
+    /// master writes is consistent. Throws `unknownRun` naming the runs there are.
+    public func readRun<T>(
+        _ runId: Int64,
+        _ body: (RunRecord, [RunSlaveRecord], RunWindows) throws -> T
+    ) throws -> T {
+        let result: T? = try readSyncPassingErrors { db in
+            guard let run = try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [runId]) else {
+                return nil
+            }
+            let slaves = try Row.fetchAll(
+                db, sql: "SELECT * FROM runSlave WHERE runId = ? ORDER BY slave", arguments: [runId])
+            return try body(
+                RunRecord(row: run), slaves.map(RunSlaveRecord.init(row:)), RunWindows(db: db, runId: runId))
+        }
+        guard let result else {
+            throw StoreError.unknownRun(id: runId, existing: try runIds())
+        }
+        return result
+    }
+}
