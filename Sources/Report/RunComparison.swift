@@ -27,7 +27,8 @@ public struct RunComparison: Sendable, Equatable {
             } else {
                 change = .infinity
             }
-            guard abs(change) > tolerance else { return .same }
+            // A change of exactly the tolerance is within it, whatever floating point makes of it.
+            guard abs(change) > tolerance * (1 + 1e-9) + 1e-12 else { return .same }
             return (change > 0) == higherIsBetter ? .better : .worse
         }
     }

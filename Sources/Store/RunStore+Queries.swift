@@ -25,6 +25,30 @@ extension RunStore {
         }
     }
 
+    /// The newest run still `running` (a master that died left it so), with what each of its
+    /// slaves has delivered; older `running` runs are listed so they can be closed.
+    public func unfinishedRuns() throws(StoreError) -> [RunRecord] {
+        try readSync { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM run WHERE status = 'running' ORDER BY id").map(RunRecord.init(row:))
+        }
+    }
+
+    /// Requests, failures and windows stored per slave of a run.
+    public func deliveredBySlave(_ runId: Int64) throws(StoreError) -> [String: (requests: UInt64, failures: UInt64, windows: UInt64)] {
+        let rows = try readSync { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT slave, SUM(requests), SUM(failures), COUNT(*) FROM summary WHERE runId = ? GROUP BY slave",
+                arguments: [runId]
+            ).map { row -> (String, Int64, Int64, Int64) in (row[0], row[1], row[2], row[3]) }
+        }
+        var result: [String: (requests: UInt64, failures: UInt64, windows: UInt64)] = [:]
+        for (slave, requests, failures, windows) in rows {
+            result[slave] = (UInt64(max(requests, 0)), UInt64(max(failures, 0)), UInt64(max(windows, 0)))
+        }
+        return result
+    }
+
     /// The slaves of a run, by name.
     public func runSlaves(_ runId: Int64) throws(StoreError) -> [RunSlaveRecord] {
         try readSync { db in

@@ -75,6 +75,15 @@ extension RunStore {
         }
     }
 
+    /// A slave declared lost is back during the run: running again (`lostAt` is kept).
+    public func markSlaveReturned(runId: Int64, slave: String) async throws(StoreError) {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE runSlave SET status = 'running', finishedAt = NULL WHERE runId = ? AND slave = ? AND status = 'lost'",
+                arguments: [runId, slave])
+        }
+    }
+
     /// Closes a run with its final status.
     public func finishRun(_ runId: Int64, status: RunStatus, at time: Int64) async throws(StoreError) {
         try await write { db in

@@ -11,10 +11,13 @@ public final class RunStore: Sendable {
     let writer: any DatabaseWriter
     /// The file, or nil for an in-memory database.
     public let path: String?
+    /// Held by the process that writes the file.
+    private let lock: WriterLock?
 
-    init(writer: any DatabaseWriter, path: String?) {
+    init(writer: any DatabaseWriter, path: String?, lock: WriterLock? = nil) {
         self.writer = writer
         self.path = path
+        self.lock = lock
     }
 
     /// Opens (creating if needed) the database a master writes to, and migrates it.
@@ -25,13 +28,19 @@ public final class RunStore: Sendable {
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             throw .database("cannot create \(path): the folder \(directory) does not exist")
         }
+        let lock = try WriterLock(databasePath: path)
         // Look before touching: opening a pool switches the file to WAL, which would change a
         // file that is then refused.
         if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > 0 {
             var readOnly = Configuration()
             readOnly.readonly = true
             do {
-                try check(try DatabaseQueue(path: path, configuration: readOnly), path: path, allowEmpty: true)
+                let queue = try DatabaseQueue(path: path, configuration: readOnly)
+                try check(queue, path: path, allowEmpty: true)
+                let verdict = try queue.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+                guard verdict == ["ok"] else {
+                    throw StoreError.corrupt(path: path, detail: verdict.prefix(3).joined(separator: "; "))
+                }
             } catch let error as StoreError {
                 throw error
             } catch {
@@ -56,7 +65,7 @@ public final class RunStore: Sendable {
         } catch {
             throw .database("migrating \(path): \(Self.reason(error))")
         }
-        return RunStore(writer: pool, path: path)
+        return RunStore(writer: pool, path: path, lock: lock)
     }
 
     /// Opens an existing database for reading only: reports and `runs`.

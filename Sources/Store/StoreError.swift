@@ -12,6 +12,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case unknownRun(id: Int64, existing: [Int64])
     /// A window names a run or slave the database does not know.
     case unknownRunSlave(runId: Int64, slave: String)
+    /// Another goloadtest process writes to this database.
+    case locked(path: String, pid: String)
+    /// SQLite found damage in the file.
+    case corrupt(path: String, detail: String)
     /// SQLite said no.
     case database(String)
 
@@ -33,6 +37,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
             return "there is no run \(id); runs in this database: \(Self.describe(existing))"
         case .unknownRunSlave(let runId, let slave):
             return "slave \"\(slave)\" is not part of run \(runId)"
+        case .locked(let path, let pid):
+            return "\(path) is in use by another goloadtest master (pid \(pid)); stop it, or pass --db PATH for another file"
+        case .corrupt(let path, let detail):
+            return "\(path) is damaged (\(detail)); the file was not changed. Restore a copy or pass --db PATH for a new file"
         case .database(let message):
             return "database error: \(message)"
         }

@@ -1,5 +1,8 @@
 import NIOCore
 import NIOHTTP1
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Answers one connection's requests in order (pipelining is handled by NIO's server pipeline).
 final class TargetHandler: ChannelInboundHandler {
@@ -20,6 +23,8 @@ final class TargetHandler: ChannelInboundHandler {
         case root
         case status(Int)
         case delay(milliseconds: Int64)
+        /// Every `every` ms the server stalls for `stall` ms: a response due in a stall waits for its end.
+        case stall(every: Int64, stall: Int64)
         case stats
         case notFound
         case badRequest(String)
@@ -44,6 +49,14 @@ final class TargetHandler: ChannelInboundHandler {
                     return
                 }
                 self = .delay(milliseconds: ms)
+            case 3 where parts[0] == "stall":
+                guard let every = Int64(parts[1]), let stall = Int64(parts[2]), every > 0, (0..<every).contains(stall),
+                    every <= 3_600_000
+                else {
+                    self = .badRequest("use /stall/{every ms}/{stall ms} with 0 <= stall < every\n")
+                    return
+                }
+                self = .stall(every: every, stall: stall)
             default:
                 self = .notFound
             }
@@ -78,6 +91,18 @@ final class TargetHandler: ChannelInboundHandler {
                 let (handler, context) = loopBound.value
                 handler.write(context: context, status: .ok, body: ByteBuffer(string: "delayed \(ms) ms\n"), keepAlive: keepAlive)
             }
+        case .stall(let every, let stall):
+            counter.increment()
+            // Stalls are aligned on the wall clock, so every connection stalls together.
+            let now = Self.wallClockMilliseconds()
+            let phase = now % every
+            let wait = phase < stall ? stall - phase : 0
+            let keepAlive = self.keepAlive
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .milliseconds(wait)) {
+                let (handler, context) = loopBound.value
+                handler.write(context: context, status: .ok, body: Self.okBody, keepAlive: keepAlive)
+            }
         case .stats:
             write(context: context, status: .ok, body: ByteBuffer(string: "{\"requests\": \(counter.value)}\n"), contentType: "application/json")
         case .notFound:
@@ -87,6 +112,12 @@ final class TargetHandler: ChannelInboundHandler {
             counter.increment()
             write(context: context, status: .badRequest, body: ByteBuffer(string: reason))
         }
+    }
+
+    static func wallClockMilliseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
     }
 
     private func write(

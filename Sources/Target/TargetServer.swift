@@ -8,6 +8,7 @@ import Synchronization
 /// - `GET /` → 200 with a short body
 /// - `GET /status/{code}` → that status code
 /// - `GET /delay/{ms}` → 200 after that many milliseconds
+/// - `GET /stall/{every}/{for}` → 200, but every `every` ms all responses wait out a `for` ms stall
 /// - `GET /stats` → `{"requests": N}`, the requests served so far (not counting `/stats`)
 public final class TargetServer: Sendable {
     public struct Configuration: Sendable {

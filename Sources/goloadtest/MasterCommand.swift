@@ -95,6 +95,7 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
     do {
         exit = try await master.run(
             console: Console.lines(),
+            interrupts: Signals.interrupts(),
             say: { Output.line($0) },
             runFinished: { runId, _ in
                 do {
@@ -115,6 +116,10 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
         throw fail("run \(runId) ended \(status.rawValue)")
     case .failed(let message):
         throw fail(message)
+    case .interrupted(nil):
+        return
+    case .interrupted(let runId?):
+        throw fail("interrupted: run \(runId) recorded as aborted")
     }
 }
 

@@ -39,7 +39,7 @@ struct RunCommand: AsyncParsableCommand {
             let store = try RunStore.open(path: db)
             let format = self.format
             let (runId, status) = try await LocalRun(slave: slave, threads: threads).run(
-                store: store, logger: logger,
+                store: store, logger: logger, interrupts: Signals.interrupts(),
                 runFinished: { runId, _ in
                     do {
                         Output.write(try RunReport(store: store, runId: runId).rendered(as: format))

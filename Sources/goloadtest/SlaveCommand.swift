@@ -106,7 +106,22 @@ func runSlave(host: String, port: Int, name: String, tasks: Int, batch: Int, opt
     }
     configuration.connectTimeout = .milliseconds(Int64(options.connectTimeout * 1000))
     do {
-        let farewell = try await Slave(configuration: configuration, logger: logger).run()
+        let slave = Slave(configuration: configuration, logger: logger)
+        let interrupts = Signals.interrupts()
+        let farewell = try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask {
+                for await _ in interrupts { slave.requestStop() }
+                return nil
+            }
+            group.addTask { try await slave.run() }
+            while let result = try await group.next() {
+                if let farewell = result {
+                    group.cancelAll()
+                    return farewell
+                }
+            }
+            return "stopped"
+        }
         logger.info("\(farewell); exiting")
     } catch let error as ClusterError {
         throw fail(error.description)

@@ -9,6 +9,7 @@ struct TargetCommand: AsyncParsableCommand {
             GET /               200
             GET /status/{code}  that status code
             GET /delay/{ms}     200 after that many milliseconds
+            GET /stall/{every}/{for}  200, but every {every} ms the server stalls for {for} ms
             GET /stats          {"requests": N}, requests served so far
             """)
 

@@ -83,4 +83,59 @@ struct FullRunInProcessTests {
             #expect(row.plan.tasks == tasks && row.plan.batch == 10 && row.plan.url == url, "\(row.plan)")
         }
     }
+
+    @Test("stop on the console ends a long run early as aborted, with every request sent stored")
+    func operatorStop() async throws {
+        try await withTimeout {
+            let target = try await TargetServer.start(.init(host: "127.0.0.1", port: 0, threads: 1))
+            let engineLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            do {
+                try await Self.stopRun(against: target, engine: HTTPLoadEngine(group: engineLoops))
+            } catch {
+                try? await engineLoops.shutdownGracefully()
+                try? await target.stop()
+                throw error
+            }
+            try await engineLoops.shutdownGracefully()
+            try await target.stop()
+        }
+    }
+
+    private static func stopRun(against target: TargetServer, engine: HTTPLoadEngine) async throws {
+        let store = try RunStore.inMemory()
+        // 10,000 requests of 20 ms, 4 at a time, would take 50 s.
+        var configuration = try SlaveConfiguration(
+            masterHost: "in-process", masterPort: 0, name: "s1",
+            plan: SlavePlan(tasks: 10_000, batch: 4, url: "http://127.0.0.1:\(target.port)/delay/20"))
+        configuration.windowInterval = .milliseconds(200)
+        let slave = Slave(configuration: configuration, logger: quietLogger)
+
+        let (finished, exit) = try await withInProcessMaster(store: store) { master in
+            try await withThrowingTaskGroup(of: String?.self) { group in
+                group.addTask { try await slave.serve(master: master.client, engine: engine) }
+                try await eventually("the slave to connect") {
+                    try await master.ask("status").contains("1 slave(s) connected")
+                }
+                master.type("start")
+                try await eventually("the first requests") { target.requestsServed >= 8 }
+                let answer = try await master.ask("stop")
+                #expect(answer.contains("stopping run"))
+                let finished = try await master.finishedRuns.next("the end of the stopped run")
+                master.type("quit")
+                let farewell = try await group.next()
+                #expect(farewell??.contains("master") == true)
+                return finished
+            }
+        }
+        #expect(exit == .quit)
+        #expect(finished.status == .aborted)
+        #expect(try store.run(finished.runId).status == .aborted)
+        let stored = try storedWindows(store, run: finished.runId).reduce(0) { $0 + $1.requests }
+        #expect(stored > 0)
+        #expect(stored < 10_000)
+        #expect(stored == UInt64(target.requestsServed), "every request the target answered is stored")
+        let row = try #require(try store.runSlaves(finished.runId).first)
+        #expect(row.status == .finished)
+        #expect(row.reportedRequests == stored)
+    }
 }

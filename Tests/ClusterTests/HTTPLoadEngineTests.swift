@@ -157,22 +157,6 @@ struct HTTPLoadEngineTests {
         }
     }
 
-    @Test("a duration run keeps sending until the deadline, then lets the requests in flight finish")
-    func durationRun() async throws {
-        try await Self.withTarget { target, engine in
-            let control = LoadControl(tasks: 0, duration: .milliseconds(500))
-            let measured = try await Self.measure(
-                engine, url: "http://127.0.0.1:\(target.port)/delay/10", tasks: 0, concurrency: 4, control: control)
-            let counts = measured.counts
-            #expect(counts.requests >= 4, "4 connections for 500 ms of 10 ms requests")
-            #expect(counts.requests == UInt64(target.requestsServed))
-            #expect(counts.successes == counts.requests)
-            #expect(counts.latency.count == counts.requests)
-            #expect(measured.elapsed >= .milliseconds(500))
-            #expect(measured.elapsed < .seconds(5))
-        }
-    }
-
     @Test("run() returns the number of requests sent, also when a duration ends the run")
     func durationRunReturnsRequestsSent() async throws {
         try await Self.withTarget { target, engine in

@@ -27,7 +27,8 @@ struct HTTPResponseParserTests {
             responses: [Response(status: 200, keepAlive: true), Response(status: 404, keepAlive: true)]),
         Case(
             name: "chunked, with an extension and a trailer",
-            wire: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=1\r\n world\r\nA\r\n0123456789\r\n0\r\nX-Trailer: 1\r\n\r\n"
+            wire:
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=1\r\n world\r\nA\r\n0123456789\r\n0\r\nX-Trailer: 1\r\n\r\n"
                 + ok,
             responses: [Response(status: 200, keepAlive: true), Response(status: 200, keepAlive: true)]),
         Case(
@@ -41,7 +42,8 @@ struct HTTPResponseParserTests {
             wire: "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok",
             responses: [Response(status: 200, keepAlive: true)]),
         Case(
-            name: "204 and 304 have no body", wire: "HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\n\r\n" + ok,
+            name: "204 and 304 have no body",
+            wire: "HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\n\r\n" + ok,
             responses: [
                 Response(status: 204, keepAlive: true), Response(status: 304, keepAlive: true),
                 Response(status: 200, keepAlive: true),

@@ -16,7 +16,10 @@ final class InProcessMaster: Sendable {
     private let console: AsyncStream<String>.Continuation
     private let slaves = Mutex<[RawSlave]>([])
 
-    init(store: RunStore, client: Result_Result.Client<InProcessTransport.Client>, console: AsyncStream<String>.Continuation) {
+    init(
+        store: RunStore, client: Result_Result.Client<InProcessTransport.Client>,
+        console: AsyncStream<String>.Continuation
+    ) {
         self.store = store
         self.client = client
         self.console = console
@@ -70,11 +73,10 @@ final class InProcessMaster: Sendable {
         try await client.postSummary(message, metadata: .token(token))
     }
 
-    /// Ends the run of `slaves` by posting an empty final window for each.
-    func finish(run runId: Int64, _ slaves: [String], after seq: UInt64 = 0, token: String? = nil) async throws {
+    /// Ends the run of `slaves` by posting an empty final window (seq 0) for each.
+    func finish(run runId: Int64, _ slaves: [String]) async throws {
         for name in slaves {
-            _ = try await post(
-                testWindow(runId: runId, slave: name, seq: seq, successes: 0, isFinal: true), token: token)
+            _ = try await post(testWindow(runId: runId, slave: name, seq: 0, successes: 0, isFinal: true))
         }
     }
 
@@ -128,21 +130,27 @@ func withInProcessMaster<R: Sendable>(
 }
 
 extension MasterConfiguration {
-    static func testMaster(token: String? = nil, expectSlaves: Int? = nil) -> MasterConfiguration {
+    static func testMaster(
+        token: String? = nil, expectSlaves: Int? = nil, slaveTimeout: Duration = .seconds(60)
+    ) -> MasterConfiguration {
         var configuration = MasterConfiguration(
             host: "in-process", port: 0, name: "testmaster", token: token, expectSlaves: expectSlaves)
         configuration.progressInterval = .milliseconds(100)
         configuration.shutdownGrace = .seconds(2)
+        // Raw slaves send no heartbeats: only the tests about lost slaves let silence count.
+        configuration.slaveTimeout = slaveTimeout
         return configuration
     }
 }
 
 extension Result_ConnectRequest {
     static func slave(
-        _ name: String, tasks: UInt64 = 100, batch: UInt32 = 10, url: String = "http://127.0.0.1:9/"
+        _ name: String, tasks: UInt64 = 100, batch: UInt32 = 10, url: String = "http://127.0.0.1:9/",
+        session: String = ""
     ) -> Result_ConnectRequest {
         var request = Result_ConnectRequest()
         request.slaveName = name
+        request.sessionID = session
         request.version = goloadtestVersion
         request.plan = Result_Plan(SlavePlan(tasks: tasks, batch: batch, url: url))
         return request
@@ -191,10 +199,16 @@ final class RawSlave: Sendable {
         call.withLock { $0 = task }
     }
 
-    /// The next command the master sent.
+    /// The next command the master sent, heartbeats aside.
     func next() async throws -> Result_ExecutionCommand {
-        try await commands.next("a command for slave \"\(name)\"")
+        while true {
+            let command = try await commands.next("a command for slave \"\(name)\"")
+            if command.kind != .heartbeat { return command }
+        }
     }
+
+    /// Commands received and not taken, heartbeats aside.
+    var pending: [Result_ExecutionCommand] { commands.pending.filter { $0.kind != .heartbeat } }
 
     /// Waits for the master to refuse this call and returns its error.
     func refusal() async throws -> RPCError {

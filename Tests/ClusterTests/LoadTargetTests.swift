@@ -17,15 +17,26 @@ struct LoadTargetTests {
     }
 
     static let good: [Good] = [
-        Good(url: "http://127.0.0.1:8080/", host: "127.0.0.1", port: 8080, requestTarget: "/", hostHeader: "127.0.0.1:8080"),
-        Good(url: "http://localhost/x?y=1", host: "localhost", port: 80, requestTarget: "/x?y=1", hostHeader: "localhost"),
+        Good(
+            url: "http://127.0.0.1:8080/", host: "127.0.0.1", port: 8080, requestTarget: "/",
+            hostHeader: "127.0.0.1:8080"),
+        Good(
+            url: "http://localhost/x?y=1", host: "localhost", port: 80, requestTarget: "/x?y=1", hostHeader: "localhost"
+        ),
         Good(url: "http://[::1]:9000/p", host: "::1", port: 9000, requestTarget: "/p", hostHeader: "[::1]:9000"),
         Good(url: "http://[::1]/", host: "::1", port: 80, requestTarget: "/", hostHeader: "[::1]"),
         Good(url: "http://example.com", host: "example.com", port: 80, requestTarget: "/", hostHeader: "example.com"),
-        Good(url: "http://example.com?q=1", host: "example.com", port: 80, requestTarget: "/?q=1", hostHeader: "example.com"),
-        Good(url: "http://example.com/a/b#top", host: "example.com", port: 80, requestTarget: "/a/b", hostHeader: "example.com"),
-        Good(url: "  http://10.0.0.2:65535/load  ", host: "10.0.0.2", port: 65535, requestTarget: "/load", hostHeader: "10.0.0.2:65535"),
-        Good(url: "HTTP://Example.com:1/", host: "Example.com", port: 1, requestTarget: "/", hostHeader: "Example.com:1"),
+        Good(
+            url: "http://example.com?q=1", host: "example.com", port: 80, requestTarget: "/?q=1",
+            hostHeader: "example.com"),
+        Good(
+            url: "http://example.com/a/b#top", host: "example.com", port: 80, requestTarget: "/a/b",
+            hostHeader: "example.com"),
+        Good(
+            url: "  http://10.0.0.2:65535/load  ", host: "10.0.0.2", port: 65535, requestTarget: "/load",
+            hostHeader: "10.0.0.2:65535"),
+        Good(
+            url: "HTTP://Example.com:1/", host: "Example.com", port: 1, requestTarget: "/", hostHeader: "Example.com:1"),
     ]
 
     @Test("a good URL gives its host, port and request target, and a ready GET request", arguments: good)

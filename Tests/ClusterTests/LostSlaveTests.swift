@@ -26,6 +26,8 @@ struct LostSlaveTests {
         let store = try RunStore.inMemory()
         var configuration = MasterConfiguration(host: "127.0.0.1", port: 0, name: "testmaster", expectSlaves: 2)
         configuration.shutdownGrace = .seconds(1)
+        // A slave that went away may come back; after this long it is lost.
+        configuration.slaveTimeout = .seconds(1)
         let master = Master(configuration: configuration, store: store, logger: quietLogger)
         let port = Mailbox<Int>()
         let finishedRuns = Mailbox<FinishedRun>()

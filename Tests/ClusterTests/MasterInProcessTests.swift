@@ -39,11 +39,57 @@ struct MasterInProcessTests {
                 let error = try await second.refusal()
                 #expect(error.code == .alreadyExists)
                 #expect(error.message.contains("\"s1\""))
-                #expect(second.commands.pending.isEmpty)
+                #expect(second.pending.isEmpty)
 
                 let runId = try await master.start([first])
                 #expect(try master.store.runSlaves(runId).map(\.slave) == ["s1"])
                 try await master.finish(run: runId, ["s1"])
+            }
+        }
+    }
+
+    @Test("the same slave process reconnecting takes its place back; another process with its name is refused")
+    func reconnectWithSession() async throws {
+        try await withTimeout {
+            _ = try await withInProcessMaster(store: store) { master in
+                let first = master.connect(.slave("s1", session: "process-a"))
+                #expect(try await first.next().kind == .welcome)
+                let impostor = master.connect(.slave("s1", session: "process-b"))
+                #expect(try await impostor.refusal().code == .alreadyExists)
+
+                let again = master.connect(.slave("s1", session: "process-a"))
+                #expect(try await again.next().kind == .welcome)
+                guard case .closed = try await first.outcome.next("the old stream to close") else {
+                    Issue.record("the old stream of s1 failed instead of closing")
+                    return
+                }
+                let status = try await master.ask("status")
+                #expect(status.contains("1 slave(s) connected"))
+
+                let runId = try await master.start([again])
+                #expect(try master.store.runSlaves(runId).map(\.slave) == ["s1"])
+                try await master.finish(run: runId, ["s1"])
+            }
+        }
+    }
+
+    @Test("a slave that falls silent during a run is declared lost and the run ends partial")
+    func silentSlaveLost() async throws {
+        try await withTimeout {
+            _ = try await withInProcessMaster(.testMaster(slaveTimeout: .seconds(2)), store: store) { master in
+                let alive = try await master.connectWelcomed("alive")
+                let silent = try await master.connectWelcomed("silent")
+                let runId = try await master.start([alive, silent])
+                let final = testWindow(runId: runId, slave: "alive", seq: 0, successes: 5, isFinal: true)
+                #expect(try await master.post(final, total: 5).newlyStored)
+
+                // "silent" sends no heartbeat and no window.
+                let finished = try await master.finishedRuns.next("the run to end without \"silent\"")
+                #expect(finished == FinishedRun(runId: runId, status: .partial))
+                #expect(try master.store.run(runId).status == .partial)
+                let rows = try master.store.runSlaves(runId)
+                #expect(rows.map(\.slave) == ["alive", "silent"])
+                #expect(rows.map(\.status) == [.finished, .lost])
             }
         }
     }
@@ -177,7 +223,7 @@ struct MasterInProcessTests {
                 let error = try await slave.refusal()
                 #expect(error.code == .invalidArgument)
                 #expect(error.message.contains(bad.mentions), "\(error.message)")
-                #expect(slave.commands.pending.isEmpty)
+                #expect(slave.pending.isEmpty)
                 #expect(try await master.ask("status").contains("no slaves connected"))
             }
         }
@@ -235,7 +281,8 @@ struct BadConnect: Sendable, CustomTestStringConvertible {
 
     static let all: [BadConnect] = [
         BadConnect(name: "an empty slave name", request: .slave(""), mentions: "name"),
-        BadConnect(name: "a name of 101 characters", request: .slave(String(repeating: "x", count: 101)), mentions: "name"),
+        BadConnect(
+            name: "a name of 101 characters", request: .slave(String(repeating: "x", count: 101)), mentions: "name"),
         BadConnect(name: "a name with a control character", request: .slave("s\u{7}1"), mentions: "control"),
         BadConnect(name: "tasks 0", request: .slave("s1", tasks: 0), mentions: "tasks"),
         BadConnect(name: "batch 0", request: .slave("s1", batch: 0), mentions: "batch"),

@@ -126,12 +126,29 @@ struct RunTrackerTests {
         #expect(tracker == before)
     }
 
-    @Test("a final window of a lost slave is counted but does not bring the slave back")
-    func lostStaysLost() {
+    @Test("a lost slave that delivers its final window after all counts as finished")
+    func lostThenDelivered() {
         var tracker = makeTracker()
         _ = tracker.lost("a")
-        _ = tracker.stored(window("a", seq: 0, isFinal: true))
-        #expect(tracker.participants["a"]?.status == .lost)
+        _ = tracker.stored(window("b", seq: 0, isFinal: true))
+        #expect(tracker.outcome == .partial)
+        let outcome = tracker.stored(window("a", seq: 0, isFinal: true))
+        #expect(outcome == .completed)
+        #expect(tracker.participants["a"]?.status == .finished)
         #expect(tracker.participants["a"]?.requests == 10)
+    }
+
+    @Test("a lost slave that comes back is running again; returned() is false for one that was not lost")
+    func returned() {
+        var tracker = makeTracker()
+        let notLost = tracker.returned("a")
+        #expect(!notLost)
+        _ = tracker.lost("a")
+        let back = tracker.returned("a")
+        #expect(back)
+        #expect(tracker.participants["a"]?.status == .running)
+        #expect(tracker.running == ["a", "b"])
+        let stranger = tracker.returned("stranger")
+        #expect(!stranger)
     }
 }

@@ -11,7 +11,8 @@ struct WindowRecorderTests {
         let recorder = WindowRecorder(shards: 2)
         #expect(recorder.shards.count == 2)
         for latency: UInt64 in [1_000, 2_000, 3_000] {
-            recorder.shards[0].recordResponse(status: 200, latencyMicroseconds: latency, bytesReceived: 100, bytesSent: 40)
+            recorder.shards[0].recordResponse(
+                status: 200, latencyMicroseconds: latency, bytesReceived: 100, bytesSent: 40)
         }
         recorder.shards[1].recordResponse(status: 503, latencyMicroseconds: 9_000, bytesReceived: 60, bytesSent: 40)
         recorder.shards[1].recordError(.timeout, bytesReceived: 0, bytesSent: 40)
@@ -86,8 +87,10 @@ struct WindowRecorderTests {
 
     @Test(
         "2xx and 3xx responses succeed, every other status fails",
-        arguments: [(200, true), (201, true), (299, true), (304, true), (399, true), (101, false), (400, false),
-                    (429, false), (500, false), (599, false)])
+        arguments: [
+            (200, true), (201, true), (299, true), (304, true), (399, true), (101, false), (400, false),
+            (429, false), (500, false), (599, false),
+        ])
     func statusClassification(_ status: Int, _ succeeds: Bool) {
         var counts = WindowCounts()
         counts.recordResponse(status: status, latencyMicroseconds: 10, bytesReceived: 0, bytesSent: 0)

@@ -5,10 +5,9 @@ import Testing
 @Suite("Report exactness")
 struct ReportExactnessTests {
     static let slaves = ["s1", "s2", "s3"]
-    static let percentiles: [Double] = [0, 1, 10, 25, 50, 75, 90, 95, 99, 99.9, 99.99, 100]
 
-    /// A stored run of 3 slaves × 20 windows with seeded latencies, and the latencies each slave
-    /// recorded, every one of them, in one histogram per slave.
+    /// A stored run of 3 slaves × 20 windows with seeded latencies, and every latency each slave
+    /// recorded fed, one by one, into one histogram per slave and one for the run.
     struct SeededRun {
         var report: RunReport
         var perSlave: [String: LatencyHistogram] = [:]
@@ -22,10 +21,7 @@ struct ReportExactnessTests {
         let store = try RunStore.inMemory()
         let runId = try await store.createRun(
             master: "m", slaves: Self.slaves.map { ($0, Fixture.plan) }, startedAt: Fixture.t0)
-        var perSlave: [String: LatencyHistogram] = [:]
-        var requests: [String: UInt64] = [:]
-        var failures: [String: UInt64] = [:]
-        var all = LatencyHistogram()
+        var run = SeededRun(report: RunReport(run: try store.run(runId), slaves: [], windows: []))
         for (index, slave) in Self.slaves.enumerated() {
             for seq in 0..<20 {
                 let latencies = (0..<Int.random(in: 0...150, using: &random)).map { _ in random.latency() }
@@ -35,33 +31,35 @@ struct ReportExactnessTests {
                     codes: [200: UInt64(latencies.count) - failed, 503: failed], isFinal: seq == 19)
                 try await store.recordWindow(window)
                 for latency in latencies {
-                    perSlave[slave, default: LatencyHistogram()].record(microseconds: latency)
-                    all.record(microseconds: latency)
+                    run.perSlave[slave, default: LatencyHistogram()].record(microseconds: latency)
+                    run.all.record(microseconds: latency)
                 }
-                requests[slave, default: 0] += window.requests
-                failures[slave, default: 0] += window.failures
+                run.requests[slave, default: 0] += window.requests
+                run.failures[slave, default: 0] += window.failures
             }
         }
-        return SeededRun(
-            report: try RunReport(store: store, runId: runId), perSlave: perSlave, requests: requests,
-            failures: failures, all: all)
+        run.report = try RunReport(store: store, runId: runId)
+        return run
     }
 
-    /// The row's figures equal those of `reference`, a histogram fed every latency directly.
+    /// The row's summary equals that of `reference`, a histogram fed every latency directly: count,
+    /// min, max, mean and each of `LatencySummary.percentiles`.
     func expectRow(_ row: RunReport.Row, equals reference: LatencyHistogram, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(row.latency.count == reference.count, sourceLocation: sourceLocation)
         #expect(row.latency.minMicroseconds == reference.minMicroseconds, sourceLocation: sourceLocation)
         #expect(row.latency.maxMicroseconds == reference.maxMicroseconds, sourceLocation: sourceLocation)
+        #expect(row.latency.meanMicroseconds == reference.meanMicroseconds, sourceLocation: sourceLocation)
         #expect(row.minMilliseconds == Double(reference.minMicroseconds) / 1000, sourceLocation: sourceLocation)
         #expect(row.maxMilliseconds == Double(reference.maxMicroseconds) / 1000, sourceLocation: sourceLocation)
-        for percentile in Self.percentiles {
+        for percentile in LatencySummary.percentiles {
             let expected = reference.microseconds(atPercentile: percentile)
             #expect(row.latency.microseconds(atPercentile: percentile) == expected, "p\(percentile)", sourceLocation: sourceLocation)
             #expect(row.milliseconds(atPercentile: percentile) == Double(expected) / 1000, "p\(percentile)", sourceLocation: sourceLocation)
         }
+        #expect(row.latency == LatencySummary(reference), sourceLocation: sourceLocation)
     }
 
-    @Test("total percentiles, min and max equal those of one histogram fed every latency", arguments: [1, 42, 2026] as [UInt64])
+    @Test("total percentiles, count, min, max and mean equal those of one histogram fed every latency", arguments: [1, 42, 2026] as [UInt64])
     func totalIsExact(seed: UInt64) async throws {
         let run = try await seededRun(seed: seed)
         #expect(run.all.count > 1_000)
@@ -75,20 +73,23 @@ struct ReportExactnessTests {
         #expect(total.requests == run.requests.values.reduce(0, +))
         #expect(total.failures == run.failures.values.reduce(0, +))
         #expect(total.successes + total.failures == total.requests)
+        #expect(total.requests == run.report.slaves.map(\.requests).reduce(0, +))
         #expect(total.windows == 60)
         // Slave i's windows cover i ... i + 20 s, so the run covers 0 ... 22 s.
         #expect(total.durationSeconds == 22)
         #expect(total.requestsPerSecond == Double(total.requests) / 22)
+        #expect(total.errorPercent == Double(total.failures) / Double(total.requests) * 100)
     }
 
     @Test("no percentile lies above the max or below the min, in any row", arguments: [1, 42, 2026] as [UInt64])
     func percentilesWithinBounds(seed: UInt64) async throws {
         let run = try await seededRun(seed: seed)
         for row in run.report.slaves + [run.report.total] {
-            var previous = row.minMilliseconds
-            for percentile in Self.percentiles {
-                let value = row.milliseconds(atPercentile: percentile)
-                #expect(value >= row.minMilliseconds && value <= row.maxMilliseconds, "\(row.name) p\(percentile)")
+            var previous = row.latency.minMicroseconds
+            #expect(row.latency.percentileMicroseconds.count == LatencySummary.percentiles.count)
+            for percentile in LatencySummary.percentiles {
+                let value = try #require(row.latency.microseconds(atPercentile: percentile))
+                #expect(value >= row.latency.minMicroseconds && value <= row.latency.maxMicroseconds, "\(row.name) p\(percentile)")
                 #expect(value >= previous, "\(row.name) p\(percentile) decreases")
                 previous = value
             }
@@ -109,5 +110,21 @@ struct ReportExactnessTests {
             #expect(row.firstStart == Fixture.t0 + Int64(index) * Fixture.second)
             #expect(row.durationSeconds == 20)
         }
+    }
+
+    @Test("only the standard percentiles are kept: any other gives nil (0 ms)", arguments: [0, 1, 25, 80, 99.5, 99.999, 100] as [Double])
+    func otherPercentiles(percentile: Double) async throws {
+        let report = try await GoldenRun.report()
+        #expect(report.total.latency.microseconds(atPercentile: percentile) == nil)
+        #expect(report.total.milliseconds(atPercentile: percentile) == 0)
+        #expect(LatencySummary.percentiles == [50, 75, 90, 95, 99, 99.9, 99.99])
+    }
+
+    @Test("an empty histogram summarises to zeros")
+    func emptySummary() {
+        let empty = LatencySummary(LatencyHistogram())
+        #expect(empty == LatencySummary.empty)
+        #expect(empty.count == 0 && empty.minMicroseconds == 0 && empty.maxMicroseconds == 0 && empty.meanMicroseconds == 0)
+        #expect(empty.percentileMicroseconds == Array(repeating: 0, count: LatencySummary.percentiles.count))
     }
 }

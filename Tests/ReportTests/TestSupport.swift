@@ -160,31 +160,88 @@ func parseCSV(_ text: String) -> [[String]]? {
     return records
 }
 
-/// The cells of the text report's table: header row first, then one row per slave and the total.
-/// The total row has no status, so rows are read from the right.
-struct TextTableRow {
+/// A row of the text report's throughput table (`slave status requests failures errors req/s
+/// KB/s`). The total row has no status, so cells are read from the right.
+struct ThroughputRow: Equatable {
     var name: String
+    var status: String
     var requests: String
     var failures: String
+    var errors: String
     var requestsPerSecond: String
-    /// min, p50, p90, p99, max in ms, as printed.
-    var latencies: [String]
-
-    var latencyValues: [Double] { latencies.compactMap(Double.init) }
+    var kilobytesPerSecond: String
 }
 
-func textTable(_ text: String) -> [TextTableRow] {
+/// The throughput table's rows (slaves, then total), without its header.
+func throughputTable(_ text: String) -> [ThroughputRow] {
+    tableRows(text, header: "slave ").compactMap { cells in
+        guard cells.count >= 6 else { return nil }
+        let right = Array(cells.suffix(5))
+        return ThroughputRow(
+            name: cells[0], status: cells.count >= 7 ? cells[1] : "", requests: right[0], failures: right[1],
+            errors: right[2], requestsPerSecond: right[3], kilobytesPerSecond: right[4])
+    }
+}
+
+/// A row of a latency table: the name, then min, mean, p50, p90, p95, p99, p99.9, max in ms.
+struct LatencyRow: Equatable {
+    var name: String
+    var values: [String]
+
+    var numbers: [Double] { values.compactMap(Double.init) }
+    /// min, p50, p90, p95, p99, p99.9, max: the order-statistics, which never decrease.
+    var orderStatistics: [Double] {
+        let all = numbers
+        return all.count == 8 ? [all[0]] + Array(all[2...]) : []
+    }
+}
+
+/// The rows of the latency table titled `title` ("latency ms" or "uncorrected").
+func latencyTable(_ text: String, title: String = "latency ms") -> [LatencyRow] {
+    tableRows(text, header: title + " ").compactMap { cells in
+        cells.count >= 9 ? LatencyRow(name: cells[0], values: Array(cells.suffix(8))) : nil
+    }
+}
+
+/// The cells of the rows under the line that starts with `header`, up to the first line that is
+/// empty or does not start like a table row. Names never contain spaces in these tests.
+func tableRows(_ text: String, header: String) -> [[String]] {
     let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-    guard let header = lines.firstIndex(where: { $0.hasPrefix("slave ") }) else { return [] }
-    var rows: [TextTableRow] = []
-    for line in lines[(header + 1)...] {
-        if line.isEmpty || line.hasPrefix("latency in ms") { break }
-        let cells = line.split(separator: " ").map(String.init)
-        guard cells.count >= 9 else { return [] }
-        rows.append(
-            TextTableRow(
-                name: cells[0], requests: cells[cells.count - 8], failures: cells[cells.count - 7],
-                requestsPerSecond: cells[cells.count - 6], latencies: Array(cells.suffix(5))))
+    guard let start = lines.firstIndex(where: { $0.hasPrefix(header) }) else { return [] }
+    var rows: [[String]] = []
+    for line in lines[(start + 1)...] {
+        if line.isEmpty || line.hasPrefix("percentiles from") || line.hasPrefix("rate-driven") || line.hasPrefix("its actual") {
+            break
+        }
+        rows.append(line.split(separator: " ").map(String.init))
     }
     return rows
+}
+
+/// Latencies in µs given as (value, how many times): a histogram and the flat list.
+func histogram(_ counts: [(UInt64, UInt64)]) -> LatencyHistogram {
+    var histogram = LatencyHistogram()
+    for (value, count) in counts where count > 0 {
+        histogram.record(microseconds: value, count: count)
+    }
+    return histogram
+}
+
+extension Fixture {
+    /// A window `start ... end` ns after `t0` whose latencies are `counts`; `failures` of its
+    /// requests are 503s, the rest 200s; 100 bytes received per request.
+    static func window(
+        _ runId: Int64, _ slave: String, seq: UInt64, from start: Int64, to end: Int64,
+        latencies counts: [(UInt64, UInt64)], failures: UInt64 = 0, isFinal: Bool = false
+    ) -> SummaryWindow {
+        let latency = histogram(counts)
+        let requests = latency.count
+        var codes: [Int: UInt64] = [:]
+        if requests > failures { codes[200] = requests - failures }
+        if failures > 0 { codes[503] = failures }
+        return SummaryWindow(
+            runId: runId, slave: slave, seq: seq, startedAt: t0 + start, endedAt: t0 + end, requests: requests,
+            successes: requests - failures, failures: failures, bytesReceived: 100 * requests, bytesSent: 50 * requests,
+            statusCodes: codes, latency: latency, isFinal: isFinal)
+    }
 }

@@ -63,14 +63,25 @@ final class ConnectionSlot {
             finish()
             return
         }
+        connectWhenDue(next)
+    }
+
+    /// Connects at the ticket's intended time, looking up every 100 ms in case the run stops.
+    private func connectWhenDue(_ ticket: Ticket) {
+        guard !run.control.isStopped else {
+            run.control.giveBack()
+            finish()
+            return
+        }
         let now = NIODeadline.now().uptimeNanoseconds
-        guard next.intended > now else {
-            connect(next)
+        guard ticket.intended > now else {
+            connect(ticket)
             return
         }
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        eventLoop.scheduleTask(deadline: .uptimeNanoseconds(next.intended)) {
-            bound.value.connect(next)
+        let wake = min(ticket.intended, now + LoadConnectionHandler.recheckNanoseconds)
+        eventLoop.scheduleTask(deadline: .uptimeNanoseconds(wake)) {
+            bound.value.connectWhenDue(ticket)
         }
     }
 

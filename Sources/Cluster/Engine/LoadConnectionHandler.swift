@@ -38,20 +38,31 @@ final class LoadConnectionHandler: ChannelInboundHandler {
         dispatch(context: context)
     }
 
-    /// Sends the claimed request now, or schedules it for its intended time.
+    /// Sends the claimed request now, or waits for its intended time, looking up at least every
+    /// 100 ms so that a stopped run does not wait for requests scheduled far ahead.
     private func dispatch(context: ChannelHandlerContext) {
         guard let ticket else { return }
-        if ticket.intended > NIODeadline.now().uptimeNanoseconds {
-            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            scheduledSend = context.eventLoop.scheduleTask(deadline: .uptimeNanoseconds(ticket.intended)) {
-                let (handler, context) = bound.value
-                handler.scheduledSend = nil
-                handler.send(context: context)
-            }
-        } else {
+        if slot.run.control.isStopped {
+            self.ticket = nil
+            slot.run.control.giveBack()
+            context.close(promise: nil)
+            return
+        }
+        let now = NIODeadline.now().uptimeNanoseconds
+        guard ticket.intended > now else {
             send(context: context)
+            return
+        }
+        let wake = min(ticket.intended, now + Self.recheckNanoseconds)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        scheduledSend = context.eventLoop.scheduleTask(deadline: .uptimeNanoseconds(wake)) {
+            let (handler, context) = bound.value
+            handler.scheduledSend = nil
+            handler.dispatch(context: context)
         }
     }
+
+    static let recheckNanoseconds: UInt64 = 100_000_000
 
     private func send(context: ChannelHandlerContext) {
         guard let ticket, context.channel.isActive else { return }

@@ -49,10 +49,22 @@ public final class LoadControl: Sendable {
         if index >= limit { return nil }
         if nanosecondsPerRequest > 0 {
             let intended = start &+ UInt64((Double(index) * nanosecondsPerRequest).rounded())
-            return intended < deadline ? Ticket(intended: intended) : nil
+            guard intended < deadline else {
+                giveBack()
+                return nil
+            }
+            return Ticket(intended: intended)
         }
-        if deadline != .max, NIODeadline.now().uptimeNanoseconds >= deadline { return nil }
+        if deadline != .max, NIODeadline.now().uptimeNanoseconds >= deadline {
+            giveBack()
+            return nil
+        }
         return Ticket(intended: 0)
+    }
+
+    /// A claimed request that will not be sent after all.
+    func giveBack() {
+        taken.wrappingSubtract(1, ordering: .relaxed)
     }
 
     /// No new requests; the ones in flight finish.

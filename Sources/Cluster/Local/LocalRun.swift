@@ -27,6 +27,7 @@ public struct LocalRun: Sendable {
     public func run(
         store: RunStore,
         logger: Logger,
+        interrupts: AsyncStream<Void> = AsyncStream { $0.finish() },
         runFinished: @escaping @Sendable (Int64, RunStatus) async -> Void
     ) async throws -> (runId: Int64, status: RunStatus) {
         let transport = InProcessTransport()
@@ -49,7 +50,8 @@ public struct LocalRun: Sendable {
             }
             do {
                 let exit = try await master.run(
-                    transport: transport.server, console: console, say: { _ in }, runFinished: runFinished)
+                    transport: transport.server, console: console, interrupts: interrupts, say: { _ in },
+                    runFinished: runFinished)
                 await tasks.waitForAll()
                 return .success(exit)
             } catch {
@@ -63,7 +65,9 @@ public struct LocalRun: Sendable {
             return (runId, status)
         case .failed(let message):
             throw ClusterError(.noRun, message)
-        case .quit:
+        case .interrupted(let runId?):
+            return (runId, .aborted)
+        case .quit, .interrupted(nil):
             throw ClusterError(.noRun, "the run did not start")
         }
     }

@@ -13,6 +13,8 @@ public struct Master: Sendable {
         case runEnded(runId: Int64, status: RunStatus)
         /// The automatic run could not start.
         case failed(String)
+        /// SIGINT or SIGTERM; `runId` is the run that was going, recorded as aborted.
+        case interrupted(runId: Int64?)
     }
 
     public let configuration: MasterConfiguration
@@ -35,29 +37,36 @@ public struct Master: Sendable {
     ///     run's report here).
     public func run(
         console: AsyncStream<String>,
+        interrupts: AsyncStream<Void> = AsyncStream { $0.finish() },
         say: @escaping @Sendable (String) -> Void,
         listening: @escaping @Sendable (Int) -> Void = { _ in },
         runFinished: @escaping @Sendable (Int64, RunStatus) async -> Void
     ) async throws -> Exit {
+        let maximumMessageBytes = configuration.maximumMessageBytes
         let transport = HTTP2ServerTransport.Posix(
             address: configuration.host.contains(":")
                 ? .ipv6(host: configuration.host, port: configuration.port)
                 : .ipv4(host: configuration.host, port: configuration.port),
-            transportSecurity: .plaintext)
+            transportSecurity: .plaintext,
+            config: .defaults { $0.rpc.maxRequestPayloadSize = maximumMessageBytes })
         return try await run(
-            transport: transport, console: console, say: say, listening: listening, runFinished: runFinished)
+            transport: transport, console: console, interrupts: interrupts, say: say, listening: listening,
+            runFinished: runFinished)
     }
 
     /// The same over any gRPC transport (tests use the in-process one; `listening` then gets 0).
     public func run<Transport: ServerTransport>(
         transport: Transport,
         console: AsyncStream<String>,
+        interrupts: AsyncStream<Void> = AsyncStream { $0.finish() },
         say: @escaping @Sendable (String) -> Void,
         listening: @escaping @Sendable (Int) -> Void = { _ in },
         runFinished: @escaping @Sendable (Int64, RunStatus) async -> Void
     ) async throws -> Exit {
         let (events, eventSink) = AsyncStream.makeStream(of: MasterEvent.self)
-        let coordinator = Coordinator(store: store, masterName: configuration.name, logger: logger, events: eventSink)
+        let coordinator = Coordinator(
+            store: store, masterName: configuration.name, logger: logger, events: eventSink,
+            slaveTimeout: configuration.slaveTimeout)
         let server = GRPCServer(
             transport: transport,
             services: [MasterService(coordinator: coordinator)],
@@ -78,9 +87,16 @@ public struct Master: Sendable {
             logger.notice("master \(configuration.name) listening on \(configuration.host):\(port)")
             listening(port)
 
+            let recovered: Int64?
+            do {
+                recovered = try await coordinator.recoverUnfinishedRun()
+            } catch {
+                group.cancelAll()
+                throw error
+            }
             let loop = MasterLoop(
                 configuration: configuration, coordinator: coordinator, logger: logger, say: say, runFinished: runFinished)
-            let exit = await loop.run(console: console, events: events)
+            let exit = await loop.run(console: console, interrupts: interrupts, events: events, recovered: recovered)
 
             await coordinator.shutdown(message: "master \(configuration.name) ended the session")
             server.beginGracefulShutdown()

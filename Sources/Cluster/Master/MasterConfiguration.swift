@@ -12,6 +12,14 @@ public struct MasterConfiguration: Sendable {
     public var expectSlaves: Int?
     /// How often progress is logged during a run.
     public var progressInterval: Duration = .seconds(1)
+    /// How often the master sends each slave a heartbeat.
+    public var heartbeatInterval: Duration = .seconds(1)
+    /// A slave silent (or away) this long is declared lost.
+    public var slaveTimeout: Duration = .seconds(3)
+    /// How long a stop (console `stop`/`quit`, SIGINT, SIGTERM) waits for the slaves' final windows.
+    public var stopGrace: Duration = .seconds(5)
+    /// Largest message a slave may send.
+    public var maximumMessageBytes = 1 << 20
     /// How long a shutdown waits for RPCs to finish before closing connections.
     public var shutdownGrace: Duration = .seconds(2)
 

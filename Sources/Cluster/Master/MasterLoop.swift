@@ -1,7 +1,7 @@
 import Logging
 import Store
 
-/// The master's main loop: console lines, coordinator events and progress ticks, one at a time.
+/// The master's main loop: console lines, signals, coordinator events and ticks, one at a time.
 struct MasterLoop: Sendable {
     let configuration: MasterConfiguration
     let coordinator: Coordinator
@@ -9,17 +9,27 @@ struct MasterLoop: Sendable {
     let say: @Sendable (String) -> Void
     let runFinished: @Sendable (Int64, RunStatus) async -> Void
 
-    /// How long `quit` during a run waits for the slaves' final windows.
-    static let quitGrace: Duration = .seconds(5)
+    /// How often liveness is checked.
+    static let tick: Duration = .milliseconds(250)
 
     private enum Input: Sendable {
         case line(String)
         case consoleClosed
+        case interrupt
         case event(MasterEvent)
         case tick
     }
 
-    func run(console: AsyncStream<String>, events: AsyncStream<MasterEvent>) async -> Master.Exit {
+    /// Why the loop is winding down once the current run has ended.
+    private enum Ending {
+        case quit
+        case interrupted(runId: Int64)
+    }
+
+    func run(
+        console: AsyncStream<String>, interrupts: AsyncStream<Void>, events: AsyncStream<MasterEvent>,
+        recovered: Int64?
+    ) async -> Master.Exit {
         let (inputs, sink) = AsyncStream.makeStream(of: Input.self)
         return await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -27,24 +37,40 @@ struct MasterLoop: Sendable {
                 sink.yield(.consoleClosed)
             }
             group.addTask {
+                for await _ in interrupts { sink.yield(.interrupt) }
+            }
+            group.addTask {
                 for await event in events { sink.yield(.event(event)) }
             }
             group.addTask {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: configuration.progressInterval)
+                    try? await Task.sleep(for: Self.tick)
                     sink.yield(.tick)
                 }
             }
-            let exit = await handle(inputs)
+            let exit = await handle(inputs, recovered: recovered)
             group.cancelAll()
             sink.finish()
             return exit
         }
     }
 
-    private func handle(_ inputs: AsyncStream<Input>) async -> Master.Exit {
-        var autoStarted = false
-        var quitting: ContinuousClock.Instant?
+    private func handle(_ inputs: AsyncStream<Input>, recovered: Int64?) async -> Master.Exit {
+        // A run taken up after a restart is the run an --expect-slaves master waits for.
+        var autoStarted = recovered != nil && configuration.expectSlaves != nil
+        var ending: Ending?
+        /// A stop was asked for: past this, the run is closed whatever the slaves do.
+        var stopDeadline: ContinuousClock.Instant?
+        var lastHeartbeat = ContinuousClock.now
+        var lastProgress = ContinuousClock.now
+
+        func stop(_ reason: String) async -> Int64? {
+            guard let runId = try? await coordinator.stopRun() else { return nil }
+            say("stopping run \(runId) (\(reason)): waiting for the slaves' final windows")
+            stopDeadline = .now + configuration.stopGrace
+            return runId
+        }
+
         for await input in inputs {
             switch input {
             case .line(let line):
@@ -58,17 +84,10 @@ struct MasterLoop: Sendable {
                 case .status:
                     say(await coordinator.status().text)
                 case .stop:
-                    do {
-                        let runId = try await coordinator.stopRun()
-                        say("stopping run \(runId): waiting for the slaves' final windows")
-                    } catch {
-                        say(error.description)
-                    }
+                    if await stop("stop typed") == nil { say("no run is going") }
                 case .quit:
-                    guard let runId = await coordinator.currentRunId else { return .quit }
-                    say("stopping run \(runId) before quitting")
-                    _ = try? await coordinator.stopRun()
-                    quitting = .now + Self.quitGrace
+                    guard await stop("quitting") != nil else { return .quit }
+                    ending = .quit
                 case .help:
                     say(ConsoleCommand.helpText)
                 case .empty:
@@ -80,8 +99,17 @@ struct MasterLoop: Sendable {
             case .consoleClosed:
                 logger.info("no console (stdin closed); the master keeps serving — stop it with SIGINT or SIGTERM")
 
+            case .interrupt:
+                if ending != nil {
+                    logger.warning("second interrupt: closing the run now")
+                    await coordinator.abandonRun()
+                    continue
+                }
+                guard let runId = await stop("interrupted") else { return .interrupted(runId: nil) }
+                ending = .interrupted(runId: runId)
+
             case .event(.slaveJoined(_, let connected)):
-                if let expected = configuration.expectSlaves, !autoStarted, connected >= expected {
+                if let expected = configuration.expectSlaves, !autoStarted, ending == nil, connected >= expected {
                     autoStarted = true
                     do {
                         _ = try await coordinator.startRun()
@@ -92,8 +120,13 @@ struct MasterLoop: Sendable {
                 }
 
             case .event(.runFinished(let runId, let status)):
+                stopDeadline = nil
                 await runFinished(runId, status)
-                if quitting != nil { return .quit }
+                switch ending {
+                case .quit: return .quit
+                case .interrupted(let runId): return .interrupted(runId: runId)
+                case nil: break
+                }
                 if configuration.expectSlaves != nil, autoStarted {
                     return .runEnded(runId: runId, status: status)
                 }
@@ -102,20 +135,37 @@ struct MasterLoop: Sendable {
                 break
 
             case .tick:
-                if let deadline = quitting, ContinuousClock.now >= deadline {
+                let now = ContinuousClock.now
+                await coordinator.checkLiveness()
+                if let deadline = stopDeadline, now >= deadline {
                     logger.warning("slaves did not deliver their final windows in time; the run is recorded as aborted")
+                    stopDeadline = nil
                     await coordinator.abandonRun()
                 }
-                let status = await coordinator.status()
-                if let runId = status.runId {
-                    let percent = status.runTasks == 0 ? 0 : Double(status.runRequests) / Double(status.runTasks) * 100
-                    let running = status.slaves.filter { $0.runStatus == .running }.count
-                    logger.info(
-                        "run \(runId): \(status.runRequests)/\(status.runTasks) requests (\(String(format1: percent))%), \(status.runFailures) failures, \(running) slave(s) running"
-                    )
+                if now - lastHeartbeat >= configuration.heartbeatInterval {
+                    lastHeartbeat = now
+                    await coordinator.sendHeartbeats()
+                }
+                if now - lastProgress >= configuration.progressInterval {
+                    lastProgress = now
+                    await logProgress()
                 }
             }
         }
         return .quit
+    }
+
+    private func logProgress() async {
+        let status = await coordinator.status()
+        guard let runId = status.runId else { return }
+        let percent = status.runTasks == 0 ? 0 : Double(status.runRequests) / Double(status.runTasks) * 100
+        let running = status.slaves.filter { $0.runStatus == .running }.count
+        var line = "run \(runId): \(status.runRequests)"
+        if status.runTasks > 0 { line += "/\(status.runTasks)" }
+        line += " requests"
+        if status.runTasks > 0 { line += " (\(String(format1: percent))%)" }
+        line += ", \(status.runFailures) failures, \(running) slave(s) running"
+        if !status.lost.isEmpty { line += ", lost: \(status.lost.joined(separator: ", "))" }
+        logger.info("\(line)")
     }
 }

@@ -15,7 +15,8 @@ struct MasterService: Result_Result.SimpleServiceProtocol {
             throw RPCError(code: .invalidArgument, message: problem)
         }
         let registration = try await coordinator.register(
-            name: name, version: String(request.version.prefix(64)), plan: request.plan.slavePlan)
+            name: name, version: String(request.version.prefix(64)), plan: request.plan.slavePlan,
+            sessionId: String(request.sessionID.prefix(64)), resumeRunId: request.resumeRunID)
         do {
             try await withRPCCancellationHandler {
                 for await command in registration.commands {
@@ -39,6 +40,11 @@ struct MasterService: Result_Result.SimpleServiceProtocol {
         ack.seq = window.seq
         ack.newlyStored = inserted
         return ack
+    }
+
+    func heartbeat(request: Result_HeartbeatRequest, context: ServerContext) async throws -> Result_HeartbeatReply {
+        try await coordinator.heartbeat(name: request.slaveName, sessionId: request.sessionID)
+        return Result_HeartbeatReply()
     }
 
     static let maximumNameLength = 100

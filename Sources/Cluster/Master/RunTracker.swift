@@ -20,13 +20,29 @@ struct RunTracker: Sendable, Equatable {
         self.participants = slaves.mapValues { Participant(plan: $0) }
     }
 
+    /// A run found `running` in the database when the master starts: its slaves as recorded,
+    /// with what they had delivered.
+    init(recovering runId: Int64, slaves: [RunSlaveRecord], delivered: [String: (requests: UInt64, failures: UInt64, windows: UInt64)]) {
+        self.runId = runId
+        self.participants = Dictionary(
+            slaves.map { record in
+                let sums = delivered[record.slave] ?? (0, 0, 0)
+                return (
+                    record.slave,
+                    Participant(
+                        plan: record.plan, status: record.status, requests: sums.requests, failures: sums.failures,
+                        windows: sums.windows)
+                )
+            }, uniquingKeysWith: { first, _ in first })
+    }
+
     /// A window of `slave` was newly stored.
     mutating func stored(_ window: SummaryWindow) -> RunStatus? {
         guard var participant = participants[window.slave] else { return nil }
         participant.requests &+= window.requests
         participant.failures &+= window.failures
         participant.windows &+= 1
-        if window.isFinal, participant.status == .running { participant.status = .finished }
+        if window.isFinal { participant.status = .finished }
         participants[window.slave] = participant
         return outcome
     }
@@ -35,6 +51,13 @@ struct RunTracker: Sendable, Equatable {
     mutating func lost(_ slave: String) -> Bool {
         guard participants[slave]?.status == .running else { return false }
         participants[slave]?.status = .lost
+        return true
+    }
+
+    /// A lost slave is back (it reconnected for this run). Returns whether it had been lost.
+    mutating func returned(_ slave: String) -> Bool {
+        guard participants[slave]?.status == .lost else { return false }
+        participants[slave]?.status = .running
         return true
     }
 

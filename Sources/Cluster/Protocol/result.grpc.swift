@@ -54,10 +54,24 @@ public enum Result_Result: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Heartbeat" metadata.
+        public enum Heartbeat: Sendable {
+            /// Request type for "Heartbeat".
+            public typealias Input = Result_HeartbeatRequest
+            /// Response type for "Heartbeat".
+            public typealias Output = Result_HeartbeatReply
+            /// Descriptor for "Heartbeat".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "result.Result"),
+                method: "Heartbeat",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "result.Result" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Connect.descriptor,
-            PostSummary.descriptor
+            PostSummary.descriptor,
+            Heartbeat.descriptor
         ]
     }
 }
@@ -119,6 +133,24 @@ extension Result_Result {
             request: GRPCCore.StreamingServerRequest<Result_Summary>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Result_SummaryAck>
+
+        /// Handle the "Heartbeat" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The slave is alive (sent every second). The master sends HEARTBEAT commands the other way.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Result_HeartbeatRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Result_HeartbeatReply` messages.
+        func heartbeat(
+            request: GRPCCore.StreamingServerRequest<Result_HeartbeatRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Result_HeartbeatReply>
     }
 
     /// Service protocol for the "result.Result" service.
@@ -164,6 +196,24 @@ extension Result_Result {
             request: GRPCCore.ServerRequest<Result_Summary>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Result_SummaryAck>
+
+        /// Handle the "Heartbeat" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The slave is alive (sent every second). The master sends HEARTBEAT commands the other way.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Result_HeartbeatRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Result_HeartbeatReply` message.
+        func heartbeat(
+            request: GRPCCore.ServerRequest<Result_HeartbeatRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Result_HeartbeatReply>
     }
 
     /// Simple service protocol for the "result.Result" service.
@@ -208,6 +258,24 @@ extension Result_Result {
             request: Result_Summary,
             context: GRPCCore.ServerContext
         ) async throws -> Result_SummaryAck
+
+        /// Handle the "Heartbeat" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The slave is alive (sent every second). The master sends HEARTBEAT commands the other way.
+        ///
+        /// - Parameters:
+        ///   - request: A `Result_HeartbeatRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Result_HeartbeatReply` to respond with.
+        func heartbeat(
+            request: Result_HeartbeatRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Result_HeartbeatReply
     }
 }
 
@@ -237,6 +305,17 @@ extension Result_Result.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Result_Result.Method.Heartbeat.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Result_HeartbeatRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Result_HeartbeatReply>(),
+            handler: { request, context in
+                try await self.heartbeat(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -259,6 +338,17 @@ extension Result_Result.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Result_SummaryAck> {
         let response = try await self.postSummary(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func heartbeat(
+        request: GRPCCore.StreamingServerRequest<Result_HeartbeatRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Result_HeartbeatReply> {
+        let response = try await self.heartbeat(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -292,6 +382,19 @@ extension Result_Result.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Result_SummaryAck> {
         return GRPCCore.ServerResponse<Result_SummaryAck>(
             message: try await self.postSummary(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func heartbeat(
+        request: GRPCCore.ServerRequest<Result_HeartbeatRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Result_HeartbeatReply> {
+        return GRPCCore.ServerResponse<Result_HeartbeatReply>(
+            message: try await self.heartbeat(
                 request: request.message,
                 context: context
             ),
@@ -353,6 +456,29 @@ extension Result_Result {
             deserializer: some GRPCCore.MessageDeserializer<Result_SummaryAck>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Result_SummaryAck>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Heartbeat" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The slave is alive (sent every second). The master sends HEARTBEAT commands the other way.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Result_HeartbeatRequest` message.
+        ///   - serializer: A serializer for `Result_HeartbeatRequest` messages.
+        ///   - deserializer: A deserializer for `Result_HeartbeatReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func heartbeat<Result>(
+            request: GRPCCore.ClientRequest<Result_HeartbeatRequest>,
+            serializer: some GRPCCore.MessageSerializer<Result_HeartbeatRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Result_HeartbeatReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Result_HeartbeatReply>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -437,6 +563,40 @@ extension Result_Result {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Heartbeat" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The slave is alive (sent every second). The master sends HEARTBEAT commands the other way.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Result_HeartbeatRequest` message.
+        ///   - serializer: A serializer for `Result_HeartbeatRequest` messages.
+        ///   - deserializer: A deserializer for `Result_HeartbeatReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func heartbeat<Result>(
+            request: GRPCCore.ClientRequest<Result_HeartbeatRequest>,
+            serializer: some GRPCCore.MessageSerializer<Result_HeartbeatRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Result_HeartbeatReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Result_HeartbeatReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Result_Result.Method.Heartbeat.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -494,6 +654,35 @@ extension Result_Result.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Result_Summary>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Result_SummaryAck>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Heartbeat" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The slave is alive (sent every second). The master sends HEARTBEAT commands the other way.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Result_HeartbeatRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func heartbeat<Result>(
+        request: GRPCCore.ClientRequest<Result_HeartbeatRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Result_HeartbeatReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.heartbeat(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Result_HeartbeatRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Result_HeartbeatReply>(),
             options: options,
             onResponse: handleResponse
         )
@@ -561,6 +750,39 @@ extension Result_Result.ClientProtocol {
             metadata: metadata
         )
         return try await self.postSummary(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Heartbeat" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The slave is alive (sent every second). The master sends HEARTBEAT commands the other way.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func heartbeat<Result>(
+        _ message: Result_HeartbeatRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Result_HeartbeatReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Result_HeartbeatRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.heartbeat(
             request: request,
             options: options,
             onResponse: handleResponse

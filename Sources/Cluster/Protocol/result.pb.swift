@@ -91,6 +91,13 @@ public nonisolated struct Result_ConnectRequest: Sendable {
   /// Clears the value of `plan`. Subsequent reads from it will return its default value.
   public mutating func clearPlan() {self._plan = nil}
 
+  /// Random per slave process: a reconnect from the same process replaces its old connection,
+  /// another process with the same name is refused.
+  public var sessionID: String = String()
+
+  /// The run this slave is still executing or holding windows of (after a reconnect); 0: none.
+  public var resumeRunID: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -286,6 +293,36 @@ public nonisolated struct Result_Summary: @unchecked Sendable {
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
+public nonisolated struct Result_HeartbeatRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var slaveName: String = String()
+
+  public var sessionID: String = String()
+
+  /// The run being executed, 0 if none.
+  public var runID: Int64 = 0
+
+  /// Windows measured but not yet acknowledged.
+  public var pendingWindows: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Result_HeartbeatReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Result_SummaryAck: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -379,7 +416,7 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
 
 nonisolated extension Result_ConnectRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ConnectRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}slave_name\0\u{1}version\0\u{1}plan\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}slave_name\0\u{1}version\0\u{1}plan\0\u{3}session_id\0\u{3}resume_run_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -390,6 +427,8 @@ nonisolated extension Result_ConnectRequest: SwiftProtobuf.Message, SwiftProtobu
       case 1: try { try decoder.decodeSingularStringField(value: &self.slaveName) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.version) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._plan) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.resumeRunID) }()
       default: break
       }
     }
@@ -409,6 +448,12 @@ nonisolated extension Result_ConnectRequest: SwiftProtobuf.Message, SwiftProtobu
     try { if let v = self._plan {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 4)
+    }
+    if self.resumeRunID != 0 {
+      try visitor.visitSingularInt64Field(value: self.resumeRunID, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -416,6 +461,8 @@ nonisolated extension Result_ConnectRequest: SwiftProtobuf.Message, SwiftProtobu
     if lhs.slaveName != rhs.slaveName {return false}
     if lhs.version != rhs.version {return false}
     if lhs._plan != rhs._plan {return false}
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.resumeRunID != rhs.resumeRunID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -638,6 +685,70 @@ nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._Mess
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Result_HeartbeatRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".HeartbeatRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}slave_name\0\u{3}session_id\0\u{3}run_id\0\u{3}pending_windows\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.slaveName) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.runID) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.pendingWindows) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.slaveName.isEmpty {
+      try visitor.visitSingularStringField(value: self.slaveName, fieldNumber: 1)
+    }
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 2)
+    }
+    if self.runID != 0 {
+      try visitor.visitSingularInt64Field(value: self.runID, fieldNumber: 3)
+    }
+    if self.pendingWindows != 0 {
+      try visitor.visitSingularUInt64Field(value: self.pendingWindows, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Result_HeartbeatRequest, rhs: Result_HeartbeatRequest) -> Bool {
+    if lhs.slaveName != rhs.slaveName {return false}
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.runID != rhs.runID {return false}
+    if lhs.pendingWindows != rhs.pendingWindows {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Result_HeartbeatReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".HeartbeatReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Result_HeartbeatReply, rhs: Result_HeartbeatReply) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

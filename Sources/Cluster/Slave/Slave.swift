@@ -1,23 +1,38 @@
+import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import Logging
 import NIOCore
 import NIOPosix
 import Store
+import Synchronization
 
 /// A slave: registers with the master, waits for `START`, runs its plan with the load engine,
 /// and posts a window every second and at the end, each kept until the master acknowledges it.
-public struct Slave: Sendable {
+/// A run outlives its connection: if the master goes away the slave keeps measuring, reconnects,
+/// and delivers what it kept.
+public final class Slave: Sendable {
     public let configuration: SlaveConfiguration
     let logger: Logger
+    /// Tells the master that a reconnect comes from this same process.
+    let sessionId = UUID().uuidString
+    let state = SlaveState()
+    private let stops: AsyncStream<Void>
+    private let stopSink: AsyncStream<Void>.Continuation
 
     public init(configuration: SlaveConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        (stops, stopSink) = AsyncStream.makeStream(of: Void.self)
     }
 
-    /// Serves the master until it ends the session (returns its parting message) or cannot be
-    /// reached (throws `ClusterError`).
+    /// SIGINT/SIGTERM: stop the load, deliver the final window, and return.
+    public func requestStop() {
+        stopSink.yield()
+    }
+
+    /// Serves the master at `configuration.masterHost:masterPort` until it ends the session
+    /// (returns its parting message) or cannot be reached (throws `ClusterError`).
     public func run() async throws -> String {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
         let engine = HTTPLoadEngine(group: group)
@@ -37,36 +52,81 @@ public struct Slave: Sendable {
         return try result.get()
     }
 
-    /// Follows the master reached through `master` (any transport: tests use the in-process
-    /// one), retrying the first connection for `connectTimeout`.
+    enum Event: Sendable {
+        case command(Result_ExecutionCommand)
+        case localStop
+        case gaveUp(ClusterError)
+    }
+
+    /// Follows the master reached through `master` (any transport: tests use the in-process one).
     public func serve<Transport: ClientTransport>(
         master: Result_Result.Client<Transport>,
         engine: HTTPLoadEngine
     ) async throws -> String {
-        let giveUpAt = ContinuousClock.now + configuration.connectTimeout
-        var delay = Duration.milliseconds(100)
-        while true {
-            let session = SlaveSession(slave: self, master: master, engine: engine)
-            do {
-                return try await session.run()
-            } catch let error as RPCError where error.code == .unavailable && !session.wasWelcomed {
-                guard ContinuousClock.now + delay < giveUpAt else {
-                    throw ClusterError(
-                        .masterUnreachable,
-                        "cannot reach the master at \(configuration.masterHost):\(configuration.masterPort) "
-                            + "(\(error.message)); is it running? Start it with: goloadtest MASTER 0.0.0.0 \(configuration.masterPort) NAME")
-                }
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(1))
-            } catch let error as RPCError
-                where error.code == .alreadyExists || error.code == .unauthenticated || error.code == .invalidArgument
-            {
-                throw ClusterError(.refusedByMaster, "the master refused this slave: \(error.message)")
-            } catch let error as RPCError {
-                throw ClusterError(
-                    .masterWentAway,
-                    "lost the master at \(configuration.masterHost):\(configuration.masterPort): \(error.message)")
+        let (events, sink) = AsyncStream.makeStream(of: Event.self)
+        let connection = SlaveConnection(slave: self, master: master, events: sink)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await connection.keepConnected() }
+            group.addTask { await connection.sendHeartbeats() }
+            group.addTask { [stops] in
+                for await _ in stops { sink.yield(.localStop) }
             }
+            var current: LoadControl?
+            var farewell = "the master ended the session"
+            loop: for await event in events {
+                switch event {
+                case .command(let command):
+                    switch command.kind {
+                    case .start:
+                        guard state.begin(runId: command.runID) else {
+                            logger.warning("ignoring start of run \(command.runID): run \(state.runId ?? 0) is going")
+                            continue
+                        }
+                        let plan = configuration.plan
+                        let control = LoadControl(tasks: plan.tasks, duration: plan.duration, rate: plan.rate)
+                        current = control
+                        let runId = command.runID
+                        let execution = RunExecution(slave: self, master: master, engine: engine, runId: runId, control: control)
+                        group.addTask {
+                            do {
+                                try await execution.execute()
+                            } catch let error as ClusterError {
+                                sink.yield(.gaveUp(error))
+                            } catch {
+                                sink.yield(.gaveUp(ClusterError(.masterWentAway, "run \(runId): \(error)")))
+                            }
+                            self.state.end(runId: runId)
+                        }
+                    case .stop:
+                        logger.info("the master asked to stop run \(command.runID)")
+                        current?.stop()
+                    case .shutdown:
+                        if !command.message.isEmpty { farewell = command.message }
+                        break loop
+                    case .welcome, .heartbeat, .unspecified, .UNRECOGNIZED:
+                        break
+                    }
+                case .localStop:
+                    logger.notice("stopping: the load stops, the final window goes to the master")
+                    farewell = "stopped by a signal"
+                    break loop
+                case .gaveUp(let error):
+                    current?.stop()
+                    group.cancelAll()
+                    throw error
+                }
+            }
+            current?.stop()
+            // Deliver what the run still holds before leaving (bounded).
+            let deadline = ContinuousClock.now + configuration.reconnectFor
+            while state.runId != nil, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            if let runId = state.runId {
+                logger.error("leaving with \(state.pendingWindows) window(s) of run \(runId) not stored by the master")
+            }
+            group.cancelAll()
+            return farewell
         }
     }
 
@@ -77,4 +137,39 @@ public struct Slave: Sendable {
         }
         return metadata
     }
+}
+
+/// What the slave is doing, shared by its tasks.
+final class SlaveState: Sendable {
+    private struct State {
+        var runId: Int64?
+        var pendingWindows = 0
+    }
+
+    private let state = Mutex(State())
+
+    /// Starts a run unless one is going.
+    func begin(runId: Int64) -> Bool {
+        state.withLock { state in
+            guard state.runId == nil else { return false }
+            state.runId = runId
+            state.pendingWindows = 0
+            return true
+        }
+    }
+
+    func end(runId: Int64) {
+        state.withLock { state in
+            if state.runId == runId { state.runId = nil }
+        }
+    }
+
+    /// The run being executed or still holding windows.
+    var runId: Int64? { state.withLock { $0.runId } }
+
+    var pendingWindows: Int { state.withLock { $0.pendingWindows } }
+
+    /// Returns the new count.
+    func windowQueued() -> Int { state.withLock { $0.pendingWindows += 1; return $0.pendingWindows } }
+    func windowStored() { state.withLock { $0.pendingWindows -= 1 } }
 }

@@ -22,6 +22,12 @@ public struct SlaveConfiguration: Sendable {
     public var reconnectFor: Duration = .seconds(60)
     /// How often a window is closed and posted.
     public var windowInterval: Duration = .seconds(1)
+    /// How often the slave tells the master it is alive.
+    public var heartbeatInterval: Duration = .seconds(1)
+    /// No word from the master (commands or heartbeats) for this long: reconnect.
+    public var masterTimeout: Duration = .seconds(3)
+    /// Windows waiting for the master beyond this: the load stops rather than drop data.
+    public var maximumPendingWindows = 600
     /// Event loop threads for the load engine.
     public var eventLoopThreads: Int = System.coreCount
 

@@ -1,0 +1,112 @@
+import NIOCore
+import NIOPosix
+import Store
+import Synchronization
+import Target
+import Testing
+
+@testable import Cluster
+
+/// Time- and rate-driven runs against a real target: when they stop, how evenly a rate is
+/// spread, and latency that counts from the intended send time.
+@Suite("Run shapes: duration and rate", .serialized)
+struct LoadShapeTests {
+    struct Outcome: Sendable {
+        var windows: [WindowCounts]
+        var total: WindowCounts
+        var elapsed: Duration
+    }
+
+    /// Runs one engine run, closing a window every `interval` as a slave does.
+    static func run(
+        path: String, control: LoadControl, concurrency: Int, rateDriven: Bool, interval: Duration = .seconds(1)
+    ) async throws -> Outcome {
+        try await withTimeout(.seconds(40)) {
+            let target = try await TargetServer.start(.init(host: "127.0.0.1", port: 0, threads: 1))
+            let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            let engine = HTTPLoadEngine(group: loops)
+            let recorder = engine.makeRecorder(rateDriven: rateDriven)
+            let plan = LoadPlan(
+                target: try LoadTarget(url: "http://127.0.0.1:\(target.port)\(path)"), tasks: 0,
+                concurrency: concurrency, timeout: .seconds(10))
+            let windows = WindowLog()
+            let started = ContinuousClock.now
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: interval)
+                        let window = recorder.close()
+                        windows.append(window)
+                    }
+                }
+                _ = await engine.run(plan, recorder: recorder, control: control)
+                group.cancelAll()
+            }
+            let elapsed = ContinuousClock.now - started
+            var total = WindowCounts(rateDriven: rateDriven)
+            var all = windows.all
+            all.append(recorder.close())
+            for window in all { total.merge(window) }
+            try? await loops.shutdownGracefully()
+            try? await target.stop()
+            return Outcome(windows: all, total: total, elapsed: elapsed)
+        }
+    }
+
+    @Test("--duration 3s stops within 3 s ± 0.2 s, every request answered")
+    func durationStopsOnTime() async throws {
+        let outcome = try await Self.run(
+            path: "/", control: LoadControl(tasks: 0, duration: .seconds(3)), concurrency: 8, rateDriven: false)
+        #expect(outcome.elapsed >= .milliseconds(2_800) && outcome.elapsed <= .milliseconds(3_200), "took \(outcome.elapsed)")
+        #expect(outcome.total.requests > 100)
+        #expect(outcome.total.failures == 0)
+    }
+
+    @Test("--rate 200 --duration 5s sends 1,000 ± 1 % requests, about 200 in every second")
+    func rateIsHeldEvenly() async throws {
+        let outcome = try await Self.run(
+            path: "/", control: LoadControl(tasks: 0, duration: .seconds(5), rate: 200), concurrency: 8,
+            rateDriven: true)
+        #expect((990...1010).contains(outcome.total.requests), "sent \(outcome.total.requests)")
+        #expect(outcome.total.failures == 0)
+        // The full one-second windows (not the last, partial one) each hold about 200.
+        for window in outcome.windows.prefix(4) {
+            #expect((180...220).contains(window.requests), "a window held \(window.requests)")
+        }
+        #expect(outcome.total.uncorrectedLatency?.count == outcome.total.latency.count)
+    }
+
+    @Test("a stalling server shows in the corrected percentiles, not in the uncorrected ones")
+    func coordinatedOmissionIsCorrected() async throws {
+        // Every 3 s the target holds every response for 1 s. At 100 requests/s on 2 connections,
+        // about 100 requests are due during each stall: they wait for it, and their latency counts
+        // from when they were meant to be sent.
+        let outcome = try await Self.run(
+            path: "/stall/3000/1000", control: LoadControl(tasks: 0, duration: .seconds(4), rate: 100),
+            concurrency: 2, rateDriven: true)
+        let corrected = outcome.total.latency
+        let uncorrected = try #require(outcome.total.uncorrectedLatency)
+        #expect(corrected.microseconds(atPercentile: 99) >= 500_000, "corrected p99 \(corrected.microseconds(atPercentile: 99)) µs")
+        #expect(uncorrected.microseconds(atPercentile: 99) < corrected.microseconds(atPercentile: 99))
+        #expect(outcome.total.late > 0)
+        #expect(outcome.total.failures == 0)
+    }
+
+    @Test("a stopped rate-driven run ends at once, without sending what was scheduled")
+    func stopEndsARateDrivenRun() async throws {
+        let control = LoadControl(tasks: 0, duration: .seconds(30), rate: 50)
+        Task {
+            try await Task.sleep(for: .seconds(1))
+            control.stop()
+        }
+        let outcome = try await Self.run(path: "/", control: control, concurrency: 4, rateDriven: true)
+        #expect(outcome.elapsed < .seconds(3))
+        #expect(outcome.total.requests <= 60)
+    }
+}
+
+final class WindowLog: Sendable {
+    private let windows = Mutex<[WindowCounts]>([])
+    func append(_ window: WindowCounts) { windows.withLock { $0.append(window) } }
+    var all: [WindowCounts] { windows.withLock { $0 } }
+}
