@@ -6,12 +6,23 @@ enum Formatting {
     /// `value` with exactly `places` decimals, "." as separator, no grouping.
     static func decimal(_ value: Double, places: Int) -> String {
         guard value.isFinite else { return "0" }
-        return String(format: "%.\(places)f", locale: Locale(identifier: "en_US_POSIX"), value)
+        let scale = (0..<places).reduce(1.0) { value, _ in value * 10 }
+        let scaled = (abs(value) * scale).rounded()
+        guard scaled < 9e18 else { return String(format: "%.\(places)f", locale: Locale(identifier: "en_US_POSIX"), value) }
+        let units = UInt64(scaled)
+        let divisor = UInt64(scale)
+        var text = value < 0 && units > 0 ? "-" : ""
+        text += String(units / divisor)
+        if places > 0 {
+            let fraction = String(units % divisor)
+            text += "." + String(repeating: "0", count: places - fraction.count) + fraction
+        }
+        return text
     }
 
     /// Milliseconds in at most 7 characters: 2 decimals below 1 s, 1 below 100 s, none above.
     static func milliseconds(_ value: Double) -> String {
-        decimal(value, places: value < 1000 ? 2 : (value < 100_000 ? 1 : 0))
+        decimal(value, places: value < 999.995 ? 2 : (value < 99_999.95 ? 1 : 0))
     }
 
     /// `2026-11-29T05:10:00.123Z` from nanoseconds since the epoch (milliseconds truncated),

@@ -18,8 +18,7 @@ public struct LatencySummary: Sendable, Equatable {
         count = histogram.count
         minMicroseconds = histogram.minMicroseconds
         maxMicroseconds = histogram.maxMicroseconds
-        meanMicroseconds = histogram.meanMicroseconds
-        percentileMicroseconds = Self.percentiles.map { histogram.microseconds(atPercentile: $0) }
+        (meanMicroseconds, percentileMicroseconds) = histogram.summary(percentiles: Self.percentiles)
     }
 
     public static let empty = LatencySummary(LatencyHistogram())

@@ -14,8 +14,8 @@ extension RunReport: Renderable {
         if isRateDriven {
             lines.append("")
             lines += latencyTable(title: "uncorrected", { $0.uncorrectedLatency ?? .empty })
-            lines.append("rate-driven: latency counts from each request's intended send time (uncorrected: from")
-            lines.append("its actual send); \(total.late) request(s) started more than 1 ms late")
+            lines.append("rate-driven: latency from each request's intended send time; uncorrected:")
+            lines.append("from its actual send; \(total.late) request(s) started more than 1 ms late")
         }
         lines.append(Precision.text)
         lines += countLines(title: "status codes", { $0.statusCodes.isEmpty ? nil : Formatting.counts($0.statusCodes) })
@@ -35,18 +35,22 @@ extension RunReport: Renderable {
         lines.append(timing)
         let plans = slaves.compactMap(\.plan)
         if let first = plans.first, plans.allSatisfy({ $0 == first }) {
-            lines.append("\(slaves.count) slave(s), each: \(first.shape) · \(first.method) \(first.url)")
+            lines.append(Formatting.fit("\(slaves.count) slave(s), each: \(first.shape)", 80))
+            lines.append(Formatting.fit("\(first.method) \(first.url)", 80))
         } else {
             lines.append("\(slaves.count) slave(s):")
             for slave in slaves {
                 guard let plan = slave.plan else { continue }
-                lines.append("  \(slave.name): \(plan.shape) · \(plan.method) \(plan.url)")
+                lines.append(
+                    Formatting.fit("  \(Formatting.fit(slave.name, Self.nameWidth)): \(plan.shape) · \(plan.method) \(plan.url)", 80))
             }
         }
         for slave in slaves where slave.lostAt != nil {
             let when = Formatting.iso8601(nanoseconds: slave.lostAt ?? 0)
-            let now = slave.status == .lost ? "lost" : "lost, then returned and \(slave.status?.rawValue ?? "")"
-            lines.append("\(slave.name): \(now) (lost at \(when))")
+            let name = Formatting.fit(slave.name, Self.nameWidth)
+            lines.append(
+                slave.status == .lost
+                    ? "\(name): lost at \(when)" : "\(name): lost at \(when), then back and \(slave.status?.rawValue ?? "")")
         }
         return lines
     }

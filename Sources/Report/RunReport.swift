@@ -1,4 +1,6 @@
+import Dispatch
 import Store
+import Synchronization
 
 /// Everything a report shows about one run, derived from stored rows only.
 public struct RunReport: Sendable, Equatable {
@@ -108,15 +110,42 @@ public struct RunReport: Sendable, Equatable {
 }
 
 extension RunReport {
-    /// Reads a run from the store — run, slaves and windows from one snapshot — and builds its
-    /// report. Windows are streamed: memory does not grow with the run's length.
+    /// Reads a run from the store and builds its report. Windows are streamed: memory does not
+    /// grow with the run's length. A run of many slaves is read in two halves on two threads,
+    /// each half (and every slave's row) from one snapshot; a smaller run is read from one.
     public init(store: RunStore, runId: Int64) throws {
-        self = try store.readRun(runId) { run, slaves, windows in
-            var builder = Builder(run: run, slaves: slaves)
-            try windows.forEach(order: .slave) { try builder.add($0) }
-            return builder.finish()
+        let (run, slaves, report) = try store.readRun(runId) { run, slaves, windows in
+            guard slaves.count >= Self.parallelFromSlaves else {
+                var builder = Builder(run: run, slaves: slaves)
+                try windows.forEach(order: .slave) { try builder.add($0) }
+                return (run, slaves, Optional(builder.finish()))
+            }
+            return (run, slaves, nil)
         }
+        if let report {
+            self = report
+            return
+        }
+        let names = slaves.map(\.slave).sorted()
+        let middle = names.count / 2
+        let halves = [names[0]...names[middle - 1], names[middle]...names[names.count - 1]]
+        let results = PartialResults(count: halves.count)
+        DispatchQueue.concurrentPerform(iterations: halves.count) { index in
+            results.set(index) {
+                try store.readWindows(ofRun: runId, slaves: halves[index]) { windows in
+                    var builder = Builder(run: run, slaves: slaves)
+                    try windows.forEach(order: .slave) { try builder.add($0) }
+                    return builder.finishPart()
+                }
+            }
+        }
+        var builder = Builder(run: run, slaves: slaves)
+        for part in try results.all() { builder.absorb(part) }
+        self = builder.finish()
     }
+
+    /// Runs with this many slaves or more are read on two threads.
+    static let parallelFromSlaves = 64
 
     /// Builds a report from a run's rows (any order), without a database.
     public init(run: RunRecord, slaves: [RunSlaveRecord], windows: some Sequence<SummaryWindow>) {
@@ -189,6 +218,27 @@ extension RunReport {
             current = nil
         }
 
+        /// What a builder over part of the slaves made: their rows and their merged histograms.
+        struct Part: Sendable {
+            var rows: [Row]
+            var latency: LatencyHistogram
+            var uncorrected: LatencyHistogram?
+        }
+
+        mutating func finishPart() -> Part {
+            closeSlave()
+            return Part(rows: finished, latency: totalLatency, uncorrected: totalUncorrected)
+        }
+
+        mutating func absorb(_ part: Part) {
+            finished += part.rows
+            totalLatency.merge(part.latency)
+            if let uncorrected = part.uncorrected {
+                if totalUncorrected == nil { totalUncorrected = LatencyHistogram() }
+                totalUncorrected?.merge(uncorrected)
+            }
+        }
+
         mutating func finish() -> RunReport {
             closeSlave()
             // Slaves of the run that stored no window still get a row.
@@ -207,5 +257,23 @@ extension RunReport {
             }
             return RunReport(header: header, slaves: slaves, total: total)
         }
+    }
+}
+
+/// Results of parallel partial reads, gathered from their threads.
+final class PartialResults: Sendable {
+    private let results: Mutex<[Result<RunReport.Builder.Part, any Error>?]>
+
+    init(count: Int) {
+        results = Mutex(Array(repeating: nil, count: count))
+    }
+
+    func set(_ index: Int, _ body: () throws -> RunReport.Builder.Part) {
+        let result = Result { try body() }
+        results.withLock { $0[index] = result }
+    }
+
+    func all() throws -> [RunReport.Builder.Part] {
+        try results.withLock { $0 }.map { try ($0 ?? .failure(CancellationError())).get() }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Histogram
 
 /// The byte encoding of a `LatencyHistogram`, as stored in `summary.histogram` and sent in the
@@ -51,7 +52,33 @@ extension LatencyHistogram {
         _ bytes: Bytes,
         into histogram: inout LatencyHistogram
     ) throws(StoreError) {
-        var reader = Varint.Reader(bytes)
+        let result: Result<Void, StoreError>? = bytes.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(StoreError) in try replay(UnsafeRawBufferPointer(buffer), into: &histogram) }
+        }
+        if let result {
+            try result.get()
+        } else {
+            let copy = Array(bytes)
+            try copy.withUnsafeBytes { buffer in
+                Result { () throws(StoreError) in try replay(buffer, into: &histogram) }
+            }.get()
+        }
+    }
+
+    /// Adds the latencies encoded in `bytes` (e.g. a stored blob) to `histogram`.
+    public static func replay(_ bytes: Data, into histogram: inout LatencyHistogram) throws(StoreError) {
+        try bytes.withUnsafeBytes { buffer in
+            Result { () throws(StoreError) in try replay(buffer, into: &histogram) }
+        }.get()
+    }
+
+    /// An empty histogram to stand in while a decoder works on the real one.
+    private static let placeholder = Histogram<UInt64>(
+        lowestDiscernibleValue: lowestMicroseconds, highestTrackableValue: 2, numberOfSignificantValueDigits: .three)
+
+    /// The decoder: a first pass checks everything, a second records; nothing is allocated.
+    static func replay(_ bytes: UnsafeRawBufferPointer, into histogram: inout LatencyHistogram) throws(StoreError) {
+        var reader = Varint.RawReader(bytes)
         func next(_ what: String) throws(StoreError) -> UInt64 {
             guard let value = reader.next() else {
                 throw .invalidHistogram("the encoding ends early (reading \(what))")
@@ -75,16 +102,15 @@ extension LatencyHistogram {
         let minimum = try next("min")
         let maximum = try next("max")
         let pairCount = try next("bucket count")
-        let layout = histogram.histogram
         guard pairCount <= UInt64(bytes.count) else {
             throw .invalidHistogram("\(pairCount) buckets cannot fit in \(bytes.count) bytes")
         }
+        let pairsStart = reader.offset
 
-        // Read and check everything before touching `histogram`.
-        var pairs: [(value: UInt64, count: UInt64)] = []
-        pairs.reserveCapacity(Int(pairCount))
+        // Pass 1: check.
         var value: UInt64 = 0
         var sum: UInt64 = 0
+        var first: UInt64 = 0
         for index in 0..<pairCount {
             let (nextValue, overflow) = value.addingReportingOverflow(try next("bucket value"))
             let count = try next("bucket count")
@@ -95,39 +121,47 @@ extension LatencyHistogram {
             }
             let (newSum, sumOverflow) = sum.addingReportingOverflow(count)
             guard !sumOverflow else { throw .invalidHistogram("counts overflow") }
+            if index == 0 { first = nextValue }
             value = nextValue
             sum = newSum
-            pairs.append((value, count))
         }
         guard reader.isAtEnd else { throw .invalidHistogram("trailing bytes after the last bucket") }
         guard sum == total else {
             throw .invalidHistogram("buckets add up to \(sum), header says \(total)")
         }
-        if total > 0 {
-            guard let first = pairs.first, let last = pairs.last,
-                layout.valuesAreEquivalent(first.value, minimum),
-                layout.valuesAreEquivalent(last.value, maximum),
-                minimum <= maximum
-            else {
-                throw .invalidHistogram("min \(minimum) or max \(maximum) lies outside the recorded buckets")
-            }
+        guard total > 0 else { return }
+        let layout = histogram.histogram
+        guard layout.valuesAreEquivalent(first, minimum), layout.valuesAreEquivalent(value, maximum), minimum <= maximum
+        else {
+            throw .invalidHistogram("min \(minimum) or max \(maximum) lies outside the recorded buckets")
         }
 
-        for (index, pair) in pairs.enumerated() {
+        // Pass 2: record. The exact min and max go into their own buckets, so the decoded
+        // histogram has the same counts, total, min and max as the encoded one.
+        reader.offset = pairsStart
+        value = 0
+        // Work on a local copy (moved out, so no copy is made) that the optimiser can keep close.
+        var target = histogram.histogram
+        histogram.histogram = Self.placeholder
+        defer { histogram.histogram = target }
+        for index in 0..<pairCount {
+            value &+= reader.next() ?? 0
+            let count = reader.next() ?? 0
             let isFirst = index == 0
-            let isLast = index == pairs.count - 1
+            let isLast = index == pairCount - 1
+            // Values were checked in pass 1: record them as they are.
             switch (isFirst, isLast) {
-            case (true, true) where pair.count == 1:
-                histogram.record(microseconds: minimum)
+            case (true, true) where count == 1:
+                target.record(minimum, count: 1)
             case (true, true):
-                histogram.record(microseconds: minimum, count: pair.count - 1)
-                histogram.record(microseconds: maximum)
+                target.record(minimum, count: count - 1)
+                target.record(maximum, count: 1)
             case (true, false):
-                histogram.record(microseconds: minimum, count: pair.count)
+                target.record(minimum, count: count)
             case (false, true):
-                histogram.record(microseconds: maximum, count: pair.count)
+                target.record(maximum, count: count)
             case (false, false):
-                histogram.record(microseconds: pair.value, count: pair.count)
+                target.record(value, count: count)
             }
         }
     }
@@ -144,23 +178,24 @@ enum Varint {
         out.append(UInt8(value))
     }
 
-    struct Reader<Bytes: Collection<UInt8>> {
-        let bytes: Bytes
-        var index: Bytes.Index
+    /// Reads varints from raw memory.
+    struct RawReader {
+        let bytes: UnsafeRawBufferPointer
+        var offset = 0
 
-        init(_ bytes: Bytes) {
+        init(_ bytes: UnsafeRawBufferPointer) {
             self.bytes = bytes
-            self.index = bytes.startIndex
         }
 
-        var isAtEnd: Bool { index == bytes.endIndex }
+        var isAtEnd: Bool { offset == bytes.count }
 
+        @inline(__always)
         mutating func next() -> UInt64? {
             var result: UInt64 = 0
             var shift: UInt64 = 0
-            while index != bytes.endIndex {
-                let byte = bytes[index]
-                bytes.formIndex(after: &index)
+            while offset < bytes.count {
+                let byte = bytes[offset]
+                offset += 1
                 guard shift < 64 else { return nil }
                 let bits = UInt64(byte & 0x7f)
                 if shift == 63 && bits > 1 { return nil }

@@ -11,7 +11,7 @@ public struct LatencyHistogram: Sendable, Equatable {
     public static let highestMicroseconds: UInt64 = 3_600_000_000
     public static let significantDigits = 3
 
-    public private(set) var histogram: Histogram<UInt64>
+    public internal(set) var histogram: Histogram<UInt64>
 
     public init() {
         histogram = Histogram(
@@ -33,7 +33,8 @@ public struct LatencyHistogram: Sendable, Equatable {
     }
 
     public mutating func reset() {
-        histogram.reset()
+        // A fresh, zeroed buffer is cheaper than clearing the old one count by count.
+        self = LatencyHistogram()
     }
 
     public var count: UInt64 { histogram.totalCount }
@@ -43,12 +44,53 @@ public struct LatencyHistogram: Sendable, Equatable {
     public var minMicroseconds: UInt64 { isEmpty ? 0 : histogram.min }
     /// The largest latency recorded, exactly; 0 when empty.
     public var maxMicroseconds: UInt64 { isEmpty ? 0 : histogram.maxRecorded }
-    public var meanMicroseconds: Double { isEmpty ? 0 : histogram.mean }
+    public var meanMicroseconds: Double { summary(percentiles: []).mean }
 
     /// The latency at `percentile` (0...100), never above the max nor below the min; 0 when empty.
     public func microseconds(atPercentile percentile: Double) -> UInt64 {
-        guard !isEmpty else { return 0 }
-        return min(max(histogram.valueAtPercentile(percentile), minMicroseconds), maxMicroseconds)
+        summary(percentiles: [percentile]).values[0]
+    }
+
+    /// The mean and the latencies at `percentiles` (0...100, any order), in one pass over the
+    /// recorded buckets. A percentile is the highest value equivalent to the bucket that holds
+    /// it (as HdrHistogram's `valueAtPercentile`), clamped between the exact min and max; the
+    /// mean counts each bucket at its middle.
+    public func summary(percentiles: [Double]) -> (mean: Double, values: [UInt64]) {
+        var values = [UInt64](repeating: 0, count: percentiles.count)
+        let total = histogram.totalCount
+        guard total > 0 else { return (0, values) }
+        let minimum = minMicroseconds
+        let maximum = maxMicroseconds
+        // The rank each percentile needs, as valueAtPercentile computes it.
+        let ranks = percentiles.map { percentile -> UInt64 in
+            let requested = Swift.min(Swift.max(percentile.nextDown, 0), 100)
+            return Swift.max(1, UInt64((requested * Double(total) / 100).rounded(.up)))
+        }
+        let order = ranks.indices.sorted { ranks[$0] < ranks[$1] }
+        var next = 0
+        var cumulative: UInt64 = 0
+        var sum: Double = 0
+        for bucket in histogram.recordedValues() {
+            let highest = bucket.value
+            let lowest = histogram.lowestEquivalentForValue(highest)
+            cumulative &+= bucket.count
+            sum += Double(lowest + (highest - lowest + 1) / 2) * Double(bucket.count)
+            while next < order.count, ranks[order[next]] <= cumulative {
+                values[order[next]] = Swift.min(Swift.max(highest, minimum), maximum)
+                next += 1
+            }
+        }
+        for (index, percentile) in percentiles.enumerated() {
+            if percentile <= 0 { values[index] = minimum }
+            if percentile >= 100 { values[index] = maximum }
+        }
+        while next < order.count {
+            values[order[next]] = maximum
+            next += 1
+        }
+        // Buckets are counted at their middle: keep the mean within the exact min and max.
+        let mean = Swift.min(Swift.max(sum / Double(total), Double(minimum)), Double(maximum))
+        return (mean, values)
     }
 
     public static func == (lhs: LatencyHistogram, rhs: LatencyHistogram) -> Bool {

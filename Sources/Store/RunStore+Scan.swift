@@ -62,14 +62,20 @@ public enum WindowOrder: Sendable {
 public struct RunWindows {
     let db: Database
     let runId: Int64
+    /// Only the slaves whose names fall in this range.
+    var slaves: ClosedRange<String>? = nil
 
     public func forEach(
         order: WindowOrder = .slave, slave: String? = nil, _ body: (StoredWindow) throws -> Void
     ) throws {
         let orderBy = order == .slave ? "slave, seq" : "startedAt, slave, seq"
-        let filter = slave == nil ? "" : " AND slave = ?"
+        var filter = slave == nil ? "" : " AND slave = ?"
         var arguments: StatementArguments = [runId]
         if let slave { _ = arguments.append(contentsOf: [slave]) }
+        if let slaves {
+            filter += " AND slave BETWEEN ? AND ?"
+            _ = arguments.append(contentsOf: [slaves.lowerBound, slaves.upperBound])
+        }
         let cursor = try Row.fetchCursor(
             db,
             sql: """
@@ -83,14 +89,12 @@ public struct RunWindows {
                 let value: Int64 = row[index]
                 return UInt64(max(value, 0))
             }
-            let codes = CountsJSON.decode(row[10] as String)
             try body(
                 StoredWindow(
                     slave: row[0], seq: count(1), startedAt: row[2], endedAt: row[3], requests: count(4),
                     successes: count(5), failures: count(6), bytesReceived: count(7), bytesSent: count(8),
                     late: count(9),
-                    statusCodes: Dictionary(
-                        codes.compactMap { key, value in Int(key).map { ($0, value) } }, uniquingKeysWith: +),
+                    statusCodes: CountsJSON.decodeStatusCodes(row[10] as String),
                     errors: CountsJSON.decode(row[11] as String), isFinal: row[12],
                     histogram: row.dataNoCopy(atIndex: 13) ?? Data(),
                     uncorrectedHistogram: row.dataNoCopy(atIndex: 14)))
@@ -99,6 +103,16 @@ public struct RunWindows {
 }
 
 extension RunStore {
+    /// Reads the windows of the slaves whose names fall in `slaves`, in one read of its own;
+    /// several may run at once on different threads (a report splits a big run this way).
+    public func readWindows<T>(
+        ofRun runId: Int64, slaves: ClosedRange<String>, _ body: (RunWindows) throws -> T
+    ) throws -> T {
+        try readSyncPassingErrors { db in
+            try body(RunWindows(db: db, runId: runId, slaves: slaves))
+        }
+    }
+
     /// Reads a run, its slaves and its windows from one snapshot, so that a report taken while a
     /// master writes is consistent. Throws `unknownRun` naming the runs there are.
     public func readRun<T>(

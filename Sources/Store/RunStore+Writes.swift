@@ -144,8 +144,54 @@ enum CountsJSON {
     /// Reads what `encode` wrote. Reports decode one per stored window, so the common shape
     /// (`{"key":123,...}` without escapes) is read by hand; anything else goes to JSONDecoder.
     static func decode(_ text: String) -> [String: UInt64] {
+        if text == "{}" { return [:] }
         if let counts = decodeSimple(text) { return counts }
         return (try? JSONDecoder().decode([String: UInt64].self, from: Data(text.utf8))) ?? [:]
+    }
+
+    /// The status-code column, keyed by code: `{"200":981,"503":2}` read straight into integers.
+    static func decodeStatusCodes(_ text: String) -> [Int: UInt64] {
+        var text = text
+        if let codes = text.withUTF8({ decodeNumericKeys($0) }) { return codes }
+        var codes: [Int: UInt64] = [:]
+        for (key, value) in decode(text) {
+            if let code = Int(key) { codes[code, default: 0] &+= value }
+        }
+        return codes
+    }
+
+    private static func decodeNumericKeys(_ bytes: UnsafeBufferPointer<UInt8>) -> [Int: UInt64]? {
+        var index = 0
+        func number() -> UInt64? {
+            var value: UInt64 = 0
+            var digits = 0
+            while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 {
+                let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
+                let (next, overflow2) = shifted.addingReportingOverflow(UInt64(bytes[index] - 0x30))
+                guard !overflow1, !overflow2 else { return nil }
+                value = next
+                digits += 1
+                index += 1
+            }
+            return digits > 0 ? value : nil
+        }
+        func expect(_ byte: UInt8) -> Bool {
+            guard index < bytes.count, bytes[index] == byte else { return false }
+            index += 1
+            return true
+        }
+        guard expect(UInt8(ascii: "{")) else { return nil }
+        var codes: [Int: UInt64] = [:]
+        if expect(UInt8(ascii: "}")) { return index == bytes.count ? codes : nil }
+        while true {
+            guard expect(UInt8(ascii: "\"")), let key = number(), key < 1000, expect(UInt8(ascii: "\"")),
+                expect(UInt8(ascii: ":")), let value = number()
+            else { return nil }
+            codes[Int(key), default: 0] &+= value
+            if expect(UInt8(ascii: ",")) { continue }
+            guard expect(UInt8(ascii: "}")), index == bytes.count else { return nil }
+            return codes
+        }
     }
 
     private static func decodeSimple(_ text: String) -> [String: UInt64]? {

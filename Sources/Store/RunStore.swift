@@ -83,6 +83,12 @@ public final class RunStore: Sendable {
             throw .notAGoloadtestDatabase(path: path, reason: Self.reason(error))
         }
         try check(queue, path: path, allowEmpty: false)
+        // A WAL database (every master writes one) is read through a pool: several readers can
+        // scan at once, and a master can write meanwhile.
+        let journal = try? queue.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        if journal == "wal", let pool = try? DatabasePool(path: path, configuration: configuration) {
+            return RunStore(writer: pool, path: path)
+        }
         return RunStore(writer: queue, path: path)
     }
 

@@ -20,7 +20,8 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: "text, csv or json.") var format: ReportFormat = .text
     @Option(help: "Write the report to this file instead of stdout.") var output: String?
     @Flag(help: "One row per time bucket instead of one per slave.") var timeline = false
-    @Option(help: "Timeline bucket width, e.g. 1s, 10s, 1m.") var every: DurationArgument = DurationArgument(argument: "1s")!
+    @Option(help: ArgumentHelp("Timeline bucket width, e.g. 1s, 10s, 1m (default 1s).", valueName: "duration"))
+    var every: DurationArgument?
     @Option(help: "Timeline of this slave only.") var slave: String?
     @Option(help: "Compare with this run (the baseline): its id or `latest`.") var compare: String?
     @Option(help: "A change beyond this is marked better or worse, e.g. 5% or 0.05.") var tolerance: String = "5%"
@@ -53,7 +54,8 @@ struct ReportCommand: AsyncParsableCommand {
             let store = try RunStore.openReadOnly(path: db)
             let runId = try resolve(run, in: store)
             if timeline {
-                text = try Timeline(store: store, runId: runId, every: every.duration, slave: slave).rendered(as: format)
+                text = try Timeline(store: store, runId: runId, every: every?.duration ?? .seconds(1), slave: slave)
+                    .rendered(as: format)
             } else if let compare {
                 let baseline = try RunReport(store: store, runId: try resolve(compare, in: store))
                 let candidate = try RunReport(store: store, runId: runId)
@@ -65,12 +67,14 @@ struct ReportCommand: AsyncParsableCommand {
         } catch {
             throw fail("\(error)")
         }
-        try writeReport(text, to: output)
+        try writeReport(text, to: output, database: db)
     }
 
     func resolve(_ id: String, in store: RunStore) throws -> Int64 {
         if let id = Int64(id) { return id }
-        guard let latest = try store.runIds().last else { throw StoreError.unknownRun(id: 0, existing: []) }
+        guard let latest = try store.runIds().last else {
+            throw CLIError("the database holds no runs yet, so there is no latest run")
+        }
         return latest
     }
 }
@@ -90,15 +94,29 @@ struct RunsCommand: AsyncParsableCommand {
         } catch {
             throw fail("\(error)")
         }
-        try writeReport(text, to: output)
+        try writeReport(text, to: output, database: db)
     }
 }
 
-/// Writes to `path` (atomically, so a failure leaves nothing half-written) or to stdout.
-func writeReport(_ text: String, to path: String?) throws {
+/// Writes to `path` (atomically, so a failure leaves nothing half-written) or to stdout. Never
+/// over a database: not the one reported on, nor any other SQLite file.
+func writeReport(_ text: String, to path: String?, database: String? = nil) throws {
     guard let path else {
         Output.write(text)
         return
+    }
+    let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+    if let database, target == URL(fileURLWithPath: database).resolvingSymlinksInPath().path
+        || target.hasPrefix(URL(fileURLWithPath: database).resolvingSymlinksInPath().path + "-")
+    {
+        throw fail("--output \(path) is the database itself; write the report to another file")
+    }
+    if let handle = FileHandle(forReadingAtPath: path) {
+        let head = handle.readData(ofLength: 16)
+        try? handle.close()
+        if head == Data("SQLite format 3\0".utf8) {
+            throw fail("--output \(path) is an SQLite database; goloadtest will not overwrite it. Pick another file")
+        }
     }
     do {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)

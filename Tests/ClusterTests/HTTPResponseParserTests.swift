@@ -125,6 +125,8 @@ struct HTTPResponseParserTests {
         ("HTTP/2 200 OK\r\n\r\n", .badStatusLine),
         ("HTTP/1.1 2x0 OK\r\n\r\n", .badStatusLine),
         ("HTTP/1.1  200 OK\r\n\r\n", .badStatusLine),
+        // Not an HTTP status: a window holding it would be refused by the master, and lost.
+        ("HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n", .badStatusLine),
         ("HTTP/1.1 200 OK\r\nNoColonHere\r\n\r\n", .badHeader),
         ("HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n", .badContentLength),
         ("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", .badContentLength),

@@ -4,8 +4,9 @@ import Testing
 
 @testable import Cluster
 
-/// A slave that goes away mid-run, over real HTTP/2 on 127.0.0.1: the in-process transport does
-/// not tell a server that its client has gone, a TCP connection does.
+/// A slave process that goes away mid-run, over real HTTP/2 on 127.0.0.1: its connection closes,
+/// the master waits `slaveTimeout` for it to come back, then declares it lost. (A slave that stays
+/// connected but falls silent is covered over the in-process transport.)
 @Suite("A slave lost during a run")
 struct LostSlaveTests {
     @Test("a slave that disconnects during a run is marked lost and the run ends partial")

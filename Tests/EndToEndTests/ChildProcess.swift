@@ -92,6 +92,13 @@ final class ChildProcess: Sendable {
         if process.isRunning { process.terminate() }
     }
 
+    /// Sends `signal` (SIGKILL, SIGSTOP, SIGCONT, SIGINT, ...).
+    func send(_ signal: Int32) {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
     /// Runs a short command to completion.
     static func run(
         _ arguments: [String], in directory: URL, environment: [String: String] = [:], timeout: Duration = .seconds(60)

@@ -75,7 +75,7 @@ struct DistributedRunTests {
             ["SLAVE", "127.0.0.1", String(masterPort), "doomed", "1000000", "2"], in: folder.url,
             environment: ["GET_URL": "http://127.0.0.1:\(targetPort)/delay/50"])
         _ = try await slave.waitForStderr("run 1: ")
-        slave.terminate()
+        slave.send(SIGKILL)
 
         let status = try await master.waitForExit(timeout: .seconds(30))
         #expect(status != 0)

@@ -16,7 +16,8 @@ struct ConcurrentReportTests {
     static func window(_ runId: Int64, _ i: Int) -> SummaryWindow {
         Fixture.window(
             runId, slaves[i % 3], seq: UInt64(i / 3), from: Int64(i / 3) * Fixture.second,
-            to: Int64(i / 3 + 1) * Fixture.second, latencies: [(1_000, UInt64(i % 7 + 1))], failures: i % 5 == 0 ? 1 : 0,
+            to: Int64(i / 3 + 1) * Fixture.second, latencies: [(1_000, UInt64(i % 7 + 1))],
+            failures: i % 5 == 0 ? 1 : 0,
             isFinal: i >= windowCount - 3)
     }
 
@@ -95,7 +96,9 @@ struct ConcurrentReportTests {
                 }
                 #expect(prefix != nil, "the timeline's \(timelineRequests) requests are no prefix of the windows")
                 if let prefix {
-                    #expect(timeline.buckets.map(\.failures).reduce(0, +) == Self.expected(first: prefix).values.map(\.failures).reduce(0, +))
+                    #expect(
+                        timeline.buckets.map(\.failures).reduce(0, +)
+                            == Self.expected(first: prefix).values.map(\.failures).reduce(0, +))
                     #expect(prefix >= seen)
                 }
 

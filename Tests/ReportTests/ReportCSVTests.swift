@@ -36,7 +36,8 @@ struct ReportCSVTests {
         let records = try #require(parseCSV(try await GoldenRun.report().csv))
         #expect(records.first == RunReport.csvColumns)
         #expect(RunReport.csvColumns.count == 23)
-        for name in ["error_percent", "bytes_per_s", "mean_ms", "p95_ms", "p99_9_ms", "late", "status_codes", "errors"] {
+        for name in ["error_percent", "bytes_per_s", "mean_ms", "p95_ms", "p99_9_ms", "late", "status_codes", "errors"]
+        {
             #expect(RunReport.csvColumns.contains(name), "\(name)")
         }
     }
@@ -70,10 +71,12 @@ struct ReportCSVTests {
             #expect(!csv.hasSuffix("\r\n\r\n"))
             for (index, scalar) in scalars.enumerated() {
                 if scalar == "\n" { #expect(index > 0 && scalars[index - 1] == "\r", "bare LF at \(index)") }
-                if scalar == "\r" { #expect(index + 1 < scalars.count && scalars[index + 1] == "\n", "bare CR at \(index)") }
+                if scalar == "\r" {
+                    #expect(index + 1 < scalars.count && scalars[index + 1] == "\n", "bare CR at \(index)")
+                }
             }
             // One line break per record, plus the one inside the quoted name.
-            let inNames = report.slaves.filter { $0.name.contains("\n") }.count
+            let inNames = report.slaves.filter { $0.name.unicodeScalars.contains("\n") }.count
             #expect(scalars.filter { $0 == "\n" }.count == report.slaves.count + 2 + inNames)
         }
     }
@@ -86,7 +89,8 @@ struct ReportCSVTests {
             for (index, field) in record.enumerated() where !text.contains(index) {
                 let parts = field.split(separator: ".", omittingEmptySubsequences: false)
                 #expect(
-                    (1...2).contains(parts.count) && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) },
+                    (1...2).contains(parts.count)
+                        && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) },
                     "\(RunReport.csvColumns[index]) = \(field)")
             }
         }
@@ -95,8 +99,10 @@ struct ReportCSVTests {
         // 2344960 ... 2347007: mean (1234566 × 1234 + 2345984) / 1234567 = 1235.90 µs.
         let alpha = records[1]
         let expected = [
-            "requests": "1234567", "successes": "1234567", "failures": "0", "error_percent": "0.000", "duration_s": "3.500",
-            "requests_per_s": "352733.4", "bytes_received": "9876543210", "bytes_per_s": "2821869488.6", "min_ms": "1.234",
+            "requests": "1234567", "successes": "1234567", "failures": "0", "error_percent": "0.000",
+            "duration_s": "3.500",
+            "requests_per_s": "352733.4", "bytes_received": "9876543210", "bytes_per_s": "2821869488.6",
+            "min_ms": "1.234",
             "mean_ms": "1.236", "p50_ms": "1.234", "p99_9_ms": "1.234", "max_ms": "2345.678", "late": "0",
             "status_codes": "200:1234567", "errors": "",
         ]

@@ -44,7 +44,9 @@ struct ReportExactnessTests {
 
     /// The row's summary equals that of `reference`, a histogram fed every latency directly: count,
     /// min, max, mean and each of `LatencySummary.percentiles`.
-    func expectRow(_ row: RunReport.Row, equals reference: LatencyHistogram, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectRow(
+        _ row: RunReport.Row, equals reference: LatencyHistogram, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(row.latency.count == reference.count, sourceLocation: sourceLocation)
         #expect(row.latency.minMicroseconds == reference.minMicroseconds, sourceLocation: sourceLocation)
         #expect(row.latency.maxMicroseconds == reference.maxMicroseconds, sourceLocation: sourceLocation)
@@ -53,13 +55,19 @@ struct ReportExactnessTests {
         #expect(row.maxMilliseconds == Double(reference.maxMicroseconds) / 1000, sourceLocation: sourceLocation)
         for percentile in LatencySummary.percentiles {
             let expected = reference.microseconds(atPercentile: percentile)
-            #expect(row.latency.microseconds(atPercentile: percentile) == expected, "p\(percentile)", sourceLocation: sourceLocation)
-            #expect(row.milliseconds(atPercentile: percentile) == Double(expected) / 1000, "p\(percentile)", sourceLocation: sourceLocation)
+            #expect(
+                row.latency.microseconds(atPercentile: percentile) == expected, "p\(percentile)",
+                sourceLocation: sourceLocation)
+            #expect(
+                row.milliseconds(atPercentile: percentile) == Double(expected) / 1000, "p\(percentile)",
+                sourceLocation: sourceLocation)
         }
         #expect(row.latency == LatencySummary(reference), sourceLocation: sourceLocation)
     }
 
-    @Test("total percentiles, count, min, max and mean equal those of one histogram fed every latency", arguments: [1, 42, 2026] as [UInt64])
+    @Test(
+        "total percentiles, count, min, max and mean equal those of one histogram fed every latency",
+        arguments: [1, 42, 2026] as [UInt64])
     func totalIsExact(seed: UInt64) async throws {
         let run = try await seededRun(seed: seed)
         #expect(run.all.count > 1_000)
@@ -89,7 +97,9 @@ struct ReportExactnessTests {
             #expect(row.latency.percentileMicroseconds.count == LatencySummary.percentiles.count)
             for percentile in LatencySummary.percentiles {
                 let value = try #require(row.latency.microseconds(atPercentile: percentile))
-                #expect(value >= row.latency.minMicroseconds && value <= row.latency.maxMicroseconds, "\(row.name) p\(percentile)")
+                #expect(
+                    value >= row.latency.minMicroseconds && value <= row.latency.maxMicroseconds,
+                    "\(row.name) p\(percentile)")
                 #expect(value >= previous, "\(row.name) p\(percentile) decreases")
                 previous = value
             }
@@ -112,7 +122,9 @@ struct ReportExactnessTests {
         }
     }
 
-    @Test("only the standard percentiles are kept: any other gives nil (0 ms)", arguments: [0, 1, 25, 80, 99.5, 99.999, 100] as [Double])
+    @Test(
+        "only the standard percentiles are kept: any other gives nil (0 ms)",
+        arguments: [0, 1, 25, 80, 99.5, 99.999, 100] as [Double])
     func otherPercentiles(percentile: Double) async throws {
         let report = try await GoldenRun.report()
         #expect(report.total.latency.microseconds(atPercentile: percentile) == nil)
@@ -120,11 +132,32 @@ struct ReportExactnessTests {
         #expect(LatencySummary.percentiles == [50, 75, 90, 95, 99, 99.9, 99.99])
     }
 
+    @Test(
+        "the mean lies between the min and the max",
+        arguments: [[5_000], [5_000, 5_000], [120_000], [2_345_678]] as [[UInt64]])
+    func meanWithinBounds(latencies: [UInt64]) {
+        let summary = LatencySummary(LatencyHistogram(latencies))
+        // The mean counts each bucket at its middle: one latency of 5000 µs (bucket 5000 ... 5003)
+        // would average 5002 µs, above its max. The mean is kept within the exact min and max, so
+        // the golden timeline's last bucket prints "meanMs" : 5 next to "maxMs" : 5.
+        let bounded =
+            summary.meanMicroseconds >= Double(summary.minMicroseconds)
+            && summary.meanMicroseconds <= Double(summary.maxMicroseconds)
+        #expect(
+            bounded,
+            "mean \(summary.meanMicroseconds) µs, min \(summary.minMicroseconds), max \(summary.maxMicroseconds)")
+        // When every latency is the same, the mean is that latency exactly.
+        if Set(latencies).count == 1 {
+            #expect(summary.meanMicroseconds == Double(latencies[0]))
+        }
+    }
+
     @Test("an empty histogram summarises to zeros")
     func emptySummary() {
         let empty = LatencySummary(LatencyHistogram())
         #expect(empty == LatencySummary.empty)
-        #expect(empty.count == 0 && empty.minMicroseconds == 0 && empty.maxMicroseconds == 0 && empty.meanMicroseconds == 0)
+        #expect(
+            empty.count == 0 && empty.minMicroseconds == 0 && empty.maxMicroseconds == 0 && empty.meanMicroseconds == 0)
         #expect(empty.percentileMicroseconds == Array(repeating: 0, count: LatencySummary.percentiles.count))
     }
 }

@@ -226,7 +226,9 @@ struct ReportGoldenTests {
     func rows() async throws {
         let report = try await GoldenRun.report()
         let alpha = try #require(report.slaves.first)
-        #expect(alpha.latency.count == 6 && alpha.latency.minMicroseconds == 1_000 && alpha.latency.maxMicroseconds == 120_000)
+        #expect(
+            alpha.latency.count == 6 && alpha.latency.minMicroseconds == 1_000
+                && alpha.latency.maxMicroseconds == 120_000)
         #expect(alpha.latency.percentileMicroseconds == [2_000, 5_003, 120_000, 120_000, 120_000, 120_000, 120_000])
         #expect(alpha.errorsByFrequency.isEmpty)
         let beta = try #require(report.slaves.last)
@@ -235,7 +237,8 @@ struct ReportGoldenTests {
         #expect(beta.lostAt == Fixture.t0 + 4 * Fixture.second)
         #expect(beta.bytesPerSecond == 1_000)
         // 75th of 10: 8th = 5000.
-        #expect(report.total.latency.percentileMicroseconds == [2_000, 5_003, 120_000, 120_000, 120_000, 120_000, 120_000])
+        #expect(
+            report.total.latency.percentileMicroseconds == [2_000, 5_003, 120_000, 120_000, 120_000, 120_000, 120_000])
         #expect(report.total.errorsByFrequency.map(\.kind) == ["timeout"])
         #expect(report.total.statusCodes == [200: 7, 503: 2])
         #expect(report.header.durationSeconds == 5)

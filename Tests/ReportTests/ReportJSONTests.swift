@@ -51,7 +51,10 @@ struct ReportJSONTests {
         let total = try #require(json["total"] as? [String: Any])
         for row in slaves + [total] {
             let latency = try #require(row["latency"] as? [String: Any])
-            #expect(Set(latency.keys) == ["count", "minMs", "meanMs", "p50Ms", "p90Ms", "p95Ms", "p99Ms", "p99_9Ms", "maxMs"])
+            #expect(
+                Set(latency.keys) == [
+                    "count", "minMs", "meanMs", "p50Ms", "p90Ms", "p95Ms", "p99Ms", "p99_9Ms", "maxMs",
+                ])
             #expect(row["uncorrectedLatency"] == nil, "not a rate-driven run")
         }
         // beta's p50 is 5000 µs, the top of its bucket 5003 µs (see ReportGoldenTests).
@@ -81,7 +84,8 @@ struct ReportJSONTests {
     func fractionalTimes() throws {
         for millisecond in 0..<1_000 as Range<Int64> {
             let startedAt = Fixture.t0 + millisecond * 1_000_000
-            let run = RunRecord(id: 7, master: "m", status: .aborted, startedAt: startedAt, finishedAt: startedAt + 1_000_000)
+            let run = RunRecord(
+                id: 7, master: "m", status: .aborted, startedAt: startedAt, finishedAt: startedAt + 1_000_000)
             let json = try object(RunReport(run: run, slaves: [], windows: []))
             let times = try #require(json["run"] as? [String: Any])
             let digits = String(1_000 + millisecond).dropFirst()
@@ -94,7 +98,8 @@ struct ReportJSONTests {
     /// "2024-02-29T12:34:56.789Z" for `nanoseconds` since the epoch, computed with Foundation's
     /// Gregorian calendar in UTC (milliseconds truncated, towards the past).
     static func calendarISO(_ nanoseconds: Int64) -> String {
-        let (seconds, nanos) = nanoseconds >= 0 || nanoseconds % 1_000_000_000 == 0
+        let (seconds, nanos) =
+            nanoseconds >= 0 || nanoseconds % 1_000_000_000 == 0
             ? (nanoseconds / 1_000_000_000, nanoseconds % 1_000_000_000)
             : (nanoseconds / 1_000_000_000 - 1, nanoseconds % 1_000_000_000 + 1_000_000_000)
         var calendar = Calendar(identifier: .gregorian)

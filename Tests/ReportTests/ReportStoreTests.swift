@@ -10,7 +10,8 @@ struct ReportStoreTests {
         let runId = try await GoldenRun.store(in: store)
         let stored = try RunReport(store: store, runId: runId)
         let pure = RunReport(
-            run: try store.run(runId), slaves: try store.runSlaves(runId), windows: try Fixture.windows(store, run: runId))
+            run: try store.run(runId), slaves: try store.runSlaves(runId),
+            windows: try Fixture.windows(store, run: runId))
         #expect(pure == stored)
         for format in ReportFormat.allCases {
             #expect(pure.rendered(as: format) == stored.rendered(as: format), "\(format)")

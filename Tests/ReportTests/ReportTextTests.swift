@@ -4,26 +4,31 @@ import Testing
 
 @Suite("Text report")
 struct ReportTextTests {
-    /// A ten-second run of two slaves named `name` and `b`: 10,000 requests each, mostly 800 µs
-    /// with a tail up to `tail` µs, ten 503s. Rate-driven runs also store uncorrected latencies
-    /// and late requests.
+    static let usualLatencies: [(UInt64, UInt64)] = [(800, 9_900), (50_000, 99), (2_500_000, 1)]
+
+    /// A ten-second run of two slaves named `name` and `b`: 10,000 requests each, by default
+    /// mostly 800 µs with a tail up to 2.5 s, ten 503s, 100 MB/s. Rate-driven runs also store
+    /// uncorrected latencies and late requests; `differentPlans` gives `b` a plan of its own.
     func realisticReport(
-        name: String, rateDriven: Bool = false, tail: UInt64 = 2_500_000, lost: Bool = false
+        name: String, rateDriven: Bool = false, latencies: [(UInt64, UInt64)] = usualLatencies, lost: Bool = false,
+        differentPlans: Bool = false
     ) async throws -> RunReport {
         let store = try RunStore.inMemory()
         let plan =
             rateDriven
-            ? SlavePlan(tasks: 10_000, batch: 64, url: "http://10.0.0.2:8080/", duration: .seconds(10), rate: 1_000)
+            ? SlavePlan(tasks: 0, batch: 64, url: "http://10.0.0.2/", duration: .seconds(10), rate: 1_000)
             : SlavePlan(tasks: 10_000, batch: 100, url: "http://10.0.0.2:8080/")
-        let runId = try await store.createRun(master: "master-1", slaves: [(name, plan), ("b", plan)], startedAt: Fixture.t0)
+        let other = differentPlans ? SlavePlan(tasks: 20_000, batch: 250, url: "http://10.0.0.2:8080/") : plan
+        let runId = try await store.createRun(
+            master: "master-1", slaves: [(name, plan), ("b", other)], startedAt: Fixture.t0)
         for slave in [name, "b"] {
-            let latency = histogram([(800, 9_900), (50_000, 99), (tail, 1)])
             try await store.recordWindow(
                 SummaryWindow(
-                    runId: runId, slave: slave, seq: 0, startedAt: Fixture.t0, endedAt: Fixture.t0 + 10 * Fixture.second,
+                    runId: runId, slave: slave, seq: 0, startedAt: Fixture.t0,
+                    endedAt: Fixture.t0 + 10 * Fixture.second,
                     requests: 10_000, successes: 9_990, failures: 10, bytesReceived: 1_000_000_000,
-                    statusCodes: [200: 9_990, 503: 10], errors: [:], latency: latency,
-                    uncorrectedLatency: rateDriven ? histogram([(700, 9_999), (tail, 1)]) : nil,
+                    statusCodes: [200: 9_990, 503: 10], errors: [:], latency: histogram(latencies),
+                    uncorrectedLatency: rateDriven ? histogram([(700, 9_999), (2_500_000, 1)]) : nil,
                     late: rateDriven ? 12 : 0, isFinal: true),
                 reportedTotal: 10_000)
         }
@@ -36,32 +41,67 @@ struct ReportTextTests {
 
     static let names = ["a", "alpha", "slave-abcdef", "slave-0123456789"]
 
-    func expectFits(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        for line in text.split(separator: "\n") {
+    func expectFits(_ lines: [Substring], sourceLocation: SourceLocation = #_sourceLocation) {
+        for line in lines {
             #expect(line.count <= 80, "\(line.count) columns: \(line)", sourceLocation: sourceLocation)
         }
+    }
+
+    func expectFits(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        expectFits(text.split(separator: "\n"), sourceLocation: sourceLocation)
     }
 
     @Test("every line fits in 80 columns for slave names up to 16 characters", arguments: names)
     func fitsEightyColumns(name: String) async throws {
         #expect(name.count <= 16)
         for report in [
-            try await realisticReport(name: name), try await realisticReport(name: name, rateDriven: true),
-            try await realisticReport(name: name, lost: true), try await GoldenRun.report(),
+            try await realisticReport(name: name), try await realisticReport(name: name, lost: true),
+            try await realisticReport(name: name, differentPlans: true),
         ] {
             expectFits(report.text)
-            // The name is shown in full.
-            #expect(throughputTable(report.text).map(\.name).contains(name))
+            // The name is shown in full in both tables.
+            #expect(throughputTable(report.text).map(\.name) == [name, "b"].sorted() + ["total"])
+            #expect(latencyTable(report.text).map(\.name).contains(name))
         }
+        expectFits(try await GoldenRun.report().text)
+    }
+
+    @Test("a rate-driven report fits in 80 columns for slave names up to 16 characters", arguments: names)
+    func rateDrivenFits(name: String) async throws {
+        let lines = try await realisticReport(name: name, rateDriven: true).text.split(separator: "\n")
+        expectFits(lines.filter { !$0.hasPrefix("rate-driven:") })
+        #expect(latencyTable(lines.joined(separator: "\n"), title: "uncorrected").map(\.name).contains(name))
+        expectFits(lines.filter { $0.hasPrefix("rate-driven:") })
     }
 
     @Test("the widest latencies (7 characters each) still fit in 80 columns with a 16-character name")
     func widestLatencies() async throws {
-        // 3,599,999,999 µs prints as "3600000" ms in every latency column.
-        let report = try await realisticReport(name: "slave-0123456789", rateDriven: true, tail: 3_599_999_999)
+        // 3,599,999,999 µs prints as "3600000" ms in every latency column, the mean too: its bucket
+        // (3,598,712,832 ... 3,600,809,983, 2^21 µs wide) has its middle at 3,599,761,408 µs, below
+        // the min, so the mean is kept at the min, 3,599,999,999 µs → "3600000".
+        let report = try await realisticReport(name: "slave-0123456789", latencies: [(3_599_999_999, 10_000)])
         expectFits(report.text)
         let row = try #require(latencyTable(report.text).first)
-        #expect(row.values.last == "3600000")
+        #expect(row.values == Array(repeating: "3600000", count: 8))
+        #expect(report.total.latency.meanMicroseconds == 3_599_999_999)
+    }
+
+    @Test("a latency just under 100 s prints in at most 7 characters, so the latency table fits")
+    func millisecondsWidth() async throws {
+        // 99,999,960 µs = 99999.96 ms: below 100,000, but with one decimal it rounds to 100000.0,
+        // so the decimals are chosen by the rounded value: none, "100000" (6 characters). Every
+        // column shows it, the mean too (its bucket's middle, 99,975,168 µs, is kept at the min).
+        let report = try await realisticReport(name: "slave-0123456789", latencies: [(99_999_960, 10_000)])
+        expectFits(report.text)
+        for row in latencyTable(report.text) {
+            #expect(row.values == Array(repeating: "100000", count: 8), "\(row)")
+        }
+        // Likewise 999,995 µs = 999.995 ms rounds to 1000.00 with two decimals: "1000.0".
+        let second = try await realisticReport(name: "slave-0123456789", latencies: [(999_995, 10_000)])
+        expectFits(second.text)
+        for row in latencyTable(second.text) {
+            #expect(row.values == Array(repeating: "1000.0", count: 8), "\(row)")
+        }
     }
 
     @Test("a slave name longer than 16 characters is cut to 15 and \"…\" in the tables, and lines still fit")
@@ -82,22 +122,11 @@ struct ReportTextTests {
         let store = try RunStore.inMemory()
         let runId = try await store.createRun(master: "m", slaves: [(name, Fixture.plan)], startedAt: Fixture.t0)
         try await store.markSlaveLost(runId: runId, slave: name, at: Fixture.t0 + Fixture.second)
-        try await store.recordWindow(Fixture.window(runId, name, seq: 0, startSecond: 0, latencies: [1_000], codes: [200: 1], isFinal: true))
+        try await store.recordWindow(
+            Fixture.window(runId, name, seq: 0, startSecond: 0, latencies: [1_000], codes: [200: 1], isFinal: true))
         let text = try RunReport(store: store, runId: runId).text
-        #expect(text.contains("\(name): lost, then returned and finished (lost at 2023-11-14T22:13:21.000Z)"))
-        withKnownIssue("RunReport+Text.swift:49 prints the whole name before a 68-character phrase: 85 columns for 16 characters") {
-            expectFits(text)
-        }
-    }
-
-    @Test("a latency just under 100 s prints in at most 7 characters, so the latency table fits")
-    func millisecondsWidth() async throws {
-        // 99,999,960 µs = 99999.96 ms: below 100,000 so printed with one decimal, which rounds to
-        // "100000.0" (8 characters).
-        let report = try await realisticReport(name: "slave-0123456789", tail: 99_999_960)
-        withKnownIssue("Formatting.milliseconds picks the decimals before rounding: \"100000.0\" is 8 characters") {
-            expectFits(report.text)
-        }
+        #expect(text.contains("\n\(name): lost at 2023-11-14T22:13:21.000Z, then back and finished\n"))
+        expectFits(text)
     }
 
     @Test("the report states the histogram precision")
@@ -121,7 +150,10 @@ struct ReportTextTests {
         for row in uncorrected {
             #expect(row.values == ["0.70", "0.95", "0.70", "0.70", "0.70", "0.70", "0.70", "2500.0"], "\(row)")
         }
-        #expect(text.contains("24 request(s) started more than 1 ms late"))
+        #expect(
+            text.contains(
+                "\nrate-driven: latency from each request's intended send time; uncorrected:\n"
+                    + "from its actual send; 24 request(s) started more than 1 ms late\n"))
         let summary = try #require(report.total.uncorrectedLatency)
         #expect(summary.count == 20_000 && summary.maxMicroseconds == 2_500_000)
         // A closed-model run has neither.
@@ -143,11 +175,13 @@ struct ReportTextTests {
         // A running run without windows has no end and no duration yet.
         #expect(text.contains(" · end ") == (status != .running))
         #expect(text.contains("· 1.0 s\n") == (status != .running))
-        #expect(text.contains("2 slave(s), each: 100 requests, 10 at a time · GET http://127.0.0.1:8080/\n"))
+        #expect(text.contains("\n2 slave(s), each: 100 requests, 10 at a time\nGET http://127.0.0.1:8080/\n\n"))
         let rows = throughputTable(text)
         #expect(rows.map(\.name) == ["alpha", "beta", "total"])
         for row in rows {
-            #expect(row.requests == "0" && row.failures == "0" && row.errors == "0.00%" && row.requestsPerSecond == "0.0", "\(row)")
+            #expect(
+                row.requests == "0" && row.failures == "0" && row.errors == "0.00%" && row.requestsPerSecond == "0.0",
+                "\(row)")
         }
         let latencies = latencyTable(text)
         #expect(latencies.map(\.name) == ["alpha", "beta", "total"])
@@ -167,7 +201,9 @@ struct ReportTextTests {
     func percentileNotAboveMax(latencies: [UInt64]) async throws {
         let store = try RunStore.inMemory()
         let runId = try await store.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: Fixture.t0)
-        try await store.recordWindow(Fixture.window(runId, "a", seq: 0, startSecond: 0, latencies: latencies, codes: [200: UInt64(latencies.count)]))
+        try await store.recordWindow(
+            Fixture.window(
+                runId, "a", seq: 0, startSecond: 0, latencies: latencies, codes: [200: UInt64(latencies.count)]))
         let report = try RunReport(store: store, runId: runId)
         let rows = latencyTable(report.text)
         #expect(rows.map(\.name) == ["a", "total"])
@@ -188,12 +224,15 @@ struct ReportTextTests {
     func seededPercentiles(seed: UInt64) async throws {
         var random = SplitMix64(seed: seed)
         let store = try RunStore.inMemory()
-        let runId = try await store.createRun(master: "m", slaves: [("a", Fixture.plan), ("b", Fixture.plan)], startedAt: Fixture.t0)
+        let runId = try await store.createRun(
+            master: "m", slaves: [("a", Fixture.plan), ("b", Fixture.plan)], startedAt: Fixture.t0)
         for slave in ["a", "b"] {
             for seq in 0..<3 as Range<UInt64> {
                 let latencies = (0..<Int.random(in: 1...40, using: &random)).map { _ in random.latency() }
                 try await store.recordWindow(
-                    Fixture.window(runId, slave, seq: seq, startSecond: Int64(seq), latencies: latencies, codes: [200: UInt64(latencies.count)]))
+                    Fixture.window(
+                        runId, slave, seq: seq, startSecond: Int64(seq), latencies: latencies,
+                        codes: [200: UInt64(latencies.count)]))
             }
         }
         let rows = latencyTable(try RunReport(store: store, runId: runId).text)

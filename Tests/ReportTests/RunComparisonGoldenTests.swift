@@ -26,7 +26,8 @@ struct RunComparisonGoldenTests {
             let runId = try await store.createRun(master: "ci", slaves: [("s", Fixture.plan)], startedAt: Fixture.t0)
             try await store.recordWindow(
                 Fixture.window(
-                    runId, "s", seq: 0, from: 0, to: 10 * Fixture.second, latencies: latencies, failures: failures, isFinal: true))
+                    runId, "s", seq: 0, from: 0, to: 10 * Fixture.second, latencies: latencies, failures: failures,
+                    isFinal: true))
             try await store.finishRun(runId, status: .completed, at: Fixture.t0 + 10 * Fixture.second)
             ids.append(runId)
         }
@@ -172,7 +173,10 @@ struct RunComparisonGoldenTests {
     @Test("the hand-checked verdicts, deltas and relative changes")
     func metrics() async throws {
         let comparison = try await Self.comparison()
-        #expect(comparison.metrics.map { comparison.verdict(of: $0) } == [.worse, .worse, .same, .better, .worse, .worse, .worse, .worse])
+        #expect(
+            comparison.metrics.map { comparison.verdict(of: $0) } == [
+                .worse, .worse, .same, .better, .worse, .worse, .worse, .worse,
+            ])
         #expect(comparison.metrics.map(\.baseline) == [100, 0, 1, 1.5, 2, 2, 2, 2])
         #expect(comparison.metrics.map(\.candidate) == [90, 1, 1.03, 1.35, 2.2, 2.2, 2.2, 2.2])
         let expectedDeltas: [Double] = [-10, 1, 0.03, -0.15, 0.2, 0.2, 0.2, 0.2]

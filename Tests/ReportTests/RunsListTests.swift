@@ -61,9 +61,11 @@ struct RunsListTests {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(list.json.utf8)) as? [String: Any])
         let runs = try #require(object["runs"] as? [[String: Any]])
         #expect(runs.count == 2)
-        #expect(Set(runs[0].keys) == [
-            "id", "master", "status", "startedAt", "durationSeconds", "slaves", "requests", "failures", "requestsPerSecond", "p99Ms",
-        ])
+        #expect(
+            Set(runs[0].keys) == [
+                "id", "master", "status", "startedAt", "durationSeconds", "slaves", "requests", "failures",
+                "requestsPerSecond", "p99Ms",
+            ])
         #expect(runs.map { $0["p99Ms"] as? Double } == [120, 1])
         #expect(runs.map { $0["requestsPerSecond"] as? Double } == [3.3, 2])
     }

@@ -210,7 +210,9 @@ func tableRows(_ text: String, header: String) -> [[String]] {
     guard let start = lines.firstIndex(where: { $0.hasPrefix(header) }) else { return [] }
     var rows: [[String]] = []
     for line in lines[(start + 1)...] {
-        if line.isEmpty || line.hasPrefix("percentiles from") || line.hasPrefix("rate-driven") || line.hasPrefix("its actual") {
+        if line.isEmpty || line.hasPrefix("percentiles from") || line.hasPrefix("rate-driven")
+            || line.hasPrefix("its actual")
+        {
             break
         }
         rows.append(line.split(separator: " ").map(String.init))

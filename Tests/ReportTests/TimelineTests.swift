@@ -50,7 +50,9 @@ struct TimelineTests {
             #expect(bucket.failures == inBucket.map(\.0.failures).reduce(0, +), "bucket \(index)")
             #expect(bucket.latency == LatencySummary(reference), "bucket \(index)")
             for percentile in LatencySummary.percentiles {
-                #expect(bucket.latency.microseconds(atPercentile: percentile) == reference.microseconds(atPercentile: percentile))
+                #expect(
+                    bucket.latency.microseconds(atPercentile: percentile)
+                        == reference.microseconds(atPercentile: percentile))
             }
             // Every bucket is covered to its end by windows, but the last ends when the last window does.
             let covered = min(inBucket.map(\.0.endedAt).max()! - bucket.start, width)
@@ -101,7 +103,9 @@ struct TimelineTests {
         let runId = try await store.createRun(master: "m", slaves: [("s", Fixture.plan)], startedAt: Fixture.t0)
         for (seq, second) in [0, 1, 5].enumerated() {
             try await store.recordWindow(
-                Fixture.window(runId, "s", seq: UInt64(seq), startSecond: Int64(second), latencies: [1_000, 2_000], codes: [200: 2]))
+                Fixture.window(
+                    runId, "s", seq: UInt64(seq), startSecond: Int64(second), latencies: [1_000, 2_000], codes: [200: 2]
+                ))
         }
         let timeline = try Timeline(store: store, runId: runId, every: .seconds(1))
         #expect(timeline.buckets.map(\.requests) == [2, 2, 0, 0, 0, 2])
@@ -178,7 +182,8 @@ struct TimelineTests {
         let name = "we,ird \"one\"\r\nsecond line"
         let store = try RunStore.inMemory()
         let runId = try await store.createRun(master: "m", slaves: [(name, Fixture.plan)], startedAt: Fixture.t0)
-        try await store.recordWindow(Fixture.window(runId, name, seq: 0, startSecond: 0, latencies: [1_000], codes: [200: 1]))
+        try await store.recordWindow(
+            Fixture.window(runId, name, seq: 0, startSecond: 0, latencies: [1_000], codes: [200: 1]))
         let csv = try Timeline(store: store, runId: runId, every: .seconds(1), slave: name).csv
         #expect(csv.contains(",\"we,ird \"\"one\"\"\r\nsecond line\","))
         let records = try #require(parseCSV(csv))

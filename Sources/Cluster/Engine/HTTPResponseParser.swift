@@ -155,6 +155,7 @@ struct HTTPResponseParser {
             throw .badStatusLine
         }
         status = digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        guard status >= 100 else { throw .badStatusLine }
         keepAlive = minor != UInt8(ascii: "0")
     }
 

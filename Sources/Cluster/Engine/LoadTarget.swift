@@ -63,7 +63,7 @@ public struct LoadTarget: Sendable, Equatable {
             }
             port = parsed
         }
-        guard !path.contains(where: { $0 == " " || $0 == "\r" || $0 == "\n" }) else {
+        guard !path.utf8.contains(where: { $0 == 0x20 || $0 == 0x0D || $0 == 0x0A }) else {
             throw invalid("has spaces or line breaks in its path; percent-encode them")
         }
 
@@ -75,7 +75,7 @@ public struct LoadTarget: Sendable, Equatable {
         var named: Set<String> = []
         for header in headers {
             guard let colon = header.firstIndex(of: ":"), colon != header.startIndex,
-                !header.contains(where: { $0 == "\r" || $0 == "\n" })
+                !header.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A })
             else {
                 throw ClusterError(.invalidURL, "header \"\(header)\" is not of the form 'Name: value'")
             }
