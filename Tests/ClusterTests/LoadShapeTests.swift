@@ -18,8 +18,10 @@ struct LoadShapeTests {
     }
 
     /// Runs one engine run, closing a window every `interval` as a slave does.
+    /// `control` is made once the target is up, so its clock starts with the run.
     static func run(
-        path: String, control: LoadControl, concurrency: Int, rateDriven: Bool, interval: Duration = .seconds(1)
+        path: String, concurrency: Int, rateDriven: Bool, interval: Duration = .seconds(1),
+        control makeControl: @escaping @Sendable () -> LoadControl
     ) async throws -> Outcome {
         try await withTimeout(.seconds(40)) {
             let target = try await TargetServer.start(.init(host: "127.0.0.1", port: 0, threads: 1))
@@ -31,6 +33,7 @@ struct LoadShapeTests {
                 concurrency: concurrency, timeout: .seconds(10))
             let windows = WindowLog()
             let started = ContinuousClock.now
+            let control = makeControl()
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     while !Task.isCancelled {
@@ -55,8 +58,9 @@ struct LoadShapeTests {
 
     @Test("--duration 3s stops within 3 s ± 0.2 s, every request answered")
     func durationStopsOnTime() async throws {
-        let outcome = try await Self.run(
-            path: "/", control: LoadControl(tasks: 0, duration: .seconds(3)), concurrency: 8, rateDriven: false)
+        let outcome = try await Self.run(path: "/", concurrency: 8, rateDriven: false) {
+            LoadControl(tasks: 0, duration: .seconds(3))
+        }
         #expect(outcome.elapsed >= .milliseconds(2_800) && outcome.elapsed <= .milliseconds(3_200), "took \(outcome.elapsed)")
         #expect(outcome.total.requests > 100)
         #expect(outcome.total.failures == 0)
@@ -64,15 +68,17 @@ struct LoadShapeTests {
 
     @Test("--rate 200 --duration 5s sends 1,000 ± 1 % requests, about 200 in every second")
     func rateIsHeldEvenly() async throws {
-        let outcome = try await Self.run(
-            path: "/", control: LoadControl(tasks: 0, duration: .seconds(5), rate: 200), concurrency: 8,
-            rateDriven: true)
+        let outcome = try await Self.run(path: "/", concurrency: 8, rateDriven: true) {
+            LoadControl(tasks: 0, duration: .seconds(5), rate: 200)
+        }
         #expect((990...1010).contains(outcome.total.requests), "sent \(outcome.total.requests)")
         #expect(outcome.total.failures == 0)
-        // The full one-second windows (not the last, partial one) each hold about 200.
+        // Evenly spaced: the full one-second windows (not the last, partial one) each hold about
+        // 200, and almost every request left on time.
         for window in outcome.windows.prefix(4) {
-            #expect((180...220).contains(window.requests), "a window held \(window.requests)")
+            #expect((170...230).contains(window.requests), "a window held \(window.requests)")
         }
+        #expect(outcome.total.late <= 10, "\(outcome.total.late) requests started late")
         #expect(outcome.total.uncorrectedLatency?.count == outcome.total.latency.count)
     }
 
@@ -81,9 +87,9 @@ struct LoadShapeTests {
         // Every 3 s the target holds every response for 1 s. At 100 requests/s on 2 connections,
         // about 100 requests are due during each stall: they wait for it, and their latency counts
         // from when they were meant to be sent.
-        let outcome = try await Self.run(
-            path: "/stall/3000/1000", control: LoadControl(tasks: 0, duration: .seconds(4), rate: 100),
-            concurrency: 2, rateDriven: true)
+        let outcome = try await Self.run(path: "/stall/3000/1000", concurrency: 2, rateDriven: true) {
+            LoadControl(tasks: 0, duration: .seconds(4), rate: 100)
+        }
         let corrected = outcome.total.latency
         let uncorrected = try #require(outcome.total.uncorrectedLatency)
         #expect(corrected.microseconds(atPercentile: 99) >= 500_000, "corrected p99 \(corrected.microseconds(atPercentile: 99)) µs")
@@ -94,12 +100,14 @@ struct LoadShapeTests {
 
     @Test("a stopped rate-driven run ends at once, without sending what was scheduled")
     func stopEndsARateDrivenRun() async throws {
-        let control = LoadControl(tasks: 0, duration: .seconds(30), rate: 50)
-        Task {
-            try await Task.sleep(for: .seconds(1))
-            control.stop()
+        let outcome = try await Self.run(path: "/", concurrency: 4, rateDriven: true) {
+            let control = LoadControl(tasks: 0, duration: .seconds(30), rate: 50)
+            Task {
+                try await Task.sleep(for: .seconds(1))
+                control.stop()
+            }
+            return control
         }
-        let outcome = try await Self.run(path: "/", control: control, concurrency: 4, rateDriven: true)
         #expect(outcome.elapsed < .seconds(3))
         #expect(outcome.total.requests <= 60)
     }
