@@ -16,12 +16,15 @@ build: deps
 	$(SWIFT) build -c release --product goloadtest
 	@echo "binary: $$($(SWIFT) build -c release --show-bin-path)/goloadtest"
 
-# Timing tests (run shapes) run on their own, after the rest, so that other suites do not
-# compete with them for the two cores.
+# Tests that time things (run shapes, how fast a dead peer is noticed) run on their own, after
+# the rest, so that other suites do not compete with them for the two cores.
+TIMED := LoadShapeTests|FaultToleranceTests
+
 test: deps
 	$(SWIFT) build --product goloadtest
-	$(SWIFT) test --skip LoadShapeTests
+	$(SWIFT) test --skip "$(TIMED)"
 	$(SWIFT) test --skip-build --filter LoadShapeTests
+	$(SWIFT) test --skip-build --filter FaultToleranceTests
 
 demo: deps
 	bash scripts/demo.sh
