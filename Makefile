@@ -49,3 +49,8 @@ lint:
 
 clean:
 	rm -rf .build Tools/ProtocPlugins/.build
+
+# Benchmarks (figures in README.md): the engine against wrk, and reports of a big history.
+bench:
+	bash bench/engine.sh 3 10
+	bash bench/report.sh

@@ -1,4 +1,6 @@
+import Dispatch
 import Store
+import Synchronization
 
 /// A run over time: one row per time bucket, from the stored windows. Every window falls in
 /// exactly one bucket (by its start), so the buckets add up to the run's totals.
@@ -24,18 +26,57 @@ public struct Timeline: Sendable, Equatable {
     public var slave: String?
     public var buckets: [Bucket]
 
-    /// Reads a run's windows in time order, one bucket's histogram at a time.
+    /// Reads a run's windows in time order, one bucket's histogram at a time. A long run of many
+    /// slaves is read in two halves of its time span, on two threads; a smaller one from one
+    /// snapshot.
     public init(store: RunStore, runId: Int64, every: Duration, slave: String? = nil) throws {
         let width = max(1, Self.nanoseconds(every))
-        self = try store.readRun(runId) { run, slaves, windows in
+        let (run, startSpan, buckets) = try store.readRun(runId) { run, slaves, windows in
             if let slave, !slaves.contains(where: { $0.slave == slave }) {
                 throw ReportError.unknownSlave(runId: runId, slave: slave, existing: slaves.map(\.slave))
             }
-            var builder = Builder(runStartedAt: run.startedAt, width: width)
-            try windows.forEach(order: .time, slave: slave) { try builder.add($0) }
-            return Timeline(
-                runId: runId, runStartedAt: run.startedAt, every: width, slave: slave, buckets: builder.finish())
+            let span = try windows.startRange()
+            guard slave != nil || slaves.count < RunReport.parallelFromSlaves, let span else {
+                var builder = Builder(runStartedAt: run.startedAt, width: width)
+                try windows.forEach(order: .time, slave: slave) { try builder.add($0) }
+                return (run, span, Optional(builder.finish()))
+            }
+            return (run, Optional(span), nil)
         }
+        if let buckets {
+            self.init(runId: runId, runStartedAt: run.startedAt, every: width, slave: slave, buckets: buckets)
+            return
+        }
+        // Split at a bucket boundary near the middle: each half makes whole buckets.
+        guard let span = startSpan else {
+            self.init(runId: runId, runStartedAt: run.startedAt, every: width, slave: nil, buckets: [])
+            return
+        }
+        let middleBucket = ((span.lowerBound + span.upperBound) / 2 - run.startedAt) / width
+        let split = run.startedAt + max(1, middleBucket) * width
+        let halves = [Int64.min..<split, split..<Int64.max]
+        let results = TimelineParts(count: 2)
+        DispatchQueue.concurrentPerform(iterations: 2) { index in
+            results.set(index) {
+                try store.readWindows(ofRun: runId, startedIn: halves[index]) { windows in
+                    var builder = Builder(runStartedAt: run.startedAt, width: width)
+                    try windows.forEach(order: .time) { try builder.add($0) }
+                    return builder.finish()
+                }
+            }
+        }
+        var merged: [Bucket] = []
+        for part in try results.all() {
+            if let last = merged.last, let first = part.first {
+                var next = last.start + width
+                while next < first.start {
+                    merged.append(Bucket(start: next))
+                    next += width
+                }
+            }
+            merged += part
+        }
+        self.init(runId: runId, runStartedAt: run.startedAt, every: width, slave: nil, buckets: merged)
     }
 
     public init(runId: Int64, runStartedAt: Int64, every: Int64, slave: String?, buckets: [Bucket]) {
@@ -112,5 +153,23 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
         case .compareWithItself(let runId):
             return "--compare \(runId) is the run itself; compare with another run (see goloadtest runs)"
         }
+    }
+}
+
+/// Buckets of parallel partial reads, gathered from their threads.
+final class TimelineParts: Sendable {
+    private let results: Mutex<[Result<[Timeline.Bucket], any Error>?]>
+
+    init(count: Int) {
+        results = Mutex(Array(repeating: nil, count: count))
+    }
+
+    func set(_ index: Int, _ body: () throws -> [Timeline.Bucket]) {
+        let result = Result { try body() }
+        results.withLock { $0[index] = result }
+    }
+
+    func all() throws -> [[Timeline.Bucket]] {
+        try results.withLock { $0 }.map { try ($0 ?? .failure(CancellationError())).get() }
     }
 }

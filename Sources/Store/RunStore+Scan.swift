@@ -54,7 +54,7 @@ extension StoredWindow {
 public enum WindowOrder: Sendable {
     /// By slave name, then seq.
     case slave
-    /// By window start time (ties by slave, then seq).
+    /// By window start time (windows that start together in no particular order).
     case time
 }
 
@@ -64,17 +64,31 @@ public struct RunWindows {
     let runId: Int64
     /// Only the slaves whose names fall in this range.
     var slaves: ClosedRange<String>? = nil
+    /// Only the windows that started in this range (ns).
+    var started: Range<Int64>? = nil
+
+    /// The earliest and latest window start of the run, if it has windows.
+    public func startRange() throws -> ClosedRange<Int64>? {
+        let row = try Row.fetchOne(
+            db, sql: "SELECT MIN(startedAt), MAX(startedAt) FROM summary WHERE runId = ?", arguments: [runId])
+        guard let row, let low = row[0] as Int64?, let high = row[1] as Int64? else { return nil }
+        return low...high
+    }
 
     public func forEach(
         order: WindowOrder = .slave, slave: String? = nil, _ body: (StoredWindow) throws -> Void
     ) throws {
-        let orderBy = order == .slave ? "slave, seq" : "startedAt, slave, seq"
+        let orderBy = order == .slave ? "slave, seq" : "startedAt"
         var filter = slave == nil ? "" : " AND slave = ?"
         var arguments: StatementArguments = [runId]
         if let slave { _ = arguments.append(contentsOf: [slave]) }
         if let slaves {
             filter += " AND slave BETWEEN ? AND ?"
             _ = arguments.append(contentsOf: [slaves.lowerBound, slaves.upperBound])
+        }
+        if let started {
+            filter += " AND startedAt >= ? AND startedAt < ?"
+            _ = arguments.append(contentsOf: [started.lowerBound, started.upperBound])
         }
         let cursor = try Row.fetchCursor(
             db,
@@ -110,6 +124,16 @@ extension RunStore {
     ) throws -> T {
         try readSyncPassingErrors { db in
             try body(RunWindows(db: db, runId: runId, slaves: slaves))
+        }
+    }
+
+    /// Reads the windows that started in `started` (ns), in one read of its own; several may
+    /// run at once on different threads (a timeline splits a big run this way).
+    public func readWindows<T>(
+        ofRun runId: Int64, startedIn started: Range<Int64>, _ body: (RunWindows) throws -> T
+    ) throws -> T {
+        try readSyncPassingErrors { db in
+            try body(RunWindows(db: db, runId: runId, started: started))
         }
     }
 
