@@ -16,6 +16,9 @@ struct MasterOptions: ParsableArguments {
     @Option(help: "Shared secret slaves must present (default: GOLOADTEST_TOKEN from the environment or .env).")
     var token: String?
 
+    @Option(help: "A slave silent (or away) this long is declared lost, e.g. 3s.")
+    var slaveTimeout: DurationArgument?
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -89,6 +92,7 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
         token: options.token ?? environment.value("GOLOADTEST_TOKEN"),
         expectSlaves: options.expectSlaves)
     configuration.progressInterval = .seconds(1)
+    if let timeout = options.slaveTimeout { configuration.slaveTimeout = timeout.duration }
 
     let master = Master(configuration: configuration, store: store, logger: logger)
     let exit: Master.Exit

@@ -14,6 +14,9 @@ struct SlaveOptions: ParsableArguments {
     @Option(help: "Seconds to keep trying to reach the master at start-up.")
     var connectTimeout: Double = 10
 
+    @Option(help: "After losing the master, keep measuring and retrying this long before giving up, e.g. 60s.")
+    var reconnectFor: DurationArgument?
+
     @OptionGroup var load: LoadOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -104,6 +107,7 @@ func runSlave(host: String, port: Int, name: String, tasks: Int, batch: Int, opt
     } catch {
         throw fail("\(error)")
     }
+    if let reconnectFor = options.reconnectFor { configuration.reconnectFor = reconnectFor.duration }
     configuration.connectTimeout = .milliseconds(Int64(options.connectTimeout * 1000))
     do {
         let slave = Slave(configuration: configuration, logger: logger)

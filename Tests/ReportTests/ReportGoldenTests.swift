@@ -8,8 +8,8 @@ import Testing
 /// HdrHistogram (3 significant digits) keeps 1000 and 2000 µs exactly (unit 1 µs below 2048),
 /// 5000 µs in the bucket 5000 ... 5003 and 120000 µs in 120000 ... 120063. A percentile is the
 /// ⌈p·n/100⌉-th smallest latency, reported as the top of its bucket but never above the max nor
-/// below the min; min and max are exact. The mean is HdrHistogram's, over bucket midpoints
-/// (5000 → 5002, 120000 → 120032).
+/// below the min; min and max are exact. The mean is over bucket midpoints (5000 → 5002,
+/// 120000 → 120032), kept within the min and max (no row here needs that).
 ///
 /// - alpha: 6 requests (4 + 2), 5 successes, 1 failure (the 503) → 16.667 %; windows 0 s ... 2 s
 ///   → 3.0 req/s; 6 × 1000 bytes → 3000 B/s = 2.9 KB/s.
@@ -22,14 +22,16 @@ import Testing
 ///   Latencies 1000, 5000, 5000, 120000: min 1; p50 = 2nd = 5000, top of its bucket 5003 → 5.003
 ///   (5.00 in text); p90 = ⌈3.6⌉ = 4th = 120 and so on; max 120.
 ///   Mean (1000 + 5002 + 5002 + 120032) / 4 = 131036 / 4 = 32759 → 32.759 (32.76).
-///   Status codes 200: 2, 503: 1; errors timeout: 1. Lost at t0 + 4 s = 22:13:24.
+///   Status codes 200: 2, 503: 1; errors timeout: 1. Lost at t0 + 4 s = 22:13:24, never back.
 /// - total: 10 requests, 7 successes, 3 failures → 30 %; windows 0 s ... 3 s → 10 / 3 = 3.3 req/s;
 ///   8000 bytes / 3 s = 2666.7 B/s = 2.6 KB/s.
 ///   Latencies 3×1000, 2×2000, 3×5000, 2×120000: min 1; p50 = 5th = 2000 → 2; p90 = 9th = 120;
 ///   p95, p99, p99.9 = 10th = 120; max 120. Mean (3000 + 4000 + 15006 + 240064) / 10 = 26207 µs.
 ///   Status codes 200: 7, 503: 2; errors timeout: 1.
 /// - header: t0 = 1_700_000_000 s = 2023-11-14T22:13:20Z; finished t0 + 5 s, so 5.0 s. The plans
-///   differ, so each slave's is listed: alpha 6 requests 2 at a time, beta 10 requests 5 at a time.
+///   differ, so each slave's is listed, "  NAME: SHAPE · METHOD URL": alpha 6 requests 2 at a time,
+///   beta 10 requests 5 at a time, both GET http://127.0.0.1:8080/ (61 columns at most). Then the
+///   lost slave, "NAME: lost at ISO": beta, still lost, at t0 + 4 s = 2023-11-14T22:13:24.000Z.
 /// - late is 0 everywhere: the run is not rate-driven, so there is no "uncorrected" table.
 @Suite("Report golden output")
 struct ReportGoldenTests {
@@ -39,7 +41,7 @@ struct ReportGoldenTests {
         2 slave(s):
           alpha: 6 requests, 2 at a time · GET http://127.0.0.1:8080/
           beta: 10 requests, 5 at a time · GET http://127.0.0.1:8080/
-        beta: lost (lost at 2023-11-14T22:13:24.000Z)
+        beta: lost at 2023-11-14T22:13:24.000Z
 
         slave  status    requests  failures  errors  req/s  KB/s
         alpha  finished         6         1  16.67%    3.0   2.9

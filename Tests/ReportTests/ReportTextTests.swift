@@ -116,6 +116,72 @@ struct ReportTextTests {
         #expect(report.slaves.map(\.name) == ["b", long])
     }
 
+    @Test("the plan lines and the lost lines cut a slave name to 16 characters")
+    func headerCutsNames() async throws {
+        let gone = "slave-name-is-very-long-indeed"
+        let back = "slave-that-came-back-at-last"
+        let store = try RunStore.inMemory()
+        let runId = try await store.createRun(
+            master: "m",
+            slaves: [
+                ("b", SlavePlan(tasks: 20_000, batch: 250, url: "http://10.0.0.2:8080/")),
+                (gone, SlavePlan(tasks: 10_000, batch: 100, url: "http://10.0.0.2:8080/")),
+                (back, SlavePlan(tasks: 10_000, batch: 100, url: "http://10.0.0.2:8080/")),
+            ],
+            startedAt: Fixture.t0)
+        try await store.markSlaveLost(runId: runId, slave: gone, at: Fixture.t0 + Fixture.second)
+        try await store.markSlaveLost(runId: runId, slave: back, at: Fixture.t0 + 2 * Fixture.second)
+        try await store.recordWindow(
+            Fixture.window(runId, back, seq: 0, startSecond: 0, latencies: [1_000], codes: [200: 1], isFinal: true))
+        let text = try RunReport(store: store, runId: runId).text
+        expectFits(text)
+        // Slaves by name; the lost lines follow the plans.
+        #expect(
+            text.contains(
+                """
+
+                3 slave(s):
+                  b: 20000 requests, 250 at a time · GET http://10.0.0.2:8080/
+                  slave-name-is-v…: 10000 requests, 100 at a time · GET http://10.0.0.2:8080/
+                  slave-that-came…: 10000 requests, 100 at a time · GET http://10.0.0.2:8080/
+                slave-name-is-v…: lost at 2023-11-14T22:13:21.000Z
+                slave-that-came…: lost at 2023-11-14T22:13:22.000Z, then back and finished
+
+
+                """))
+    }
+
+    @Test("a long URL is cut to 80 columns, on its own line or on each slave's")
+    func longURLIsCut() async throws {
+        // 21 + 100 = 121 characters.
+        let url = "http://10.0.0.2:8080/" + String(repeating: "abcdefghij", count: 10)
+        let store = try RunStore.inMemory()
+        let same = try await store.createRun(
+            master: "m", slaves: [("a", SlavePlan(tasks: 100, batch: 10, url: url)),
+                                  ("b", SlavePlan(tasks: 100, batch: 10, url: url))],
+            startedAt: Fixture.t0)
+        let text = try RunReport(store: store, runId: same).text
+        expectFits(text)
+        // "GET " and the URL: 125 characters, cut to 79 and "…".
+        #expect(
+            text.contains(
+                "\n2 slave(s), each: 100 requests, 10 at a time\n"
+                    + "GET http://10.0.0.2:8080/abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd…\n\n"))
+        let different = try await store.createRun(
+            master: "m",
+            slaves: [("b", SlavePlan(tasks: 20_000, batch: 250, url: url)),
+                     ("slave-name-is-very-long-indeed", SlavePlan(tasks: 10_000, batch: 100, url: url))],
+            startedAt: Fixture.t0)
+        let lines = try RunReport(store: store, runId: different).text.split(separator: "\n")
+        expectFits(lines)
+        #expect(
+            lines.dropFirst(2).prefix(3) == [
+                "2 slave(s):",
+                "  b: 20000 requests, 250 at a time · GET http://10.0.0.2:8080/abcdefghijabcdefg…",
+                "  slave-name-is-v…: 10000 requests, 100 at a time · GET http://10.0.0.2:8080/ab…",
+            ])
+    }
+
     @Test("a slave lost and then back is named on a line that fits 80 columns")
     func lostAndReturnedFits() async throws {
         let name = "slave-0123456789"

@@ -211,7 +211,7 @@ func tableRows(_ text: String, header: String) -> [[String]] {
     var rows: [[String]] = []
     for line in lines[(start + 1)...] {
         if line.isEmpty || line.hasPrefix("percentiles from") || line.hasPrefix("rate-driven")
-            || line.hasPrefix("its actual")
+            || line.hasPrefix("from its actual")
         {
             break
         }

@@ -16,7 +16,8 @@ import Testing
 ///   p90 = ⌈4.5⌉ = 5th = 120; p99 120; max 120. Mean (1000 + 2000 + 5002 + 2 × 120032) / 5 =
 ///   49613.2 → 49.613.
 /// - 22:13:22 (+2 s): beta window 1 (5000, a 503): 1 request, 1 failure, 1.0 req/s; every
-///   percentile 5000 → 5003 cut to the max → 5; mean 5.002 (the bucket midpoint: above the max).
+///   percentile 5000 → 5003 cut to the max → 5; mean 5 (the bucket midpoint 5002 is above the
+///   max, so the mean is kept at the max: 5000 → 5).
 /// Together 4 + 5 + 1 = 10 requests and 0 + 2 + 1 = 3 failures: the report's totals.
 ///
 /// Every 2 s: 22:13:20 holds alpha 0, alpha 1 and beta 0: 9 requests, 2 failures, its windows end
@@ -104,7 +105,7 @@ struct TimelineGoldenTests {
               "latency" : {
                 "count" : 1,
                 "maxMs" : 5,
-                "meanMs" : 5.002,
+                "meanMs" : 5,
                 "minMs" : 5,
                 "p50Ms" : 5,
                 "p90Ms" : 5,
