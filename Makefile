@@ -5,12 +5,13 @@ GENERATED := Sources/Cluster/Protocol
 
 .PHONY: deps build test demo generate plugins lint bench clean
 
-# System libraries the build links (Debian): SQLite's headers for GRDB.
+# What the build and the tests need from Debian: SQLite's headers for GRDB, and the sqlite3
+# command the fault-tolerance tests use to damage and check database files.
 deps:
-	@dpkg -s libsqlite3-dev >/dev/null 2>&1 || { \
-	  echo "installing libsqlite3-dev"; \
+	@dpkg -s libsqlite3-dev sqlite3 >/dev/null 2>&1 || { \
+	  echo "installing libsqlite3-dev sqlite3"; \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
-	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq libsqlite3-dev; }
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq libsqlite3-dev sqlite3; }
 
 build: deps
 	$(SWIFT) build -c release --product goloadtest

@@ -181,8 +181,10 @@ extension RunReport {
             current?.add(window)
             try window.replayLatency(into: &slaveLatency)
             if window.hasUncorrectedLatency {
-                if slaveUncorrected == nil { slaveUncorrected = LatencyHistogram() }
-                try window.replayUncorrectedLatency(into: &slaveUncorrected!)
+                var uncorrected = slaveUncorrected ?? LatencyHistogram()
+                slaveUncorrected = nil
+                try window.replayUncorrectedLatency(into: &uncorrected)
+                slaveUncorrected = uncorrected
             }
         }
 

@@ -51,6 +51,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         if ids.count <= 10 {
             return ids.map(String.init).joined(separator: ", ")
         }
-        return "\(ids.first!) ... \(ids.last!) (\(ids.count) runs)"
+        guard let first = ids.first, let last = ids.last else { return "none" }
+        return "\(first) ... \(last) (\(ids.count) runs)"
     }
 }
