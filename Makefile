@@ -19,12 +19,12 @@ build: deps
 
 # Tests that time things (run shapes, how fast a dead peer is noticed) run on their own, after
 # the rest, so that other suites do not compete with them for the two cores.
-TIMED := LoadShapeTests|FaultToleranceTests
+TIMED := LoadShapeTests|LostSlaveTests|FaultToleranceTests
 
 test: deps
 	$(SWIFT) build --product goloadtest
 	$(SWIFT) test --skip "$(TIMED)"
-	$(SWIFT) test --skip-build --filter LoadShapeTests
+	$(SWIFT) test --skip-build --filter "LoadShapeTests|LostSlaveTests"
 	$(SWIFT) test --skip-build --filter FaultToleranceTests
 
 demo: deps

@@ -126,9 +126,9 @@ extension RunReport {
             self = report
             return
         }
-        let names = slaves.map(\.slave).sorted()
-        let middle = names.count / 2
-        let halves = [names[0]...names[middle - 1], names[middle]...names[names.count - 1]]
+        // By position in the store's order of names: no string comparison on this side.
+        let middle = slaves.count / 2
+        let halves = [0..<middle, middle..<slaves.count]
         let results = PartialResults(count: halves.count)
         DispatchQueue.concurrentPerform(iterations: halves.count) { index in
             results.set(index) {
@@ -142,6 +142,16 @@ extension RunReport {
         var builder = Builder(run: run, slaves: slaves)
         for part in try results.all() { builder.absorb(part) }
         self = builder.finish()
+    }
+
+    /// `init(store:runId:)` off the caller's thread: reading a big run takes a while, and an
+    /// async caller (a master serving slaves) should not hold a thread of the shared pool.
+    public static func load(store: RunStore, runId: Int64) async throws -> RunReport {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try RunReport(store: store, runId: runId) })
+            }
+        }
     }
 
     /// Runs with this many slaves or more are read on two threads.

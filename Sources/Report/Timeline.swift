@@ -36,7 +36,7 @@ public struct Timeline: Sendable, Equatable {
                 throw ReportError.unknownSlave(runId: runId, slave: slave, existing: slaves.map(\.slave))
             }
             let span = try windows.startRange()
-            guard slave != nil || slaves.count < RunReport.parallelFromSlaves, let span else {
+            guard slave == nil, slaves.count >= RunReport.parallelFromSlaves, let span else {
                 var builder = Builder(runStartedAt: run.startedAt, width: width)
                 try windows.forEach(order: .time, slave: slave) { try builder.add($0) }
                 return (run, span, Optional(builder.finish()))

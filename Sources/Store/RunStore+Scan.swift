@@ -62,8 +62,8 @@ public enum WindowOrder: Sendable {
 public struct RunWindows {
     let db: Database
     let runId: Int64
-    /// Only the slaves whose names fall in this range.
-    var slaves: ClosedRange<String>? = nil
+    /// Only these slaves, by position in the run's slaves ordered by name (SQLite's order).
+    var slaves: Range<Int>? = nil
     /// Only the windows that started in this range (ns).
     var started: Range<Int64>? = nil
 
@@ -83,8 +83,8 @@ public struct RunWindows {
         var arguments: StatementArguments = [runId]
         if let slave { _ = arguments.append(contentsOf: [slave]) }
         if let slaves {
-            filter += " AND slave BETWEEN ? AND ?"
-            _ = arguments.append(contentsOf: [slaves.lowerBound, slaves.upperBound])
+            filter += " AND slave IN (SELECT slave FROM runSlave WHERE runId = ? ORDER BY slave LIMIT ? OFFSET ?)"
+            _ = arguments.append(contentsOf: [runId, slaves.count, slaves.lowerBound])
         }
         if let started {
             filter += " AND startedAt >= ? AND startedAt < ?"
@@ -117,10 +117,11 @@ public struct RunWindows {
 }
 
 extension RunStore {
-    /// Reads the windows of the slaves whose names fall in `slaves`, in one read of its own;
-    /// several may run at once on different threads (a report splits a big run this way).
+    /// Reads the windows of some of the run's slaves — by position in its slaves ordered by
+    /// name, as `runSlaves` lists them — in one read of its own; several may run at once on
+    /// different threads (a report splits a big run this way).
     public func readWindows<T>(
-        ofRun runId: Int64, slaves: ClosedRange<String>, _ body: (RunWindows) throws -> T
+        ofRun runId: Int64, slaves: Range<Int>, _ body: (RunWindows) throws -> T
     ) throws -> T {
         try readSyncPassingErrors { db in
             try body(RunWindows(db: db, runId: runId, slaves: slaves))

@@ -13,11 +13,28 @@ public final class RunStore: Sendable {
     public let path: String?
     /// Held by the process that writes the file.
     private let lock: WriterLock?
+    /// Companion files (`-wal`, `-shm`) that opening the file read-only created.
+    private let createdCompanions: [String]
 
-    init(writer: any DatabaseWriter, path: String?, lock: WriterLock? = nil) {
+    init(writer: any DatabaseWriter, path: String?, lock: WriterLock? = nil, createdCompanions: [String] = []) {
         self.writer = writer
         self.path = path
         self.lock = lock
+        self.createdCompanions = createdCompanions
+    }
+
+    /// Closes the database. A read-only store also removes the `-wal`/`-shm` files its opening
+    /// created, when no master is writing the file (its lock is free), so a report leaves the
+    /// folder as it found it.
+    public func close() {
+        try? writer.close()
+        guard let path, !createdCompanions.isEmpty, WriterLock.isFree(databasePath: path) else { return }
+        for companion in createdCompanions {
+            let size = (try? FileManager.default.attributesOfItem(atPath: companion))?[.size] as? Int
+            // A -wal with content holds data a master wrote: never remove that.
+            if companion.hasSuffix("-wal"), size ?? 0 > 0 { continue }
+            try? FileManager.default.removeItem(atPath: companion)
+        }
     }
 
     /// Opens (creating if needed) the database a master writes to, and migrates it.
@@ -73,6 +90,7 @@ public final class RunStore: Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw .databaseMissing(path: path)
         }
+        let companions = [path + "-wal", path + "-shm"].filter { !FileManager.default.fileExists(atPath: $0) }
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(5)
@@ -87,14 +105,20 @@ public final class RunStore: Sendable {
         } catch {
             throw .notAGoloadtestDatabase(path: path, reason: Self.reason(error))
         }
-        try check(queue, path: path, allowEmpty: false)
+        do {
+            try check(queue, path: path, allowEmpty: false)
+        } catch {
+            RunStore(writer: queue, path: path, createdCompanions: companions).close()
+            throw error
+        }
         // A WAL database (every master writes one) is read through a pool: several readers can
         // scan at once, and a master can write meanwhile.
         let journal = try? queue.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         if journal == "wal", let pool = try? DatabasePool(path: path, configuration: configuration) {
-            return RunStore(writer: pool, path: path)
+            try? queue.close()
+            return RunStore(writer: pool, path: path, createdCompanions: companions)
         }
-        return RunStore(writer: queue, path: path)
+        return RunStore(writer: queue, path: path, createdCompanions: companions)
     }
 
     /// A fresh, migrated, in-memory database (tests, one-process runs that keep nothing).

@@ -33,6 +33,16 @@ final class WriterLock: Sendable {
     deinit {
         close(descriptor)
     }
+
+    /// Whether no process holds the lock of `databasePath` (a missing lock file is free).
+    static func isFree(databasePath: String) -> Bool {
+        let descriptor = open(databasePath + ".lock", O_RDWR | O_CLOEXEC)
+        guard descriptor >= 0 else { return errno == ENOENT }
+        defer { close(descriptor) }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { return false }
+        flock(descriptor, LOCK_UN)
+        return true
+    }
 }
 
 extension String {

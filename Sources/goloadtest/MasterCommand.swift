@@ -103,7 +103,7 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
             say: { Output.line($0) },
             runFinished: { runId, _ in
                 do {
-                    Output.write(try RunReport(store: store, runId: runId).text)
+                    Output.write(try await RunReport.load(store: store, runId: runId).text)
                 } catch {
                     Output.error("could not read run \(runId) back from \(options.db): \(error)")
                 }

@@ -52,6 +52,7 @@ struct ReportCommand: AsyncParsableCommand {
         let text: String
         do {
             let store = try RunStore.openReadOnly(path: db)
+            defer { store.close() }
             let runId = try resolve(run, in: store)
             if timeline {
                 text = try Timeline(store: store, runId: runId, every: every?.duration ?? .seconds(1), slave: slave)
@@ -90,7 +91,9 @@ struct RunsCommand: AsyncParsableCommand {
     func run() async throws {
         let text: String
         do {
-            text = try RunsList(store: try RunStore.openReadOnly(path: db)).rendered(as: format)
+            let store = try RunStore.openReadOnly(path: db)
+            defer { store.close() }
+            text = try RunsList(store: store).rendered(as: format)
         } catch {
             throw fail("\(error)")
         }

@@ -42,7 +42,7 @@ struct RunCommand: AsyncParsableCommand {
                 store: store, logger: logger, interrupts: Signals.interrupts(),
                 runFinished: { runId, _ in
                     do {
-                        Output.write(try RunReport(store: store, runId: runId).rendered(as: format))
+                        Output.write(try await RunReport.load(store: store, runId: runId).rendered(as: format))
                     } catch {
                         Output.error("could not read run \(runId) back from the database: \(error)")
                     }

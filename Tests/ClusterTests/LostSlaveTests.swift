@@ -28,7 +28,7 @@ struct LostSlaveTests {
         var configuration = MasterConfiguration(host: "127.0.0.1", port: 0, name: "testmaster", expectSlaves: 2)
         configuration.shutdownGrace = .seconds(1)
         // A slave that went away may come back; after this long it is lost.
-        configuration.slaveTimeout = .seconds(1)
+        configuration.slaveTimeout = .seconds(3)
         let master = Master(configuration: configuration, store: store, logger: quietLogger)
         let port = Mailbox<Int>()
         let finishedRuns = Mailbox<FinishedRun>()

@@ -68,11 +68,8 @@ struct ReportCommandTests {
             created.isSubset(of: sidecars), "\(arguments) created \(created.sorted())", sourceLocation: sourceLocation)
         #expect(
             Set(before.files).isSubset(of: after.files), "\(arguments) removed files", sourceLocation: sourceLocation)
-        withKnownIssue(
-            "RunStore.openReadOnly leaves the -shm and -wal files SQLite creates for a read-only WAL connection"
-        ) {
-            #expect(created.isEmpty, "\(arguments) created \(created.sorted())", sourceLocation: sourceLocation)
-        }
+        #expect(created.isEmpty, "\(arguments) created \(created.sorted())", sourceLocation: sourceLocation)
+        
         // Put the folder back as it was, so that the next command is checked from the same start:
         // an empty -wal with no connection open holds nothing.
         let walPath = folder.path(database + "-wal")
@@ -123,7 +120,9 @@ struct ReportCommandTests {
         #expect(wide.stdout.hasSuffix("\r\n1,,2023-11-14T22:13:20.000Z,0.000,45,1,15.0,1.000,2.000,2.000,2.000\r\n"))
         let slave = try await Self.run(
             ["report", "--run", "1", "--timeline", "--slave", "b", "--format", "csv"], in: folder)
-        #expect(slave.stdout.hasSuffix("\r\n1,b,2023-11-14T22:13:22.000Z,2.000,5,1,5.0,2.000,2.000,2.000,2.000\r\n"))
+        #expect(
+            slave.stdout.hasSuffix("\r\n1,b,2023-11-14T22:13:22.000Z,2.000,5,1,5.0,2.000,2.000,2.000,2.000\r\n"))
+        
     }
 
     @Test("report --run 2 --compare 1 marks the slower run's regressions")

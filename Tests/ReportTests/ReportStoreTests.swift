@@ -170,4 +170,26 @@ struct ReportStoreTests {
         try expectSame(
             try RunStore.openReadOnly(path: path), runId: onFile.runId, as: pure, windows: onFile.windows, slaves: count)
     }
+
+    @Test("a run of 64 slaves whose names Swift and SQLite order differently keeps every slave's windows")
+    func manySlavesOrderedDifferently() async throws {
+        // "e\u{301}x" (e, then a combining acute accent) is "éx" to Swift, which sorts it after
+        // every "s…"; SQLite compares bytes and sorts it before them.
+        var names = (0..<64).map { "s\($0)" }
+        names[0] = "e\u{301}x"
+        let store = try RunStore.inMemory()
+        let runId = try await store.createRun(master: "m", slaves: names.map { ($0, Fixture.plan) }, startedAt: Fixture.t0)
+        for name in names {
+            try await store.recordWindow(
+                Fixture.window(runId, name, seq: 0, startSecond: 0, latencies: [1_000], codes: [200: 1], isFinal: true))
+        }
+        let stored = try RunReport(store: store, runId: runId)
+        let pure = RunReport(
+            run: try store.run(runId), slaves: try store.runSlaves(runId), windows: try Fixture.windows(store, run: runId))
+        #expect(pure.total.windows == 64 && pure.slaves.allSatisfy { $0.windows == 1 })
+        #expect(stored.slaves.map(\.name) == pure.slaves.map(\.name))
+        #expect(stored.total.windows == 64)
+        #expect(stored == pure)
+        
+    }
 }

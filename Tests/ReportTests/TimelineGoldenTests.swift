@@ -147,7 +147,9 @@ struct TimelineGoldenTests {
         #expect(timeline.rendered(as: .csv) == timeline.csv)
         #expect(Timeline.csvColumns.joined(separator: ",") == Self.header)
         #expect(try await self.timeline(every: .seconds(2)).csv == Self.crlf(Self.twoSecondLines))
-        #expect(try await self.timeline(slave: "beta").csv == Self.crlf(Self.betaLines))
+        let beta = try await self.timeline(slave: "beta")
+        #expect(beta.csv == Self.crlf(Self.betaLines))
+        
     }
 
     @Test("the JSON timeline of the golden run matches the frozen JSON")

@@ -142,6 +142,7 @@ struct TimelineTests {
             #expect(timeline.buckets.first?.start == own.map(\.0.startedAt).min())
             #expect(timeline.buckets.map(\.requests) == own.map(\.0.requests))
             #expect(timeline.text.hasPrefix("run \(runId) timeline · every 1.0 s · slave \(row.name)\n"))
+            
         }
     }
 
@@ -185,10 +186,11 @@ struct TimelineTests {
         try await store.recordWindow(
             Fixture.window(runId, name, seq: 0, startSecond: 0, latencies: [1_000], codes: [200: 1]))
         let csv = try Timeline(store: store, runId: runId, every: .seconds(1), slave: name).csv
-        #expect(csv.contains(",\"we,ird \"\"one\"\"\r\nsecond line\","))
         let records = try #require(parseCSV(csv))
         let slave = try #require(Timeline.csvColumns.firstIndex(of: "slave"))
         #expect(records.count == 2)
+        #expect(csv.contains(",\"we,ird \"\"one\"\"\r\nsecond line\","))
         #expect(records[1][slave] == name)
+        
     }
 }
