@@ -1,5 +1,11 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// An incremental HTTP/1.1 response parser for the load engine: it finds where each response
 /// ends and keeps only what a load test needs (status code, whether the connection stays open).
 /// Headers are scanned in place; nothing is allocated per response.
@@ -132,10 +138,16 @@ struct HTTPResponseParser {
     /// The next line without its CRLF (a bare LF is accepted), as a view into `buffer`.
     private mutating func nextLine(_ buffer: inout ByteBuffer) throws(ParseError) -> ByteBufferView? {
         let view = buffer.readableBytesView
-        guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
+        // memchr, not a byte-by-byte walk through the collection.
+        let offset = buffer.withUnsafeReadableBytes { bytes -> Int? in
+            guard let base = bytes.baseAddress, let found = memchr(base, 0x0A, bytes.count) else { return nil }
+            return base.distance(to: UnsafeRawPointer(found))
+        }
+        guard let offset else {
             if headerBytes + view.count > Self.maximumHeaderBytes { throw .headersTooLarge }
             return nil
         }
+        let newline = view.startIndex + offset
         var end = newline
         if end > view.startIndex, view[end - 1] == UInt8(ascii: "\r") { end -= 1 }
         let line = view[view.startIndex..<end]
@@ -160,6 +172,13 @@ struct HTTPResponseParser {
     }
 
     private mutating func parseHeader(_ line: ByteBufferView) throws(ParseError) {
+        // Only three headers matter; most lines are passed over on their first byte.
+        guard let first = line.first else { throw .badHeader }
+        let lower = Self.lowercased(first)
+        guard lower == UInt8(ascii: "c") || lower == UInt8(ascii: "t") else {
+            guard line.contains(UInt8(ascii: ":")) else { throw .badHeader }
+            return
+        }
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw .badHeader }
         let name = line[line.startIndex..<colon]
         let value = Self.trimmed(line[(colon + 1)...])
