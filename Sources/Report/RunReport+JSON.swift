@@ -52,7 +52,7 @@ private struct JSONReport: Encodable {
             batch = plan.batch
             url = plan.url
             method = plan.method
-            durationSeconds = plan.duration.map { Double(Timeline.nanoseconds($0)) / 1e9 }
+            durationSeconds = plan.duration.map { Double($0.nanoseconds) / 1e9 }
             rate = plan.rate
         }
     }

@@ -30,7 +30,7 @@ public struct Timeline: Sendable, Equatable {
     /// slaves is read in two halves of its time span, on two threads; a smaller one from one
     /// snapshot.
     public init(store: RunStore, runId: Int64, every: Duration, slave: String? = nil) throws {
-        let width = max(1, Self.nanoseconds(every))
+        let width = max(1, every.nanoseconds)
         let (run, startSpan, buckets) = try store.readRun(runId) { run, slaves, windows in
             if let slave, !slaves.contains(where: { $0.slave == slave }) {
                 throw ReportError.unknownSlave(runId: runId, slave: slave, existing: slaves.map(\.slave))
@@ -87,10 +87,6 @@ public struct Timeline: Sendable, Equatable {
         self.buckets = buckets
     }
 
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
 
     struct Builder {
         let runStartedAt: Int64

@@ -24,8 +24,8 @@ extension RunStore {
                         """,
                     arguments: [
                         runId, slave.name, plan.tasks == 0 ? nil : Int64(clamping: plan.tasks),
-                        plan.duration.map(Nanoseconds.of), plan.rate, plan.batch, plan.method, plan.url,
-                        plan.timeout.map(Nanoseconds.of), startedAt,
+                        plan.duration.map(\.nanoseconds), plan.rate, plan.batch, plan.method, plan.url,
+                        plan.timeout.map(\.nanoseconds), startedAt,
                     ])
             }
             return runId
@@ -91,14 +91,6 @@ extension RunStore {
                 sql: "UPDATE run SET status = ?, finishedAt = ? WHERE id = ?",
                 arguments: [status.rawValue, time, runId])
         }
-    }
-}
-
-/// Durations are stored as integer nanoseconds.
-enum Nanoseconds {
-    static func of(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
 

@@ -1,4 +1,5 @@
 import NIOCore
+import Store
 import Synchronization
 
 /// The right to send one request: when it is meant to go.
@@ -26,9 +27,7 @@ public final class LoadControl: Sendable {
     public init(tasks: UInt64, duration: Duration? = nil, rate: Double? = nil, start: NIODeadline = .now()) {
         self.start = start.uptimeNanoseconds
         if let duration {
-            let (seconds, attoseconds) = duration.components
-            let nanoseconds = max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-            deadline = start.uptimeNanoseconds &+ UInt64(nanoseconds)
+            deadline = start.uptimeNanoseconds &+ UInt64(max(0, duration.nanoseconds))
         } else {
             deadline = .max
         }

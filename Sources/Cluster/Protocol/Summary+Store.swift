@@ -59,10 +59,10 @@ extension Result_Plan {
         tasks = plan.tasks
         batch = plan.batch
         url = plan.url
-        durationNs = plan.duration.map { UInt64(clamping: Self.nanoseconds($0)) } ?? 0
+        durationNs = plan.duration.map { UInt64(clamping: $0.nanoseconds) } ?? 0
         rate = plan.rate ?? 0
         method = plan.method == "GET" ? "" : plan.method
-        timeoutNs = plan.timeout.map { UInt64(clamping: Self.nanoseconds($0)) } ?? 0
+        timeoutNs = plan.timeout.map { UInt64(clamping: $0.nanoseconds) } ?? 0
     }
 
     var slavePlan: SlavePlan {
@@ -73,10 +73,6 @@ extension Result_Plan {
             timeout: timeoutNs == 0 ? nil : .nanoseconds(Int64(clamping: timeoutNs)))
     }
 
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
 }
 
 extension Result_ExecutionCommand {

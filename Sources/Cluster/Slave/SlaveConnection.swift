@@ -99,7 +99,7 @@ struct SlaveConnection<Transport: ClientTransport>: Sendable {
                         throw RPCError(code: .unavailable, message: "the master closed the stream")
                     }
                     group.addTask {
-                        let limit = UInt64(Self.nanoseconds(timeout))
+                        let limit = UInt64(max(0, timeout.nanoseconds))
                         while true {
                             try await Task.sleep(for: .milliseconds(200))
                             if Self.uptime() &- lastHeard.value > limit {
@@ -142,10 +142,6 @@ struct SlaveConnection<Transport: ClientTransport>: Sendable {
         NIODeadline.now().uptimeNanoseconds
     }
 
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
 }
 
 final class AtomicFlag: Sendable {
