@@ -38,6 +38,8 @@ struct SlaveConnection<Transport: ClientTransport>: Sendable {
                 events.yield(.gaveUp(error))
                 return
             case .failed(let reason):
+                // Cancelled: the slave is leaving, not losing its master.
+                if Task.isCancelled { return }
                 let now = ContinuousClock.now
                 if welcomed.isSet {
                     everWelcomed = true
