@@ -30,8 +30,8 @@ master_port=$(port_of "$work/master.log")
 echo "master on 127.0.0.1:$master_port, recording in $db"
 
 export GET_URL="http://127.0.0.1:$target_port/"
-"$bin" SLAVE 127.0.0.1 "$master_port" slave1 20000 50 2> "$work/slave1.log" &
-"$bin" SLAVE 127.0.0.1 "$master_port" slave2 20000 50 2> "$work/slave2.log" &
+"$bin" SLAVE 127.0.0.1 "$master_port" slave1 100000 50 2> "$work/slave1.log" &
+"$bin" SLAVE 127.0.0.1 "$master_port" slave2 100000 50 2> "$work/slave2.log" &
 
 status=0
 wait "$master_pid" || status=$?

@@ -103,15 +103,19 @@ public struct RunWindows {
                 let value: Int64 = row[index]
                 return UInt64(max(value, 0))
             }
-            try body(
-                StoredWindow(
-                    slave: row[0], seq: count(1), startedAt: row[2], endedAt: row[3], requests: count(4),
-                    successes: count(5), failures: count(6), bytesReceived: count(7), bytesSent: count(8),
-                    late: count(9),
-                    statusCodes: CountsJSON.decodeStatusCodes(row[10] as String),
-                    errors: CountsJSON.decode(row[11] as String), isFinal: row[12],
-                    histogram: row.dataNoCopy(atIndex: 13) ?? Data(),
-                    uncorrectedHistogram: row.dataNoCopy(atIndex: 14)))
+            // The histograms are read in place: valid only during `body`.
+            try row.withUnsafeData(atIndex: 13) { histogram in
+                try row.withUnsafeData(atIndex: 14) { uncorrected in
+                    try body(
+                        StoredWindow(
+                            slave: row[0], seq: count(1), startedAt: row[2], endedAt: row[3], requests: count(4),
+                            successes: count(5), failures: count(6), bytesReceived: count(7), bytesSent: count(8),
+                            late: count(9),
+                            statusCodes: CountsJSON.decodeStatusCodes(row[10] as String),
+                            errors: CountsJSON.decode(row[11] as String), isFinal: row[12],
+                            histogram: histogram ?? Data(), uncorrectedHistogram: uncorrected))
+                }
+            }
         }
     }
 }
