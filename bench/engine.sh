@@ -16,10 +16,8 @@ export DEBIAN_FRONTEND=noninteractive
 if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq nginx-light wrk >/dev/null
 fi
-if [ -z "${GOLOADTEST_BIN:-}" ]; then
-  swift build -c release --product goloadtest >/dev/null
-fi
-bin="${GOLOADTEST_BIN:-$(swift build -c release --show-bin-path)/goloadtest}"
+source scripts/lib.sh
+bin=$(goloadtest_bin)
 
 work=$(mktemp -d)
 trap 'nginx -p "$work" -c nginx.conf -s stop 2>/dev/null || true; rm -rf "$work"' EXIT

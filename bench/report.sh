@@ -7,20 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 slaves=${1:-1000}
 windows=${2:-600}
-if [ -z "${GOLOADTEST_BIN:-}" ]; then
-  swift build -c release --product goloadtest >/dev/null
-fi
-bin="${GOLOADTEST_BIN:-$(swift build -c release --show-bin-path)/goloadtest}"
+source scripts/lib.sh
+bin=$(goloadtest_bin)
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # goloadtest makes the schema: a short real run against its own target.
 "$bin" target --port 0 2> "$work/target.log" &
-for _ in $(seq 1 100); do
-  port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$work/target.log" | grep -o '[0-9]*$' || true)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
+port=$(port_of "$work/target.log")
 "$bin" run --url "http://127.0.0.1:$port/" --tasks 100 --batch 2 --db "$work/history.db" --log-level error > /dev/null
 echo "building $slaves slaves × $windows windows ..."
 run=$(python3 bench/make_history.py "$work/history.db" --slaves "$slaves" --windows "$windows")

@@ -8,22 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-10}
 rate=${2:-500}
-if [ -z "${GOLOADTEST_BIN:-}" ]; then
-  swift build -c release --product goloadtest >/dev/null
-fi
-bin="${GOLOADTEST_BIN:-$(swift build -c release --show-bin-path)/goloadtest}"
+source scripts/lib.sh
+bin=$(goloadtest_bin)
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 cd "$work"
-
-port_of() {
-  for _ in $(seq 1 100); do
-    port=$(grep -o 'listening on [^ ]*:[0-9]*' "$1" 2>/dev/null | head -1 | grep -o '[0-9]*$' || true)
-    if [ -n "$port" ]; then echo "$port"; return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
 
 "$bin" target --port 0 --threads 1 2> target.log &
 target_port=$(port_of target.log)

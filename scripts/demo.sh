@@ -4,21 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-swift build -c release --product goloadtest
-bin="$(swift build -c release --show-bin-path)/goloadtest"
+source scripts/lib.sh
+bin=$(goloadtest_bin)
 work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 db="${DB:-$PWD/goloadtest.db}"
-
-# Waits for "listening on ...:PORT" in a log file and prints PORT.
-port_of() {
-  for _ in $(seq 1 100); do
-    port=$(grep -o 'listening on [^ ]*:[0-9]*' "$1" 2>/dev/null | head -1 | grep -o '[0-9]*$' || true)
-    if [ -n "$port" ]; then echo "$port"; return 0; fi
-    sleep 0.1
-  done
-  echo "no listening line in $1:" >&2; cat "$1" >&2; return 1
-}
 
 "$bin" target --port 0 2> "$work/target.log" &
 target_port=$(port_of "$work/target.log")

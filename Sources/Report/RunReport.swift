@@ -1,6 +1,5 @@
 import Dispatch
 import Store
-import Synchronization
 
 /// Everything a report shows about one run, derived from stored rows only.
 public struct RunReport: Sendable, Equatable {
@@ -129,18 +128,15 @@ extension RunReport {
         // By position in the store's order of names: no string comparison on this side.
         let middle = slaves.count / 2
         let halves = [0..<middle, middle..<slaves.count]
-        let results = PartialResults(count: halves.count)
-        DispatchQueue.concurrentPerform(iterations: halves.count) { index in
-            results.set(index) {
-                try store.readWindows(ofRun: runId, slaves: halves[index]) { windows in
-                    var builder = Builder(run: run, slaves: slaves)
-                    try windows.forEach(order: .slave) { try builder.add($0) }
-                    return builder.finishPart()
-                }
+        let parts = try concurrently(halves.count) { index in
+            try store.readWindows(ofRun: runId, slaves: halves[index]) { windows in
+                var builder = Builder(run: run, slaves: slaves)
+                try windows.forEach(order: .slave) { try builder.add($0) }
+                return builder.finishPart()
             }
         }
         var builder = Builder(run: run, slaves: slaves)
-        for part in try results.all() { builder.absorb(part) }
+        for part in parts { builder.absorb(part) }
         self = builder.finish()
     }
 
@@ -269,23 +265,5 @@ extension RunReport {
             }
             return RunReport(header: header, slaves: slaves, total: total)
         }
-    }
-}
-
-/// Results of parallel partial reads, gathered from their threads.
-final class PartialResults: Sendable {
-    private let results: Mutex<[Result<RunReport.Builder.Part, any Error>?]>
-
-    init(count: Int) {
-        results = Mutex(Array(repeating: nil, count: count))
-    }
-
-    func set(_ index: Int, _ body: () throws -> RunReport.Builder.Part) {
-        let result = Result { try body() }
-        results.withLock { $0[index] = result }
-    }
-
-    func all() throws -> [RunReport.Builder.Part] {
-        try results.withLock { $0 }.map { try ($0 ?? .failure(CancellationError())).get() }
     }
 }

@@ -1,6 +1,4 @@
-import Dispatch
 import Store
-import Synchronization
 
 /// A run over time: one row per time bucket, from the stored windows. Every window falls in
 /// exactly one bucket (by its start), so the buckets add up to the run's totals.
@@ -55,18 +53,15 @@ public struct Timeline: Sendable, Equatable {
         let middleBucket = ((span.lowerBound + span.upperBound) / 2 - run.startedAt) / width
         let split = run.startedAt + max(1, middleBucket) * width
         let halves = [Int64.min..<split, split..<Int64.max]
-        let results = TimelineParts(count: 2)
-        DispatchQueue.concurrentPerform(iterations: 2) { index in
-            results.set(index) {
-                try store.readWindows(ofRun: runId, startedIn: halves[index]) { windows in
-                    var builder = Builder(runStartedAt: run.startedAt, width: width)
-                    try windows.forEach(order: .time) { try builder.add($0) }
-                    return builder.finish()
-                }
+        let parts = try concurrently(halves.count) { index in
+            try store.readWindows(ofRun: runId, startedIn: halves[index]) { windows in
+                var builder = Builder(runStartedAt: run.startedAt, width: width)
+                try windows.forEach(order: .time) { try builder.add($0) }
+                return builder.finish()
             }
         }
         var merged: [Bucket] = []
-        for part in try results.all() {
+        for part in parts {
             if let last = merged.last, let first = part.first {
                 var next = last.start + width
                 while next < first.start {
@@ -149,23 +144,5 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
         case .compareWithItself(let runId):
             return "--compare \(runId) is the run itself; compare with another run (see goloadtest runs)"
         }
-    }
-}
-
-/// Buckets of parallel partial reads, gathered from their threads.
-final class TimelineParts: Sendable {
-    private let results: Mutex<[Result<[Timeline.Bucket], any Error>?]>
-
-    init(count: Int) {
-        results = Mutex(Array(repeating: nil, count: count))
-    }
-
-    func set(_ index: Int, _ body: () throws -> [Timeline.Bucket]) {
-        let result = Result { try body() }
-        results.withLock { $0[index] = result }
-    }
-
-    func all() throws -> [[Timeline.Bucket]] {
-        try results.withLock { $0 }.map { try ($0 ?? .failure(CancellationError())).get() }
     }
 }

@@ -177,18 +177,8 @@ public final class RunStore: Sendable {
         }
     }
 
-    /// Runs `body` on a consistent snapshot, mapping SQLite errors to `StoreError`.
-    func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
-        do {
-            return try await writer.read(body)
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw .database(Self.reason(error))
-        }
-    }
-
-    /// The synchronous form of `read`, for streaming scans that must not copy rows out.
+    /// Runs `body` on a consistent snapshot, mapping SQLite errors to `StoreError`; synchronous,
+    /// so that streaming scans need not copy rows out.
     func readSync<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         do {
             return try writer.read(body)

@@ -11,11 +11,18 @@ import Testing
 struct FullRunInProcessTests {
     @Test("two slaves run their plans, every request is stored once, and the run completes")
     func twoSlavesCompleteARun() async throws {
+        try await Self.withTargetAndEngine { try await Self.run(against: $0, engine: $1) }
+    }
+
+    /// A real target and an engine for `body`, both shut down afterwards, bounded in time.
+    static func withTargetAndEngine(
+        _ body: @escaping @Sendable (TargetServer, HTTPLoadEngine) async throws -> Void
+    ) async throws {
         try await withTimeout {
             let target = try await TargetServer.start(.init(host: "127.0.0.1", port: 0, threads: 1))
             let engineLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             do {
-                try await Self.run(against: target, engine: HTTPLoadEngine(group: engineLoops))
+                try await body(target, HTTPLoadEngine(group: engineLoops))
             } catch {
                 try? await engineLoops.shutdownGracefully()
                 try? await target.stop()
@@ -86,19 +93,7 @@ struct FullRunInProcessTests {
 
     @Test("stop on the console ends a long run early as aborted, with every request sent stored")
     func operatorStop() async throws {
-        try await withTimeout {
-            let target = try await TargetServer.start(.init(host: "127.0.0.1", port: 0, threads: 1))
-            let engineLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-            do {
-                try await Self.stopRun(against: target, engine: HTTPLoadEngine(group: engineLoops))
-            } catch {
-                try? await engineLoops.shutdownGracefully()
-                try? await target.stop()
-                throw error
-            }
-            try await engineLoops.shutdownGracefully()
-            try await target.stop()
-        }
+        try await Self.withTargetAndEngine { try await Self.stopRun(against: $0, engine: $1) }
     }
 
     private static func stopRun(against target: TargetServer, engine: HTTPLoadEngine) async throws {
