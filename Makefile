@@ -3,7 +3,7 @@ SWIFT ?= swift
 PLUGINS := Tools/ProtocPlugins/.build/release
 GENERATED := Sources/Cluster/Protocol
 
-.PHONY: deps build test demo generate plugins lint bench clean
+.PHONY: deps hosts build test demo generate plugins lint bench clean
 
 # What the build and the tests need from Debian: SQLite's headers for GRDB, and the sqlite3
 # command the fault-tolerance tests use to damage and check database files.
@@ -13,18 +13,27 @@ deps:
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq libsqlite3-dev sqlite3; }
 
+# The address tests need a name with two addresses, ::1 and 127.0.0.1 (as `localhost` has on a
+# stock Debian /etc/hosts); added when this runs as root and it is missing.
+hosts:
+	@grep -q 'goloadtest-dual' /etc/hosts 2>/dev/null || { [ "$$(id -u)" = 0 ] && \
+	  printf '::1 goloadtest-dual\n127.0.0.1 goloadtest-dual\n' >> /etc/hosts && \
+	  echo "added goloadtest-dual (::1, 127.0.0.1) to /etc/hosts"; } || \
+	  echo "add '::1 goloadtest-dual' and '127.0.0.1 goloadtest-dual' to /etc/hosts for the address tests"
+
 build: deps
 	$(SWIFT) build -c release --product goloadtest
 	@echo "binary: $$($(SWIFT) build -c release --show-bin-path)/goloadtest"
 
 # Tests that time things (run shapes, how fast a dead peer is noticed) run on their own, after
 # the rest, so that other suites do not compete with them for the two cores.
-TIMED := LoadShapeTests|LostSlaveTests|FaultToleranceTests
+TIMED := LoadShapeTests|LostSlaveTests|FaultToleranceTests|NoHangTests|DurationTests
 
-test: deps
+test: deps hosts
 	$(SWIFT) build --product goloadtest
 	$(SWIFT) test --skip "$(TIMED)"
 	$(SWIFT) test --skip-build --filter "LoadShapeTests|LostSlaveTests"
+	$(SWIFT) test --skip-build --filter "NoHangTests|DurationTests"
 	$(SWIFT) test --skip-build --filter FaultToleranceTests
 
 demo: deps
@@ -51,7 +60,8 @@ lint:
 clean:
 	rm -rf .build Tools/ProtocPlugins/.build
 
-# Benchmarks (figures in README.md): the engine against wrk, and reports of a big history.
+# Benchmarks (figures in README.md): the engine against wrk, reports of a big history, durable ingest.
 bench:
 	bash bench/engine.sh 3 10
 	bash bench/report.sh
+	bash bench/ingest.sh 5 200

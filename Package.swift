@@ -80,6 +80,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Benchmark: durable window ingest through the store (bench/ingest.sh).
+        .executableTarget(
+            name: "IngestBench",
+            dependencies: ["Store"],
+            path: "bench/IngestBench",
+            swiftSettings: strict
+        ),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
         .testTarget(
             name: "ClusterTests",
@@ -94,7 +101,13 @@ let package = Package(
         .testTarget(name: "ReportTests", dependencies: ["Report", "Store"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["goloadtest", "Store"],
+            dependencies: [
+                "goloadtest", "Store", "Cluster",
+                // A hostile peer that speaks only the proto, against the real binary.
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: strict
         ),
     ]

@@ -10,6 +10,8 @@ public struct ClusterError: Error, CustomStringConvertible, Sendable {
         case noSlaves
         case runInProgress
         case noRun
+        case windowsRefused
+        case slavesMissing
     }
 
     public var code: Code

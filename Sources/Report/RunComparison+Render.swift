@@ -1,3 +1,4 @@
+import Store
 extension RunComparison: Renderable {
     public static let csvColumns = [
         "metric", "unit", "baseline_run", "baseline", "candidate_run", "candidate", "delta", "change_percent", "verdict",
@@ -28,7 +29,7 @@ extension RunComparison: Renderable {
                 ? "no metric is worse by more than the tolerance"
                 : "worse beyond the tolerance: " + worse.joined(separator: ", "))
         lines.append(Precision.text)
-        return lines.joined(separator: "\n") + "\n"
+        return lines.map(Names.escaped).joined(separator: "\n") + "\n"
     }
 
     static func value(_ value: Double, _ metric: Metric) -> String {

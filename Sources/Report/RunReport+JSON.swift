@@ -71,10 +71,14 @@ private struct JSONReport: Encodable {
         var bytesReceived: UInt64
         var bytesPerSecond: Double
         var late: UInt64
+        var dropped: UInt64
         var statusCodes: [String: UInt64]
         var errors: [String: UInt64]
         var latency: JSONLatency
         var uncorrectedLatency: JSONLatency?
+        var failureLatency: JSONLatency?
+        /// The total the slave reported, when it differs from what is stored.
+        var reportedRequests: UInt64?
 
         init(_ row: RunReport.Row, isTotal: Bool) {
             slave = isTotal ? nil : row.name
@@ -90,10 +94,13 @@ private struct JSONReport: Encodable {
             bytesReceived = row.bytesReceived
             bytesPerSecond = (row.bytesPerSecond * 10).rounded() / 10
             late = row.late
+            dropped = row.dropped
             statusCodes = Dictionary(uniqueKeysWithValues: row.statusCodes.map { (String($0.key), $0.value) })
             errors = row.errors
             latency = JSONLatency(row.latency)
             uncorrectedLatency = row.uncorrectedLatency.map(JSONLatency.init)
+            failureLatency = row.failureLatency.map(JSONLatency.init)
+            reportedRequests = row.reportedMismatch
         }
     }
 

@@ -17,12 +17,25 @@ extension RunReport: Renderable {
             lines.append("rate-driven: latency from each request's intended send time; uncorrected:")
             lines.append("from its actual send; \(total.late) request(s) started more than 1 ms late")
         }
+        if total.failureLatency != nil {
+            lines.append("")
+            lines += latencyTable(title: "time to fail", { $0.failureLatency ?? .empty })
+            lines.append("failures without a response (timeout, reset, ...): time from the send to the failure")
+        }
+        if total.dropped > 0 {
+            lines.append("dropped: \(total.dropped) request(s) the plan meant to send were never sent (time was up)")
+        }
+        for slave in slaves {
+            guard let reported = slave.reportedMismatch else { continue }
+            lines.append(
+                "\(Formatting.fit(slave.name, Self.nameWidth)): reported \(reported) requests sent, \(slave.requests) stored")
+        }
         lines.append(Precision.text)
         lines += countLines(title: "status codes", { $0.statusCodes.isEmpty ? nil : Formatting.counts($0.statusCodes) })
         lines += countLines(title: "errors", { row in
             row.errors.isEmpty ? nil : row.errorsByFrequency.prefix(5).map { "\($0.kind): \($0.count)" }.joined(separator: ", ")
         })
-        return lines.joined(separator: "\n") + "\n"
+        return lines.map(Names.escaped).joined(separator: "\n") + "\n"
     }
 
     var headerLines: [String] {

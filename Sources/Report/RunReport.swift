@@ -29,6 +29,8 @@ public struct RunReport: Sendable, Equatable {
         public var bytesReceived: UInt64 = 0
         public var bytesSent: UInt64 = 0
         public var late: UInt64 = 0
+        /// Requests the plan meant to send that were never sent (the run's time was up).
+        public var dropped: UInt64 = 0
         public var statusCodes: [Int: UInt64] = [:]
         public var errors: [String: UInt64] = [:]
         public var windows: Int = 0
@@ -38,6 +40,11 @@ public struct RunReport: Sendable, Equatable {
         public var latency = LatencySummary.empty
         /// Rate-driven runs: latency from the actual send (`latency` is from the intended one).
         public var uncorrectedLatency: LatencySummary?
+        /// Failures without a response (timeout, reset, ...): time from the send to the failure.
+        public var failureLatency: LatencySummary?
+        /// The total the slave itself reported with its final window, when it differs from the
+        /// requests stored for it.
+        public var reportedMismatch: UInt64?
 
         public init(name: String, status: SlaveStatus? = nil, plan: SlavePlan? = nil, lostAt: Int64? = nil) {
             self.name = name
@@ -49,7 +56,8 @@ public struct RunReport: Sendable, Equatable {
         /// Seconds between the first window's start and the last window's end.
         public var durationSeconds: Double {
             guard let firstStart, let lastEnd, lastEnd > firstStart else { return 0 }
-            return Double(lastEnd - firstStart) / 1e9
+            // In floating point: stored times may be anything, and a difference can overflow.
+            return (Double(lastEnd) - Double(firstStart)) / 1e9
         }
 
         public var requestsPerSecond: Double { durationSeconds > 0 ? Double(requests) / durationSeconds : 0 }
@@ -69,29 +77,38 @@ public struct RunReport: Sendable, Equatable {
         public var maxMilliseconds: Double { latency.maxMilliseconds }
         public var meanMilliseconds: Double { latency.meanMilliseconds }
 
-        mutating func add(_ window: StoredWindow) {
-            requests &+= window.requests
-            successes &+= window.successes
-            failures &+= window.failures
-            bytesReceived &+= window.bytesReceived
-            bytesSent &+= window.bytesSent
-            late &+= window.late
-            statusCodes.merge(window.statusCodes, uniquingKeysWith: &+)
-            errors.merge(window.errors, uniquingKeysWith: &+)
-            windows += 1
-            firstStart = min(firstStart ?? window.startedAt, window.startedAt)
-            lastEnd = max(lastEnd ?? window.endedAt, window.endedAt)
+        /// One window's counts as a row of its own.
+        init(window: StoredWindow) {
+            self.init(name: window.slave)
+            requests = window.requests
+            successes = window.successes
+            failures = window.failures
+            bytesReceived = window.bytesReceived
+            bytesSent = window.bytesSent
+            late = window.late
+            dropped = window.dropped
+            statusCodes = window.statusCodes
+            errors = window.errors
+            windows = 1
+            firstStart = window.startedAt
+            lastEnd = window.endedAt
         }
 
+        mutating func add(_ window: StoredWindow) {
+            add(counts: Row(window: window))
+        }
+
+        // Sums saturate: a database edited by hand can hold counts whose sum does not fit.
         mutating func add(counts row: Row) {
-            requests &+= row.requests
-            successes &+= row.successes
-            failures &+= row.failures
-            bytesReceived &+= row.bytesReceived
-            bytesSent &+= row.bytesSent
-            late &+= row.late
-            statusCodes.merge(row.statusCodes, uniquingKeysWith: &+)
-            errors.merge(row.errors, uniquingKeysWith: &+)
+            requests = requests.saturatingAdd(row.requests)
+            successes = successes.saturatingAdd(row.successes)
+            failures = failures.saturatingAdd(row.failures)
+            bytesReceived = bytesReceived.saturatingAdd(row.bytesReceived)
+            bytesSent = bytesSent.saturatingAdd(row.bytesSent)
+            late = late.saturatingAdd(row.late)
+            dropped = dropped.saturatingAdd(row.dropped)
+            statusCodes.merge(row.statusCodes) { $0.saturatingAdd($1) }
+            errors.merge(row.errors) { $0.saturatingAdd($1) }
             windows += row.windows
             if let start = row.firstStart { firstStart = min(firstStart ?? start, start) }
             if let end = row.lastEnd { lastEnd = max(lastEnd ?? end, end) }
@@ -173,12 +190,14 @@ extension RunReport {
         var slaveUncorrected: LatencyHistogram?
         var totalLatency = LatencyHistogram()
         var totalUncorrected: LatencyHistogram?
+        var slaveFailures: LatencyHistogram?
+        var totalFailures: LatencyHistogram?
 
         init(run: RunRecord, slaves: [RunSlaveRecord]) {
             header = Header(
                 runId: run.id, master: run.master, status: run.status, startedAt: run.startedAt,
                 finishedAt: run.finishedAt,
-                durationSeconds: run.finishedAt.map { Double($0 - run.startedAt) / 1e9 })
+                durationSeconds: run.finishedAt.map { (Double($0) - Double(run.startedAt)) / 1e9 })
             plans = Dictionary(slaves.map { ($0.slave, $0) }, uniquingKeysWith: { first, _ in first })
         }
 
@@ -192,6 +211,12 @@ extension RunReport {
                 try window.replayUncorrectedLatency(into: &uncorrected)
                 slaveUncorrected = uncorrected
             }
+            if window.hasFailureLatency {
+                var failed = slaveFailures ?? LatencyHistogram()
+                slaveFailures = nil
+                try window.replayFailureLatency(into: &failed)
+                slaveFailures = failed
+            }
         }
 
         mutating func add(_ window: SummaryWindow) {
@@ -202,6 +227,10 @@ extension RunReport {
                 if slaveUncorrected == nil { slaveUncorrected = LatencyHistogram() }
                 slaveUncorrected?.merge(uncorrected)
             }
+            if let failed = window.failureLatency {
+                if slaveFailures == nil { slaveFailures = LatencyHistogram() }
+                slaveFailures?.merge(failed)
+            }
         }
 
         private mutating func startSlave(_ name: String) {
@@ -209,6 +238,7 @@ extension RunReport {
             closeSlave()
             let record = plans[name]
             current = Row(name: name, status: record?.status, plan: record?.plan, lostAt: record?.lostAt)
+            current?.reportedMismatch = record?.reportedRequests
         }
 
         private mutating func closeSlave() {
@@ -222,6 +252,13 @@ extension RunReport {
                 totalUncorrected?.merge(uncorrected)
                 slaveUncorrected = nil
             }
+            if let failed = slaveFailures {
+                row.failureLatency = LatencySummary(failed)
+                if totalFailures == nil { totalFailures = LatencyHistogram() }
+                totalFailures?.merge(failed)
+                slaveFailures = nil
+            }
+            if row.reportedMismatch == row.requests { row.reportedMismatch = nil }
             finished.append(row)
             current = nil
         }
@@ -231,11 +268,12 @@ extension RunReport {
             var rows: [Row]
             var latency: LatencyHistogram
             var uncorrected: LatencyHistogram?
+            var failures: LatencyHistogram?
         }
 
         mutating func finishPart() -> Part {
             closeSlave()
-            return Part(rows: finished, latency: totalLatency, uncorrected: totalUncorrected)
+            return Part(rows: finished, latency: totalLatency, uncorrected: totalUncorrected, failures: totalFailures)
         }
 
         mutating func absorb(_ part: Part) {
@@ -245,6 +283,10 @@ extension RunReport {
                 if totalUncorrected == nil { totalUncorrected = LatencyHistogram() }
                 totalUncorrected?.merge(uncorrected)
             }
+            if let failed = part.failures {
+                if totalFailures == nil { totalFailures = LatencyHistogram() }
+                totalFailures?.merge(failed)
+            }
         }
 
         mutating func finish() -> RunReport {
@@ -252,16 +294,19 @@ extension RunReport {
             // Slaves of the run that stored no window still get a row.
             let seen = Set(finished.map(\.name))
             for record in plans.values where !seen.contains(record.slave) {
-                finished.append(Row(name: record.slave, status: record.status, plan: record.plan, lostAt: record.lostAt))
+                var row = Row(name: record.slave, status: record.status, plan: record.plan, lostAt: record.lostAt)
+                if let reported = record.reportedRequests, reported != 0 { row.reportedMismatch = reported }
+                finished.append(row)
             }
             let slaves = finished.sorted { $0.name < $1.name }
             var total = Row(name: "total")
             for slave in slaves { total.add(counts: slave) }
             total.latency = LatencySummary(totalLatency)
             total.uncorrectedLatency = totalUncorrected.map(LatencySummary.init)
+            total.failureLatency = totalFailures.map(LatencySummary.init)
             var header = self.header
             if header.durationSeconds == nil, let end = total.lastEnd {
-                header.durationSeconds = max(0, Double(end - header.startedAt) / 1e9)
+                header.durationSeconds = max(0, (Double(end) - Double(header.startedAt)) / 1e9)
             }
             return RunReport(header: header, slaves: slaves, total: total)
         }

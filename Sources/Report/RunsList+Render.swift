@@ -16,7 +16,7 @@ extension RunsList: Renderable {
                 Formatting.decimal(entry.requestsPerSecond, places: 1), Formatting.milliseconds(entry.p99Milliseconds),
             ])
         }
-        return Formatting.table(rows, leftAligned: 0, gap: 1).joined(separator: "\n") + "\n"
+        return Formatting.table(rows, leftAligned: 0, gap: 1).map(Names.escaped).joined(separator: "\n") + "\n"
     }
 
     public var csv: String {

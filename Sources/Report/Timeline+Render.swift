@@ -1,3 +1,4 @@
+import Store
 extension Timeline: Renderable {
     public static let csvColumns = [
         "run", "slave", "bucket_start", "offset_s", "requests", "failures", "requests_per_s", "p50_ms", "p90_ms",
@@ -21,7 +22,7 @@ extension Timeline: Renderable {
         }
         lines += Formatting.table(rows, leftAligned: 1)
         lines.append("latency in ms; " + Precision.text)
-        return lines.joined(separator: "\n") + "\n"
+        return lines.map(Names.escaped).joined(separator: "\n") + "\n"
     }
 
     public var csv: String {

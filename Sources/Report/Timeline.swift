@@ -34,6 +34,7 @@ public struct Timeline: Sendable, Equatable {
                 throw ReportError.unknownSlave(runId: runId, slave: slave, existing: slaves.map(\.slave))
             }
             let span = try windows.startRange()
+            if let span { try Self.checkBucketCount(runStartedAt: run.startedAt, lastStart: span.upperBound, width: width) }
             guard slave == nil, slaves.count >= RunReport.parallelFromSlaves, let span else {
                 var builder = Builder(runStartedAt: run.startedAt, width: width)
                 try windows.forEach(order: .time, slave: slave) { try builder.add($0) }
@@ -50,7 +51,7 @@ public struct Timeline: Sendable, Equatable {
             self.init(runId: runId, runStartedAt: run.startedAt, every: width, slave: nil, buckets: [])
             return
         }
-        let middleBucket = ((span.lowerBound + span.upperBound) / 2 - run.startedAt) / width
+        let middleBucket = Int64((Double(span.lowerBound) / 2 + Double(span.upperBound) / 2 - Double(run.startedAt)) / Double(width))
         let split = run.startedAt + max(1, middleBucket) * width
         let halves = [Int64.min..<split, split..<Int64.max]
         let parts = try concurrently(halves.count) { index in
@@ -72,6 +73,19 @@ public struct Timeline: Sendable, Equatable {
             merged += part
         }
         self.init(runId: runId, runStartedAt: run.startedAt, every: width, slave: nil, buckets: merged)
+    }
+
+    /// At most this many rows: a timeline is for reading.
+    public static let maximumBuckets: Int64 = 100_000
+
+    /// Refuses a timeline whose windows (by the latest start) would need more than
+    /// `maximumBuckets` rows: a window stored with a wrong clock must not make a report allocate
+    /// without bound.
+    static func checkBucketCount(runStartedAt: Int64, lastStart: Int64, width: Int64) throws(ReportError) {
+        let buckets = (Double(lastStart) - Double(runStartedAt)) / Double(width)
+        guard buckets < Double(maximumBuckets) else {
+            throw .tooManyBuckets(buckets: buckets, every: width)
+        }
     }
 
     public init(runId: Int64, runStartedAt: Int64, every: Int64, slave: String?, buckets: [Bucket]) {
@@ -97,8 +111,11 @@ public struct Timeline: Sendable, Equatable {
         }
 
         mutating func add(_ window: StoredWindow) throws {
-            let index = max(0, (window.startedAt - runStartedAt) / width)
-            let start = runStartedAt + index * width
+            // Windows before the run's start count in its first bucket; the caller checked that
+            // the latest start is within `maximumBuckets`, so nothing here overflows.
+            let (offset, overflow) = window.startedAt.subtractingReportingOverflow(runStartedAt)
+            let index = overflow ? (window.startedAt < runStartedAt ? 0 : Timeline.maximumBuckets) : max(0, offset / width)
+            let start = runStartedAt + min(index, Timeline.maximumBuckets) * width
             if current?.start != start {
                 close()
                 // Empty buckets between two windows still get a row.
@@ -110,15 +127,18 @@ public struct Timeline: Sendable, Equatable {
                 current = Bucket(start: start)
                 currentEnd = start
             }
-            current?.requests &+= window.requests
-            current?.failures &+= window.failures
+            if var bucket = current {
+                bucket.requests = bucket.requests.saturatingAdd(window.requests)
+                bucket.failures = bucket.failures.saturatingAdd(window.failures)
+                current = bucket
+            }
             currentEnd = max(currentEnd, window.endedAt)
             try window.replayLatency(into: &latency)
         }
 
         mutating func close() {
             guard var bucket = current else { return }
-            bucket.seconds = Double(min(max(currentEnd - bucket.start, 0), width)) / 1e9
+            bucket.seconds = min(max(Double(currentEnd) - Double(bucket.start), 0), Double(width)) / 1e9
             bucket.latency = LatencySummary(latency)
             latency.reset()
             buckets.append(bucket)
@@ -136,13 +156,18 @@ public struct Timeline: Sendable, Equatable {
 public enum ReportError: Error, CustomStringConvertible, Equatable {
     case unknownSlave(runId: Int64, slave: String, existing: [String])
     case compareWithItself(Int64)
+    case tooManyBuckets(buckets: Double, every: Int64)
 
     public var description: String {
         switch self {
         case .unknownSlave(let runId, let slave, let existing):
-            return "run \(runId) has no slave \"\(slave)\"; its slaves: \(existing.joined(separator: ", "))"
+            return "run \(runId) has no slave \"\(Names.quoted(slave))\"; its slaves: \(existing.map { Names.escaped($0) }.joined(separator: ", "))"
         case .compareWithItself(let runId):
             return "--compare \(runId) is the run itself; compare with another run (see goloadtest runs)"
+        case .tooManyBuckets(let buckets, let every):
+            let count = String(Int64(min(buckets, 9e18)))
+            return "the timeline would have \(count) rows of \(Double(every) / 1e9) s (a stored window starts that long "
+                + "after the run); pass a larger --every, or --slave NAME to leave out a slave whose clock was wrong"
         }
     }
 }

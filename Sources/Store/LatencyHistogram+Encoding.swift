@@ -130,6 +130,9 @@ extension LatencyHistogram {
             throw .invalidHistogram("buckets add up to \(sum), header says \(total)")
         }
         guard total > 0 else { return }
+        guard !histogram.count.addingReportingOverflow(total).overflow else {
+            throw .invalidHistogram("adding \(total) latencies to \(histogram.count) overflows the count")
+        }
         let layout = histogram.histogram
         guard layout.valuesAreEquivalent(first, minimum), layout.valuesAreEquivalent(value, maximum), minimum <= maximum
         else {

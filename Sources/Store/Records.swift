@@ -127,6 +127,13 @@ public struct SummaryWindow: Sendable, Equatable {
     public var late: UInt64
     /// The slave's last window of the run.
     public var isFinal: Bool
+    /// Requests the plan meant to send in this window that were never sent.
+    public var dropped: UInt64
+    /// Failures without a response: time from the intended send to the failure.
+    public var failureLatency: LatencyHistogram?
+    /// When the master received the window (its own clock), ns; nil before it is received, and
+    /// on rows written by a version that did not record it.
+    public var receivedAt: Int64?
 
     public init(
         runId: Int64, slave: String, seq: UInt64, startedAt: Int64, endedAt: Int64,
@@ -134,7 +141,8 @@ public struct SummaryWindow: Sendable, Equatable {
         bytesReceived: UInt64 = 0, bytesSent: UInt64 = 0,
         statusCodes: [Int: UInt64] = [:], errors: [String: UInt64] = [:],
         latency: LatencyHistogram = LatencyHistogram(), uncorrectedLatency: LatencyHistogram? = nil,
-        late: UInt64 = 0, isFinal: Bool = false
+        late: UInt64 = 0, isFinal: Bool = false, dropped: UInt64 = 0, failureLatency: LatencyHistogram? = nil,
+        receivedAt: Int64? = nil
     ) {
         self.runId = runId
         self.slave = slave
@@ -152,5 +160,8 @@ public struct SummaryWindow: Sendable, Equatable {
         self.uncorrectedLatency = uncorrectedLatency
         self.late = late
         self.isFinal = isFinal
+        self.dropped = dropped
+        self.failureLatency = failureLatency
+        self.receivedAt = receivedAt
     }
 }

@@ -3,7 +3,8 @@ import GRDB
 /// Schema migrations. Shipped migrations are frozen: never edit one, add a new one.
 enum Migrations {
     static let first = "v1-run-runSlave-summary"
-    static let all: Set<String> = [first]
+    static let receivedDroppedFailures = "v2-summary-receivedAt-dropped-failureHistogram"
+    static let all: Set<String> = [first, receivedDroppedFailures]
 }
 
 extension RunStore {
@@ -60,6 +61,14 @@ extension RunStore {
                         CHECK (successes + failures = requests)
                     ) WITHOUT ROWID;
                     CREATE INDEX summaryByTime ON summary(runId, startedAt);
+                    """)
+        }
+        migrator.registerMigration(Migrations.receivedDroppedFailures) { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE summary ADD COLUMN receivedAt INTEGER;
+                    ALTER TABLE summary ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0 CHECK (dropped >= 0);
+                    ALTER TABLE summary ADD COLUMN failureHistogram BLOB;
                     """)
         }
         return migrator

@@ -10,7 +10,7 @@ extension RunStore {
     /// The run with this id, or `StoreError.unknownRun` naming the runs there are.
     public func run(_ id: Int64) throws(StoreError) -> RunRecord {
         let found = try readSync { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [id]).map(RunRecord.init(row:))
+            try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [id]).map { try RunRecord(row: $0) }
         }
         guard let found else {
             throw .unknownRun(id: id, existing: try runIds())
@@ -21,7 +21,7 @@ extension RunStore {
     /// Every run, oldest first.
     public func runs() throws(StoreError) -> [RunRecord] {
         try readSync { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY id").map(RunRecord.init(row:))
+            try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY id").map { try RunRecord(row: $0) }
         }
     }
 
@@ -29,31 +29,48 @@ extension RunStore {
     /// slaves has delivered; older `running` runs are listed so they can be closed.
     public func unfinishedRuns() throws(StoreError) -> [RunRecord] {
         try readSync { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM run WHERE status = 'running' ORDER BY id").map(RunRecord.init(row:))
+            try Row.fetchAll(db, sql: "SELECT * FROM run WHERE status = 'running' ORDER BY id").map { try RunRecord(row: $0) }
         }
     }
 
-    /// Requests, failures and windows stored per slave of a run.
+    /// Requests, failures and windows stored per slave of a run (sums saturate: a database
+    /// edited by hand cannot make them overflow).
     public func deliveredBySlave(_ runId: Int64) throws(StoreError) -> [String: (requests: UInt64, failures: UInt64, windows: UInt64)] {
-        let rows = try readSync { db in
-            try Row.fetchAll(
-                db,
-                sql: "SELECT slave, SUM(requests), SUM(failures), COUNT(*) FROM summary WHERE runId = ? GROUP BY slave",
-                arguments: [runId]
-            ).map { row -> (String, Int64, Int64, Int64) in (row[0], row[1], row[2], row[3]) }
+        try readSync { db in
+            var result: [String: (requests: UInt64, failures: UInt64, windows: UInt64)] = [:]
+            let cursor = try Row.fetchCursor(
+                db, sql: "SELECT slave, requests, failures FROM summary WHERE runId = ?", arguments: [runId])
+            while let row = try cursor.next() {
+                let slave = try row.text(0, "summary.slave")
+                var sums = result[slave] ?? (0, 0, 0)
+                sums.requests = sums.requests.saturatingAdd(try row.count(1, "summary.requests"))
+                sums.failures = sums.failures.saturatingAdd(try row.count(2, "summary.failures"))
+                sums.windows += 1
+                result[slave] = sums
+            }
+            return result
         }
-        var result: [String: (requests: UInt64, failures: UInt64, windows: UInt64)] = [:]
-        for (slave, requests, failures, windows) in rows {
-            result[slave] = (UInt64(max(requests, 0)), UInt64(max(failures, 0)), UInt64(max(windows, 0)))
+    }
+
+    /// Whether the window (run, slave, seq) is stored.
+    public func hasWindow(runId: Int64, slave: String, seq: UInt64) throws(StoreError) -> Bool {
+        try readSync { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM summary WHERE runId = ? AND slave = ? AND seq = ?",
+                arguments: [runId, slave, Int64(clamping: seq)]) != nil
         }
-        return result
+    }
+
+    /// Whether a run with this id is stored.
+    public func hasRun(_ runId: Int64) throws(StoreError) -> Bool {
+        try readSync { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM run WHERE id = ?", arguments: [runId]) != nil }
     }
 
     /// The slaves of a run, by name.
     public func runSlaves(_ runId: Int64) throws(StoreError) -> [RunSlaveRecord] {
         try readSync { db in
             try Row.fetchAll(db, sql: "SELECT * FROM runSlave WHERE runId = ? ORDER BY slave", arguments: [runId])
-                .map(RunSlaveRecord.init(row:))
+                .map { try RunSlaveRecord(row: $0) }
         }
     }
 
@@ -82,64 +99,144 @@ extension RunStore {
 }
 
 extension RunRecord {
-    init(row: Row) {
+    init(row: Row) throws {
         self.init(
-            id: row["id"],
-            master: row["master"],
-            status: RunStatus(rawValue: row["status"]) ?? .running,
-            startedAt: row["startedAt"],
-            finishedAt: row["finishedAt"])
+            id: try row.integer("id", "run.id"),
+            master: try row.text("master", "run.master"),
+            status: RunStatus(rawValue: try row.text("status", "run.status")) ?? .running,
+            startedAt: try row.integer("startedAt", "run.startedAt"),
+            finishedAt: try row.optionalInteger("finishedAt", "run.finishedAt"))
     }
 }
 
 extension RunSlaveRecord {
-    init(row: Row) {
-        let tasks: Int64? = row["tasks"]
-        let batch: Int64 = row["batch"]
-        let reported: Int64? = row["reportedRequests"]
-        let duration: Int64? = row["durationNs"]
-        let timeout: Int64? = row["timeoutNs"]
+    init(row: Row) throws {
+        let tasks = try row.optionalInteger("tasks", "runSlave.tasks")
+        let batch = try row.integer("batch", "runSlave.batch")
+        let reported = try row.optionalInteger("reportedRequests", "runSlave.reportedRequests")
+        let duration = try row.optionalInteger("durationNs", "runSlave.durationNs")
+        let timeout = try row.optionalInteger("timeoutNs", "runSlave.timeoutNs")
+        let rate = (row["rate"] as DatabaseValue).storage
         let plan = SlavePlan(
-            tasks: UInt64(max(tasks ?? 0, 0)), batch: UInt32(clamping: batch), url: row["url"],
-            duration: duration.map { .nanoseconds($0) }, rate: row["rate"], method: row["method"],
+            tasks: UInt64(max(tasks ?? 0, 0)), batch: UInt32(clamping: max(batch, 0)), url: try row.text("url", "runSlave.url"),
+            duration: duration.map { .nanoseconds($0) }, rate: rate.finitePositive,
+            method: try row.text("method", "runSlave.method"),
             timeout: timeout.map { .nanoseconds($0) })
         self.init(
-            runId: row["runId"],
-            slave: row["slave"],
-            status: SlaveStatus(rawValue: row["status"]) ?? .running,
+            runId: try row.integer("runId", "runSlave.runId"),
+            slave: try row.text("slave", "runSlave.slave"),
+            status: SlaveStatus(rawValue: try row.text("status", "runSlave.status")) ?? .running,
             plan: plan,
-            joinedAt: row["joinedAt"],
-            finishedAt: row["finishedAt"],
+            joinedAt: try row.integer("joinedAt", "runSlave.joinedAt"),
+            finishedAt: try row.optionalInteger("finishedAt", "runSlave.finishedAt"),
             reportedRequests: reported.map { UInt64(max($0, 0)) },
-            lostAt: row["lostAt"])
+            lostAt: try row.optionalInteger("lostAt", "runSlave.lostAt"))
     }
 }
 
 extension SummaryWindow {
     init(row: Row) throws {
-        let blob: Data = row["histogram"]
-        let uncorrected: Data? = row["uncorrectedHistogram"]
-        let codes = CountsJSON.decode(row["statusCodes"])
-        func count(_ column: String) -> UInt64 {
-            let value: Int64 = row[column]
-            return UInt64(max(value, 0))
-        }
+        let blob = try row.blob("histogram", "summary.histogram") ?? Data()
+        let uncorrected = try row.blob("uncorrectedHistogram", "summary.uncorrectedHistogram")
+        let failed = row.hasColumn("failureHistogram") ? try row.blob("failureHistogram", "summary.failureHistogram") : nil
+        let codes = CountsJSON.decode(try row.text("statusCodes", "summary.statusCodes"))
         self.init(
-            runId: row["runId"],
-            slave: row["slave"],
-            seq: count("seq"),
-            startedAt: row["startedAt"],
-            endedAt: row["endedAt"],
-            requests: count("requests"),
-            successes: count("successes"),
-            failures: count("failures"),
-            bytesReceived: count("bytesReceived"),
-            bytesSent: count("bytesSent"),
-            statusCodes: Dictionary(uniqueKeysWithValues: codes.compactMap { key, value in Int(key).map { ($0, value) } }),
-            errors: CountsJSON.decode(row["errors"]),
+            runId: try row.integer("runId", "summary.runId"),
+            slave: try row.text("slave", "summary.slave"),
+            seq: try row.count("seq", "summary.seq"),
+            startedAt: try row.integer("startedAt", "summary.startedAt"),
+            endedAt: try row.integer("endedAt", "summary.endedAt"),
+            requests: try row.count("requests", "summary.requests"),
+            successes: try row.count("successes", "summary.successes"),
+            failures: try row.count("failures", "summary.failures"),
+            bytesReceived: try row.count("bytesReceived", "summary.bytesReceived"),
+            bytesSent: try row.count("bytesSent", "summary.bytesSent"),
+            statusCodes: Dictionary(codes.compactMap { key, value in Int(key).map { ($0, value) } }, uniquingKeysWith: { $0.saturatingAdd($1) }),
+            errors: CountsJSON.decode(try row.text("errors", "summary.errors")),
             latency: try LatencyHistogram(decoding: blob),
             uncorrectedLatency: try uncorrected.map { try LatencyHistogram(decoding: $0) },
-            late: count("late"),
-            isFinal: row["isFinal"])
+            late: try row.count("late", "summary.late"),
+            isFinal: try row.integer("isFinal", "summary.isFinal") != 0,
+            dropped: row.hasColumn("dropped") ? try row.count("dropped", "summary.dropped") : 0,
+            failureLatency: try failed.map { try LatencyHistogram(decoding: $0) },
+            receivedAt: row.hasColumn("receivedAt") ? try row.optionalInteger("receivedAt", "summary.receivedAt") : nil)
+    }
+}
+
+/// Reading values without trusting them: SQLite lets a file edited by hand (or by an older
+/// version) hold text where a number belongs, and GRDB traps on such a conversion. Every read
+/// here says which column held what instead.
+extension Row {
+    func integer<Key: RowKey>(_ key: Key, _ column: String) throws(StoreError) -> Int64 {
+        guard let value = try optionalInteger(key, column) else {
+            throw .unreadableValue(column: column, value: "NULL")
+        }
+        return value
+    }
+
+    func optionalInteger<Key: RowKey>(_ key: Key, _ column: String) throws(StoreError) -> Int64? {
+        let value = key.value(in: self)
+        switch value.storage {
+        case .null: return nil
+        case .int64(let integer): return integer
+        case .double(let double) where double.rounded() == double && abs(double) < 9.2e18: return Int64(double)
+        default: throw .unreadableValue(column: column, value: value.description)
+        }
+    }
+
+    /// A count: never negative (a negative stored count reads as 0).
+    func count<Key: RowKey>(_ key: Key, _ column: String) throws(StoreError) -> UInt64 {
+        UInt64(Swift.max(try integer(key, column), 0))
+    }
+
+    func text<Key: RowKey>(_ key: Key, _ column: String) throws(StoreError) -> String {
+        let value = key.value(in: self)
+        switch value.storage {
+        case .string(let text): return text
+        case .int64(let integer): return String(integer)
+        case .blob(let data): return String(decoding: data, as: UTF8.self)
+        default: throw .unreadableValue(column: column, value: value.description)
+        }
+    }
+
+    func blob<Key: RowKey>(_ key: Key, _ column: String) throws(StoreError) -> Data? {
+        let value = key.value(in: self)
+        switch value.storage {
+        case .null: return nil
+        case .blob(let data): return data
+        default: throw .unreadableValue(column: column, value: String(value.description.prefix(40)))
+        }
+    }
+}
+
+/// A column of a row, by index or by name.
+protocol RowKey {
+    func value(in row: Row) -> DatabaseValue
+}
+
+extension Int: RowKey {
+    func value(in row: Row) -> DatabaseValue { row[self] }
+}
+
+extension String: RowKey {
+    func value(in row: Row) -> DatabaseValue { row[self] ?? .null }
+}
+
+extension DatabaseValue.Storage {
+    /// A positive finite number, or nil.
+    var finitePositive: Double? {
+        switch self {
+        case .double(let value) where value.isFinite && value > 0: return value
+        case .int64(let value) where value > 0: return Double(value)
+        default: return nil
+        }
+    }
+}
+
+extension UInt64 {
+    /// `self + other`, or `.max` where that overflows: sums over stored rows never trap.
+    public func saturatingAdd(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
     }
 }

@@ -19,8 +19,11 @@ public struct StoredWindow {
     public var statusCodes: [Int: UInt64]
     public var errors: [String: UInt64]
     public var isFinal: Bool
-    let histogram: Data
-    let uncorrectedHistogram: Data?
+    /// Requests the plan meant to send that were never sent.
+    public var dropped: UInt64
+    var histogram: Data
+    var uncorrectedHistogram: Data?
+    var failureHistogram: Data?
 
     /// Adds this window's latencies to `histogram`.
     public func replayLatency(into histogram: inout LatencyHistogram) throws(StoreError) {
@@ -29,6 +32,15 @@ public struct StoredWindow {
 
     /// Rate-driven runs store latencies from the actual send too.
     public var hasUncorrectedLatency: Bool { uncorrectedHistogram != nil }
+
+    /// Whether some failures carry their time to failure.
+    public var hasFailureLatency: Bool { failureHistogram != nil }
+
+    /// Adds this window's times to failure (if any) to `histogram`.
+    public func replayFailureLatency(into histogram: inout LatencyHistogram) throws(StoreError) {
+        guard let failureHistogram else { return }
+        try LatencyHistogram.replay(failureHistogram, into: &histogram)
+    }
 
     /// Adds this window's uncorrected latencies (if any) to `histogram`.
     public func replayUncorrectedLatency(into histogram: inout LatencyHistogram) throws(StoreError) {
@@ -44,9 +56,10 @@ extension StoredWindow {
             slave: window.slave, seq: window.seq, startedAt: window.startedAt, endedAt: window.endedAt,
             requests: window.requests, successes: window.successes, failures: window.failures,
             bytesReceived: window.bytesReceived, bytesSent: window.bytesSent, late: window.late,
-            statusCodes: window.statusCodes, errors: window.errors, isFinal: window.isFinal,
+            statusCodes: window.statusCodes, errors: window.errors, isFinal: window.isFinal, dropped: window.dropped,
             histogram: Data(window.latency.encoded()),
-            uncorrectedHistogram: window.uncorrectedLatency.map { Data($0.encoded()) })
+            uncorrectedHistogram: window.uncorrectedLatency.map { Data($0.encoded()) },
+            failureHistogram: window.failureLatency.map { Data($0.encoded()) })
     }
 }
 
@@ -71,7 +84,9 @@ public struct RunWindows {
     public func startRange() throws -> ClosedRange<Int64>? {
         let row = try Row.fetchOne(
             db, sql: "SELECT MIN(startedAt), MAX(startedAt) FROM summary WHERE runId = ?", arguments: [runId])
-        guard let row, let low = row[0] as Int64?, let high = row[1] as Int64? else { return nil }
+        guard let row, let low = try row.optionalInteger(0, "summary.startedAt"),
+            let high = try row.optionalInteger(1, "summary.startedAt")
+        else { return nil }
         return low...high
     }
 
@@ -94,26 +109,40 @@ public struct RunWindows {
             db,
             sql: """
                 SELECT slave, seq, startedAt, endedAt, requests, successes, failures, bytesReceived, bytesSent,
-                    late, statusCodes, errors, isFinal, histogram, uncorrectedHistogram
+                    late, statusCodes, errors, isFinal, dropped, histogram, uncorrectedHistogram, failureHistogram
                 FROM summary WHERE runId = ?\(filter) ORDER BY \(orderBy)
                 """,
             arguments: arguments)
         while let row = try cursor.next() {
-            func count(_ index: Int) -> UInt64 {
-                let value: Int64 = row[index]
-                return UInt64(max(value, 0))
+            func count(_ index: Int, _ column: String) throws(StoreError) -> UInt64 {
+                try row.count(index, "summary." + column)
             }
+            for (index, column) in [(14, "histogram"), (15, "uncorrectedHistogram"), (16, "failureHistogram")] {
+                let storage = (row[index] as DatabaseValue).storage
+                if case .blob = storage { continue }
+                if case .null = storage, index != 14 { continue }
+                throw StoreError.unreadableValue(column: "summary." + column, value: "a value that is not a histogram")
+            }
+            let window = StoredWindow(
+                slave: try row.text(0, "summary.slave"), seq: try count(1, "seq"),
+                startedAt: try row.integer(2, "summary.startedAt"), endedAt: try row.integer(3, "summary.endedAt"),
+                requests: try count(4, "requests"), successes: try count(5, "successes"),
+                failures: try count(6, "failures"), bytesReceived: try count(7, "bytesReceived"),
+                bytesSent: try count(8, "bytesSent"), late: try count(9, "late"),
+                statusCodes: CountsJSON.decodeStatusCodes(try row.text(10, "summary.statusCodes")),
+                errors: CountsJSON.decode(try row.text(11, "summary.errors")),
+                isFinal: try row.integer(12, "summary.isFinal") != 0, dropped: try count(13, "dropped"),
+                histogram: Data(), uncorrectedHistogram: nil, failureHistogram: nil)
             // The histograms are read in place: valid only during `body`.
-            try row.withUnsafeData(atIndex: 13) { histogram in
-                try row.withUnsafeData(atIndex: 14) { uncorrected in
-                    try body(
-                        StoredWindow(
-                            slave: row[0], seq: count(1), startedAt: row[2], endedAt: row[3], requests: count(4),
-                            successes: count(5), failures: count(6), bytesReceived: count(7), bytesSent: count(8),
-                            late: count(9),
-                            statusCodes: CountsJSON.decodeStatusCodes(row[10] as String),
-                            errors: CountsJSON.decode(row[11] as String), isFinal: row[12],
-                            histogram: histogram ?? Data(), uncorrectedHistogram: uncorrected))
+            try row.withUnsafeData(atIndex: 14) { histogram in
+                try row.withUnsafeData(atIndex: 15) { uncorrected in
+                    try row.withUnsafeData(atIndex: 16) { failed in
+                        var window = window
+                        window.histogram = histogram ?? Data()
+                        window.uncorrectedHistogram = uncorrected
+                        window.failureHistogram = failed
+                        try body(window)
+                    }
                 }
             }
         }
@@ -155,7 +184,7 @@ extension RunStore {
             let slaves = try Row.fetchAll(
                 db, sql: "SELECT * FROM runSlave WHERE runId = ? ORDER BY slave", arguments: [runId])
             return try body(
-                RunRecord(row: run), slaves.map(RunSlaveRecord.init(row:)), RunWindows(db: db, runId: runId))
+                try RunRecord(row: run), try slaves.map { try RunSlaveRecord(row: $0) }, RunWindows(db: db, runId: runId))
         }
         guard let result else {
             throw StoreError.unknownRun(id: runId, existing: try runIds())

@@ -37,20 +37,59 @@ extension RunStore {
     /// `finished` with the total it reported.
     @discardableResult
     public func recordWindow(_ window: SummaryWindow, reportedTotal: UInt64? = nil) async throws(StoreError) -> Bool {
-        let row = EncodedWindow(window)
+        try await recordWindows([(window, reportedTotal)])[0].get()
+    }
+
+    /// Stores windows in one transaction (one sync to disk for all of them): each is stored, or
+    /// found stored before (`false`), or refused on its own without touching the others.
+    public func recordWindows(
+        _ windows: [(window: SummaryWindow, reportedTotal: UInt64?)]
+    ) async throws(StoreError) -> [Result<Bool, StoreError>] {
+        let rows = windows.map { (EncodedWindow($0.window), $0.reportedTotal) }
         return try await write { db in
-            guard try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM runSlave WHERE runId = ? AND slave = ?",
-                arguments: [row.runId, row.slave]) != nil
-            else {
-                throw StoreError.unknownRunSlave(runId: row.runId, slave: row.slave)
+            var results: [Result<Bool, StoreError>] = []
+            results.reserveCapacity(rows.count)
+            for (row, reportedTotal) in rows {
+                results.append(Self.insert(row, reportedTotal: reportedTotal, db))
             }
+            return results
+        }
+    }
+
+    private static func insert(_ row: EncodedWindow, reportedTotal: UInt64?, _ db: Database) -> Result<Bool, StoreError> {
+        do {
+            // The database itself refuses what no run can take: a run that is over, a slave that
+            // sent its final window (its highest seq: windows come in order). A window stored
+            // before is a repeat, whatever the run's state.
+            guard let state = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT run.status,
+                        CASE WHEN runSlave.status = 'finished'
+                            THEN (SELECT MAX(seq) FROM summary WHERE runId = ?1 AND slave = ?2) END,
+                        EXISTS (SELECT 1 FROM summary WHERE runId = ?1 AND slave = ?2 AND seq = ?3)
+                    FROM runSlave JOIN run ON run.id = runSlave.runId
+                    WHERE runSlave.runId = ?1 AND runSlave.slave = ?2
+                    """,
+                arguments: [row.runId, row.slave, row.seq])
+            else {
+                return .failure(.unknownRunSlave(runId: row.runId, slave: row.slave))
+            }
+            if try state.integer(2, "summary") != 0 { return .success(false) }
+            if try state.text(0, "run.status") != RunStatus.running.rawValue {
+                return .failure(.runOver(runId: row.runId))
+            }
+            if let finalSeq = try state.optionalInteger(1, "summary.seq"), finalSeq < row.seq {
+                return .failure(.afterFinalWindow(runId: row.runId, slave: row.slave, finalSeq: UInt64(max(finalSeq, 0))))
+            }
+            // ON CONFLICT names the key: a repeat is ignored, a broken constraint is an error.
             try db.cachedStatement(
                 sql: """
-                    INSERT OR IGNORE INTO summary (runId, slave, seq, startedAt, endedAt, requests,
+                    INSERT INTO summary (runId, slave, seq, startedAt, endedAt, requests,
                         successes, failures, bytesReceived, bytesSent, statusCodes, errors, histogram,
-                        uncorrectedHistogram, late, isFinal)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        uncorrectedHistogram, late, isFinal, receivedAt, dropped, failureHistogram)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (runId, slave, seq) DO NOTHING
                     """
             ).execute(arguments: row.arguments)
             let inserted = db.changesCount > 0
@@ -62,7 +101,9 @@ extension RunStore {
                         """,
                     arguments: [row.endedAt, reportedTotal.map { Int64(clamping: $0) }, row.runId, row.slave])
             }
-            return inserted
+            return .success(inserted)
+        } catch {
+            return .failure(.database(reason(error)))
         }
     }
 
@@ -103,6 +144,7 @@ private struct SlaveRow: Sendable {
 struct EncodedWindow: Sendable {
     var runId: Int64
     var slave: String
+    var seq: Int64
     var isFinal: Bool
     var endedAt: Int64
     var arguments: StatementArguments
@@ -110,6 +152,7 @@ struct EncodedWindow: Sendable {
     init(_ window: SummaryWindow) {
         runId = window.runId
         slave = window.slave
+        seq = Int64(clamping: window.seq)
         isFinal = window.isFinal
         endedAt = window.endedAt
         let codes = Dictionary(uniqueKeysWithValues: window.statusCodes.map { (String($0.key), $0.value) })
@@ -119,7 +162,8 @@ struct EncodedWindow: Sendable {
             Int64(clamping: window.bytesReceived), Int64(clamping: window.bytesSent),
             CountsJSON.encode(codes), CountsJSON.encode(window.errors),
             Data(window.latency.encoded()), window.uncorrectedLatency.map { Data($0.encoded()) },
-            Int64(clamping: window.late), window.isFinal,
+            Int64(clamping: window.late), window.isFinal, window.receivedAt, Int64(clamping: window.dropped),
+            window.failureLatency.map { Data($0.encoded()) },
         ]
     }
 }

@@ -1,6 +1,10 @@
 import Foundation
 import GRDB
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The goloadtest database: owns the SQLite connection, migrates it when opened for writing, and
 /// offers intention-named writes and the queries reports are built from.
 ///
@@ -13,34 +17,32 @@ public final class RunStore: Sendable {
     public let path: String?
     /// Held by the process that writes the file.
     private let lock: WriterLock?
-    /// Companion files (`-wal`, `-shm`) that opening the file read-only created.
-    private let createdCompanions: [String]
 
-    init(writer: any DatabaseWriter, path: String?, lock: WriterLock? = nil, createdCompanions: [String] = []) {
+    init(writer: any DatabaseWriter, path: String?, lock: WriterLock? = nil) {
         self.writer = writer
         self.path = path
         self.lock = lock
-        self.createdCompanions = createdCompanions
     }
 
-    /// Closes the database. A read-only store also removes the `-wal`/`-shm` files its opening
-    /// created, when no master is writing the file (its lock is free), so a report leaves the
-    /// folder as it found it.
+    /// Closes the database. SQLite's own files (`-wal`, `-shm`) are SQLite's: nothing here
+    /// removes them.
     public func close() {
         try? writer.close()
-        guard let path, !createdCompanions.isEmpty, WriterLock.isFree(databasePath: path) else { return }
-        for companion in createdCompanions {
-            let size = (try? FileManager.default.attributesOfItem(atPath: companion))?[.size] as? Int
-            // A -wal with content holds data a master wrote: never remove that.
-            if companion.hasSuffix("-wal"), size ?? 0 > 0 { continue }
-            try? FileManager.default.removeItem(atPath: companion)
-        }
     }
 
     /// Opens (creating if needed) the database a master writes to, and migrates it.
     /// A file that is not a goloadtest database, or is from a newer goloadtest, is refused
     /// and left untouched.
-    public static func open(path: String) throws(StoreError) -> RunStore {
+    /// How a commit reaches the disk.
+    public enum Durability: String, Sendable {
+        /// Every commit synced (`synchronous = FULL`): what a master uses.
+        case synced
+        /// WAL's default (`synchronous = NORMAL`): survives a crash of the process, not a power
+        /// loss. For benchmarks that measure what syncing costs.
+        case crashSafe
+    }
+
+    public static func open(path: String, durability: Durability = .synced) throws(StoreError) -> RunStore {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             throw .database("cannot create \(path): the folder \(directory) does not exist")
@@ -64,11 +66,16 @@ public final class RunStore: Sendable {
                 throw .notAGoloadtestDatabase(path: path, reason: Self.reason(error))
             }
         }
+        // Runs hold what was measured against someone's service: readable by its owner only
+        // (SQLite gives its -wal and -shm files the database file's permissions).
+        try createPrivately(path)
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // An acknowledged window survives a power loss, not only a crash: every commit is
+            // synced (windows are committed in groups to share the cost).
+            try db.execute(sql: durability == .synced ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
         }
         let pool: DatabasePool
         do {
@@ -90,7 +97,6 @@ public final class RunStore: Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw .databaseMissing(path: path)
         }
-        let companions = [path + "-wal", path + "-shm"].filter { !FileManager.default.fileExists(atPath: $0) }
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(5)
@@ -108,7 +114,7 @@ public final class RunStore: Sendable {
         do {
             try check(queue, path: path, allowEmpty: false)
         } catch {
-            RunStore(writer: queue, path: path, createdCompanions: companions).close()
+            RunStore(writer: queue, path: path).close()
             throw error
         }
         // A WAL database (every master writes one) is read through a pool: several readers can
@@ -116,9 +122,9 @@ public final class RunStore: Sendable {
         let journal = try? queue.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         if journal == "wal", let pool = try? DatabasePool(path: path, configuration: configuration) {
             try? queue.close()
-            return RunStore(writer: pool, path: path, createdCompanions: companions)
+            return RunStore(writer: pool, path: path)
         }
-        return RunStore(writer: queue, path: path, createdCompanions: companions)
+        return RunStore(writer: queue, path: path)
     }
 
     /// A fresh, migrated, in-memory database (tests, one-process runs that keep nothing).
@@ -156,6 +162,21 @@ public final class RunStore: Sendable {
         let unknown = state.applied.subtracting(Migrations.all)
         guard unknown.isEmpty else {
             throw .newerSchema(path: path, unknownMigrations: unknown.sorted())
+        }
+    }
+
+    /// SQLite's `synchronous` setting on this store's connections (2: FULL, every commit synced).
+    public func synchronousMode() throws(StoreError) -> Int {
+        try readSync { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    /// Creates an empty `path` with mode 0600 if there is no file there yet.
+    private static func createPrivately(_ path: String) throws(StoreError) {
+        let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if descriptor >= 0 {
+            Glibc.close(descriptor)
+        } else if errno != EEXIST {
+            throw .database("cannot create \(path): \(String(cString: strerror(errno)))")
         }
     }
 

@@ -12,12 +12,18 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case unknownRun(id: Int64, existing: [Int64])
     /// A window names a run or slave the database does not know.
     case unknownRunSlave(runId: Int64, slave: String)
+    /// The run is over: it takes no more windows.
+    case runOver(runId: Int64)
+    /// The slave already delivered its final window of the run (seq `finalSeq`).
+    case afterFinalWindow(runId: Int64, slave: String, finalSeq: UInt64)
     /// Another goloadtest process writes to this database.
     case locked(path: String, pid: String)
     /// SQLite found damage in the file.
     case corrupt(path: String, detail: String)
     /// SQLite said no.
     case database(String)
+    /// A stored value is not of its column's type (the file was edited by hand or damaged).
+    case unreadableValue(column: String, value: String)
 
     public var description: String {
         switch self {
@@ -36,13 +42,20 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
             }
             return "there is no run \(id); runs in this database: \(Self.describe(existing))"
         case .unknownRunSlave(let runId, let slave):
-            return "slave \"\(slave)\" is not part of run \(runId)"
+            return "slave \"\(Names.quoted(slave))\" is not part of run \(runId)"
+        case .runOver(let runId):
+            return "run \(runId) is over; it takes no more windows"
+        case .afterFinalWindow(let runId, let slave, let finalSeq):
+            return "slave \"\(Names.quoted(slave))\" already sent its final window (\(finalSeq)) of run \(runId)"
         case .locked(let path, let pid):
             return "\(path) is in use by another goloadtest master (pid \(pid)); stop it, or pass --db PATH for another file"
         case .corrupt(let path, let detail):
             return "\(path) is damaged (\(detail)); the file was not changed. Restore a copy or pass --db PATH for a new file"
         case .database(let message):
             return "database error: \(message)"
+        case .unreadableValue(let column, let value):
+            return "the database holds \(Names.escaped(String(value.prefix(40)))) in \(column), which goloadtest cannot read; "
+                + "the file was edited by hand or damaged. Restore a copy, or pass --db PATH for another file"
         }
     }
 

@@ -1,8 +1,15 @@
 extension SummaryWindow {
+    /// The largest count (requests, bytes, dropped ...) one window may claim: far above what any
+    /// slave measures in a window, far below what sums of many windows would overflow.
+    public static let maximumCount: UInt64 = 1 << 48
+    /// At most this many error kinds per window, each at most this many bytes.
+    public static let maximumErrorKinds = 64
+    public static let maximumErrorKindBytes = 64
+
     /// Why this window cannot be stored, or nil if it can. A peer can send anything: the master
     /// checks every window before it touches the database.
     public var problem: String? {
-        if slave.isEmpty { return "the slave name is empty" }
+        if let problem = Names.problem(slave: slave) { return problem }
         if runId <= 0 { return "run id \(runId) is not a run" }
         if seq > UInt64(Int64.max) { return "seq \(seq) is out of range" }
         if endedAt < startedAt { return "the window ends (\(endedAt)) before it starts (\(startedAt))" }
@@ -10,14 +17,18 @@ extension SummaryWindow {
         if overflow || sum != requests {
             return "successes (\(successes)) + failures (\(failures)) != requests (\(requests))"
         }
-        if requests > UInt64(Int64.max) || bytesReceived > UInt64(Int64.max) || bytesSent > UInt64(Int64.max) {
-            return "counts out of range"
+        let limit = Self.maximumCount
+        if requests > limit || bytesReceived > limit || bytesSent > limit || dropped > limit {
+            return "counts out of range (a window holds at most \(limit) requests, bytes or dropped requests)"
         }
         if latency.count > requests {
             return "the histogram holds \(latency.count) latencies for \(requests) requests"
         }
         if let uncorrected = uncorrectedLatency, uncorrected.count != latency.count {
             return "the uncorrected histogram holds \(uncorrected.count) latencies, the corrected one \(latency.count)"
+        }
+        if let failed = failureLatency, failed.count > failures {
+            return "the failure histogram holds \(failed.count) times for \(failures) failures"
         }
         if late > requests {
             return "\(late) late requests out of \(requests)"
@@ -31,6 +42,14 @@ extension SummaryWindow {
         if let bad = statusCodes.keys.first(where: { !(100...999).contains($0) }) {
             return "status code \(bad) is not an HTTP status"
         }
+        if errors.count > Self.maximumErrorKinds {
+            return "\(errors.count) error kinds; at most \(Self.maximumErrorKinds)"
+        }
+        for kind in errors.keys {
+            if let problem = Names.problem(kind, what: "error kind", maximumBytes: Self.maximumErrorKindBytes) {
+                return problem
+            }
+        }
         return nil
     }
 
@@ -43,5 +62,55 @@ extension SummaryWindow {
             total = next
         }
         return total
+    }
+}
+
+/// The rules for names that travel on the wire and end up in reports (slave names, error
+/// kinds): one check everywhere, and messages that quote a name only in part and escaped.
+public enum Names {
+    public static let maximumSlaveNameBytes = 100
+
+    public static func problem(slave name: String) -> String? {
+        problem(name, what: "slave name", maximumBytes: maximumSlaveNameBytes)
+    }
+
+    /// Why `name` is not acceptable, or nil: empty, longer than `maximumBytes` of UTF-8, or
+    /// holding control characters.
+    public static func problem(_ name: String, what: String, maximumBytes: Int) -> String? {
+        if name.isEmpty { return "the \(what) is empty; use a short name of letters, digits, - and _" }
+        if name.utf8.count > maximumBytes {
+            return "the \(what) \"\(quoted(name))\" is \(name.utf8.count) bytes long; keep it to \(maximumBytes)"
+        }
+        if name.unicodeScalars.contains(where: isUnsafe) {
+            return "the \(what) \"\(quoted(name))\" contains control characters; use letters, digits, - and _"
+        }
+        return nil
+    }
+
+    /// Control characters (C0, DEL, C1) and the bidirectional overrides that can disguise text
+    /// in a terminal.
+    static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.generalCategory == .control || (0x202A...0x202E).contains(scalar.value)
+            || (0x2066...0x2069).contains(scalar.value)
+    }
+
+    /// At most 32 characters of `name`, control characters shown as `\u{…}`: safe to print.
+    public static func quoted(_ name: String, limit: Int = 32) -> String {
+        let scalars = name.unicodeScalars
+        guard scalars.count > limit else { return escaped(name) }
+        var head = String.UnicodeScalarView()
+        head.append(contentsOf: scalars.prefix(limit))
+        return escaped(String(head)) + "…"
+    }
+
+    /// `text` with every control character shown as `\u{…}`: for printing stored names (a
+    /// database written by an older version or by hand may hold anything).
+    public static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isUnsafe) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            out += isUnsafe(scalar) ? "\\u{\(String(scalar.value, radix: 16))}" : String(scalar)
+        }
+        return out
     }
 }

@@ -13,7 +13,7 @@ final class WriterLock: Sendable {
 
     init(databasePath: String) throws(StoreError) {
         let path = databasePath + ".lock"
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw .database("cannot create the lock file \(path): \(String(cString: strerror(errno)))")
         }
@@ -32,16 +32,6 @@ final class WriterLock: Sendable {
 
     deinit {
         close(descriptor)
-    }
-
-    /// Whether no process holds the lock of `databasePath` (a missing lock file is free).
-    static func isFree(databasePath: String) -> Bool {
-        let descriptor = open(databasePath + ".lock", O_RDWR | O_CLOEXEC)
-        guard descriptor >= 0 else { return errno == ENOENT }
-        defer { close(descriptor) }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { return false }
-        flock(descriptor, LOCK_UN)
-        return true
     }
 }
 

@@ -45,9 +45,13 @@ struct LoadOptions: ParsableArguments {
     @Option(help: "Send this file's bytes as the request body.")
     var bodyFile: String?
 
+    /// Rates a run can keep: from one request every ~17 minutes to ten million a second.
+    static let rates: ClosedRange<Double> = 0.001...10_000_000
+
     func validate() throws {
-        if let rate, !(rate > 0 && rate.isFinite) {
-            throw ValidationError("--rate must be a positive number of requests per second (got \(rate))")
+        if let rate, !Self.rates.contains(rate) {
+            throw ValidationError(
+                "--rate must be a number of requests per second from 0.001 to 10000000 (got \(rate))")
         }
     }
 
@@ -65,8 +69,8 @@ struct LoadOptions: ParsableArguments {
         let timeout = try timeout ?? fromEnvironment("TIMEOUT")
         var rate = self.rate
         if rate == nil, let text = environment.value("RATE") {
-            guard let value = Double(text), value > 0, value.isFinite else {
-                throw CLIError("RATE=\(text) in the environment or .env is not a positive number of requests per second")
+            guard let value = Double(text), Self.rates.contains(value) else {
+                throw CLIError("RATE=\(text) in the environment or .env is not a number of requests per second from 0.001 to 10000000")
             }
             rate = value
         }

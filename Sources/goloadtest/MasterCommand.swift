@@ -19,11 +19,26 @@ struct MasterOptions: ParsableArguments {
     @Option(help: "A slave silent (or away) this long is declared lost, e.g. 3s.")
     var slaveTimeout: DurationArgument?
 
+    @Option(help: "With --expect-slaves: exit 1 if they have not all connected within this long, e.g. 2m.")
+    var waitFor: DurationArgument?
+
+    @Option(help: "How far a slave's clock may be from the master's before its windows are refused, e.g. 60s.")
+    var maxClockSkew: DurationArgument?
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        if let expectSlaves, expectSlaves < 1 {
-            throw ValidationError("--expect-slaves must be at least 1 (got \(expectSlaves))")
+        if let expectSlaves, !(1...100_000).contains(expectSlaves) {
+            throw ValidationError("--expect-slaves must be between 1 and 100000 (got \(expectSlaves))")
+        }
+        if waitFor != nil, expectSlaves == nil {
+            throw ValidationError("--wait-for goes with --expect-slaves N: it bounds the wait for those N slaves")
+        }
+        if let slaveTimeout, slaveTimeout.duration < .milliseconds(100) || slaveTimeout.duration > .seconds(86_400) {
+            throw ValidationError("--slave-timeout must be between 100ms and 24h")
+        }
+        if let maxClockSkew, maxClockSkew.duration > .seconds(86_400 * 365) {
+            throw ValidationError("--max-clock-skew must be at most a year (365d = 8760h)")
         }
     }
 }
@@ -93,6 +108,8 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
         expectSlaves: options.expectSlaves)
     configuration.progressInterval = .seconds(1)
     if let timeout = options.slaveTimeout { configuration.slaveTimeout = timeout.duration }
+    if let skew = options.maxClockSkew { configuration.maxClockSkew = skew.duration }
+    configuration.waitFor = options.waitFor?.duration
 
     let master = Master(configuration: configuration, store: store, logger: logger)
     let exit: Master.Exit

@@ -24,7 +24,7 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("give --tasks N or --duration D (e.g. --duration 30s)")
         }
         if let tasks { try validatePlan(tasks: tasks, batch: batch) } else { try validatePlan(tasks: 1, batch: batch) }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
     }
 
     func run() async throws {

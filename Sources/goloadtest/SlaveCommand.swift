@@ -21,8 +21,8 @@ struct SlaveOptions: ParsableArguments {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard connectTimeout >= 0, connectTimeout.isFinite else {
-            throw ValidationError("--connect-timeout must be zero or a positive number of seconds")
+        guard connectTimeout >= 0, connectTimeout <= 86_400 else {
+            throw ValidationError("--connect-timeout must be a number of seconds from 0 to 86400 (got \(connectTimeout))")
         }
     }
 }

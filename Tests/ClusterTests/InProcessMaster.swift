@@ -64,9 +64,12 @@ final class InProcessMaster: Sendable {
         return runIds.first!
     }
 
-    /// Posts a window as a slave does.
-    func post(_ window: SummaryWindow, total: UInt64 = 0, token: String? = nil) async throws -> Result_SummaryAck {
-        try await post(Result_Summary(window, totalRequests: total), token: token)
+    /// Posts a window as a slave does, from the session `connectWelcomed` gives that slave.
+    func post(
+        _ window: SummaryWindow, total: UInt64 = 0, token: String? = nil, session: String? = nil
+    ) async throws -> Result_SummaryAck {
+        try await post(
+            Result_Summary(window, totalRequests: total, sessionId: session ?? testSession(window.slave)), token: token)
     }
 
     func post(_ message: Result_Summary, token: String? = nil) async throws -> Result_SummaryAck {
@@ -146,15 +149,20 @@ extension MasterConfiguration {
 extension Result_ConnectRequest {
     static func slave(
         _ name: String, tasks: UInt64 = 100, batch: UInt32 = 10, url: String = "http://127.0.0.1:9/",
-        session: String = ""
+        session: String? = nil
     ) -> Result_ConnectRequest {
         var request = Result_ConnectRequest()
         request.slaveName = name
-        request.sessionID = session
+        request.sessionID = session ?? testSession(name)
         request.version = goloadtestVersion
         request.plan = Result_Plan(SlavePlan(tasks: tasks, batch: batch, url: url))
         return request
     }
+}
+
+/// The session id test slaves connect with.
+func testSession(_ name: String) -> String {
+    "session-" + String(name.unicodeScalars.prefix(40).map(Character.init))
 }
 
 extension Metadata {

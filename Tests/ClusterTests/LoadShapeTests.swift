@@ -86,14 +86,16 @@ struct LoadShapeTests {
     func coordinatedOmissionIsCorrected() async throws {
         // Every 3 s the target holds every response for 1 s. At 100 requests/s on 2 connections,
         // about 100 requests are due during each stall: they wait for it, and their latency counts
-        // from when they were meant to be sent.
+        // from when they were meant to be sent. Any 7 s holds a whole stall with at least 1 s after
+        // it, so its queue drains before the run's hard stop: at least 100 of about 700 requests
+        // are corrected by up to 1 s, while only the 2 in flight when a stall begins see it uncorrected.
         let outcome = try await Self.run(path: "/stall/3000/1000", concurrency: 2, rateDriven: true) {
-            LoadControl(tasks: 0, duration: .seconds(4), rate: 100)
+            LoadControl(tasks: 0, duration: .seconds(7), rate: 100)
         }
         let corrected = outcome.total.latency
         let uncorrected = try #require(outcome.total.uncorrectedLatency)
-        #expect(corrected.microseconds(atPercentile: 99) >= 500_000, "corrected p99 \(corrected.microseconds(atPercentile: 99)) µs")
-        #expect(uncorrected.microseconds(atPercentile: 99) < corrected.microseconds(atPercentile: 99))
+        #expect(corrected.microseconds(atPercentile: 90) >= 250_000, "corrected p90 \(corrected.microseconds(atPercentile: 90)) µs")
+        #expect(uncorrected.microseconds(atPercentile: 90) < 100_000, "uncorrected p90 \(uncorrected.microseconds(atPercentile: 90)) µs")
         #expect(outcome.total.late > 0)
         #expect(outcome.total.failures == 0)
     }

@@ -35,7 +35,7 @@ struct MasterInProcessTests {
         try await withTimeout {
             _ = try await withInProcessMaster(store: store) { master in
                 let first = try await master.connectWelcomed("s1")
-                let second = master.connect(.slave("s1"))
+                let second = master.connect(.slave("s1", session: "another-process"))
                 let error = try await second.refusal()
                 #expect(error.code == .alreadyExists)
                 #expect(error.message.contains("\"s1\""))
@@ -52,12 +52,12 @@ struct MasterInProcessTests {
     func reconnectWithSession() async throws {
         try await withTimeout {
             _ = try await withInProcessMaster(store: store) { master in
-                let first = master.connect(.slave("s1", session: "process-a"))
+                let first = master.connect(.slave("s1", session: testSession("s1")))
                 #expect(try await first.next().kind == .welcome)
                 let impostor = master.connect(.slave("s1", session: "process-b"))
                 #expect(try await impostor.refusal().code == .alreadyExists)
 
-                let again = master.connect(.slave("s1", session: "process-a"))
+                let again = master.connect(.slave("s1", session: testSession("s1")))
                 #expect(try await again.next().kind == .welcome)
                 guard case .closed = try await first.outcome.next("the old stream to close") else {
                     Issue.record("the old stream of s1 failed instead of closing")
@@ -294,5 +294,36 @@ struct BadConnect: Sendable, CustomTestStringConvertible {
         var request = Result_ConnectRequest()
         request.slaveName = "s1"
         return request
+    }
+}
+
+@Suite("A run that is over takes nothing more")
+struct RunOverTests {
+    @Test("after the run: a new window is failedPrecondition, a window stored before is newly_stored=false")
+    func windowsAfterTheRun() async throws {
+        let store = try RunStore.inMemory()
+        try await withTimeout {
+            _ = try await withInProcessMaster(store: store) { master in
+                let slave = try await master.connectWelcomed("s1")
+                let runId = try await master.start([slave])
+                #expect(try await master.post(testWindow(runId: runId, slave: "s1", seq: 0)).newlyStored)
+                #expect(try await master.post(testWindow(runId: runId, slave: "s1", seq: 1, isFinal: true), total: 20).newlyStored)
+                #expect(try await master.finishedRuns.next("run \(runId) to finish").status == .completed)
+
+                let resend = try await master.post(testWindow(runId: runId, slave: "s1", seq: 1, isFinal: true), total: 20)
+                #expect(!resend.newlyStored, "a resend after the run is a repeat, not an error")
+                await #expect(throws: RPCError.self) {
+                    try await master.post(testWindow(runId: runId, slave: "s1", seq: 2))
+                }
+                do {
+                    _ = try await master.post(testWindow(runId: runId, slave: "s1", seq: 1_000_000_000))
+                    Issue.record("a window of a finished run was stored")
+                } catch let error as RPCError {
+                    #expect(error.code == .failedPrecondition, "\(error)")
+                }
+                #expect(try storedWindows(store, run: runId).map(\.seq) == [0, 1])
+                #expect(try receivedTimes(store, run: runId).allSatisfy { $0 != nil })
+            }
+        }
     }
 }

@@ -97,7 +97,8 @@ struct FinishedRun: Sendable, Equatable {
 func testWindow(
     runId: Int64, slave: String, seq: UInt64, successes: UInt64 = 10, failures: UInt64 = 0, isFinal: Bool = false
 ) -> SummaryWindow {
-    let start = 1_700_000_000_000_000_000 + Int64(seq) * 1_000_000_000
+    // Within the run's time on the master's clock (windows far from it are refused).
+    let start = wallClockNanoseconds() - 10_000_000_000 + Int64(seq) * 10_000_000
     var latency = LatencyHistogram()
     for index in 0..<successes {
         latency.record(microseconds: 1_000 + 10 * index)
@@ -112,8 +113,21 @@ func testWindow(
 }
 
 /// Every stored window of a run (or of one slave of it), by slave then seq.
+/// The master's own receive time is left out (`receivedAt` nil), so that a stored window
+/// compares equal to the one posted; `receivedTimes` gives those.
 func storedWindows(_ store: RunStore, run runId: Int64, slave: String? = nil) throws -> [SummaryWindow] {
     var windows: [SummaryWindow] = []
-    try store.forEachWindow(ofRun: runId, slave: slave) { windows.append($0) }
+    try store.forEachWindow(ofRun: runId, slave: slave) { window in
+        var window = window
+        window.receivedAt = nil
+        windows.append(window)
+    }
     return windows
+}
+
+/// When the master received each stored window of a run, by slave then seq.
+func receivedTimes(_ store: RunStore, run runId: Int64) throws -> [Int64?] {
+    var times: [Int64?] = []
+    try store.forEachWindow(ofRun: runId) { times.append($0.receivedAt) }
+    return times
 }

@@ -33,10 +33,26 @@ struct BadInputTests {
             Case(["SLAVE", "127.0.0.1", "99999", "s1", "10", "5"], env: url, says: "not a TCP port"),
             Case(["slave", "--master", "nocolon", "--name", "s", "--tasks", "1", "--batch", "1"], env: url, says: "HOST:PORT"),
             Case(["MASTER", "0.0.0.0", "70000", "m"], says: "not a TCP port"),
-            Case(["master", "--expect-slaves", "0"], says: "--expect-slaves must be at least 1"),
+            Case(["master", "--expect-slaves", "0"], says: "--expect-slaves must be between 1 and 100000"),
             Case(["report", "--run", "abc"], says: "--run takes a run id"),
             Case(["report", "--run", "1", "--format", "xml"], says: "format"),
             Case(["frobnicate"], says: "frobnicate"),
+            // Flags at their extremes: refused with a message, never a trap in a conversion.
+            Case(["run", "--rate", "1e-9", "--tasks", "10"], env: url, says: "--rate must be a number of requests per second from 0.001"),
+            Case(["run", "--rate", "1e300", "--tasks", "10"], env: url, says: "--rate must be"),
+            Case(["run", "--rate", "nan", "--tasks", "10"], env: url, says: "--rate must be"),
+            Case(["run", "--tasks", "10"], env: ["GET_URL": "http://127.0.0.1:9/", "RATE": "1e-12"], says: "RATE=1e-12"),
+            Case(["run", "--tasks", "10", "--threads", "100000"], env: url, says: "--threads must be between 1 and 256"),
+            Case(["run", "--tasks", "10", "--batch", "9223372036854775807"], env: url, says: "batch must be"),
+            Case(["run", "--tasks", "0"], env: url, says: "tasks must be a positive integer"),
+            Case(["run", "--tasks", "1", "--duration", "1e30s"], env: url, says: "duration"),
+            Case(["run", "--tasks", "1", "--timeout", "-1s"], env: url, says: "timeout"),
+            Case(["SLAVE", "127.0.0.1", "5001", "s1", "10", "5", "--connect-timeout", "1e300"], env: url,
+                says: "--connect-timeout must be a number of seconds from 0 to 86400"),
+            Case(["master", "--slave-timeout", "1ns"], says: "--slave-timeout must be between 100ms and 24h"),
+            Case(["master", "--wait-for", "10s"], says: "--wait-for goes with --expect-slaves"),
+            Case(["master", "--expect-slaves", "9223372036854775807"], says: "--expect-slaves must be between"),
+            Case(["report", "--run", "1", "--timeline", "--every", "0s"], says: "every"),
         ])
     func commandLineMistake(_ mistake: Case) async throws {
         let folder = try TemporaryDirectory()

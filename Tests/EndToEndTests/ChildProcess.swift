@@ -154,7 +154,7 @@ func startMaster(_ extra: [String], in directory: URL, environment: [String: Str
 
 /// GET http://127.0.0.1:port/stats from the target: requests it served.
 func targetRequests(port: Int) async throws -> Int {
-    let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/stats")!)
+    let (data, _) = try await URLSession.shared.data(from: try #require(URL(string: "http://127.0.0.1:\(port)/stats")))
     let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
     return try #require(object?["requests"] as? Int)
 }

@@ -97,6 +97,7 @@ struct ReportGoldenTests {
             {
               "bytesPerSecond" : 3000,
               "bytesReceived" : 6000,
+              "dropped" : 0,
               "durationSeconds" : 2,
               "errorPercent" : 16.667,
               "errors" : {
@@ -134,6 +135,7 @@ struct ReportGoldenTests {
             {
               "bytesPerSecond" : 1000,
               "bytesReceived" : 2000,
+              "dropped" : 0,
               "durationSeconds" : 2,
               "errorPercent" : 50,
               "errors" : {
@@ -173,6 +175,7 @@ struct ReportGoldenTests {
           "total" : {
             "bytesPerSecond" : 2666.7,
             "bytesReceived" : 8000,
+            "dropped" : 0,
             "durationSeconds" : 3,
             "errorPercent" : 30,
             "errors" : {

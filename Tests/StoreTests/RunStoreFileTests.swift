@@ -96,7 +96,7 @@ struct RunStoreFileTests {
         #expect(store.path == path)
         #expect(FileManager.default.fileExists(atPath: path))
         #expect(try store.runIds().isEmpty)
-        #expect(try migrations() == ["v1-run-runSlave-summary"])
+        #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram"])
         #expect(Set(try tables()).isSuperset(of: ["run", "runSlave", "summary"]))
 
         let runId = try await store.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 1)
@@ -115,7 +115,7 @@ struct RunStoreFileTests {
         #expect(try reopened.runIds() == [first])
         let second = try await reopened.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 2)
         #expect(second > first)
-        #expect(try migrations() == ["v1-run-runSlave-summary"])
+        #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram"])
 
         let reader = try RunStore.openReadOnly(path: path)
         #expect(try reader.runIds() == [first, second])
@@ -176,10 +176,31 @@ struct RunStoreFileTests {
         #expect(throws: StoreError.newerSchema(path: path, unknownMigrations: ["v99-future"])) {
             try opening(path)
         }
-        #expect(try migrations() == ["v1-run-runSlave-summary", "v99-future"])
+        #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram", "v99-future"])
         #expect(fileBytes == before)
         // What an older goloadtest could still read is there.
         try removeFutureMigration()
         #expect(try RunStore.openReadOnly(path: path).runIds() == [runId])
+    }
+}
+
+@Suite("Database files are private")
+struct DatabaseFileModeTests {
+    @Test("a new database and its lock file are created 0600, SQLite's -wal and -shm follow; commits are synced")
+    func privateFiles() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("goloadtest-mode-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("runs.db").path
+        let store = try RunStore.open(path: path)
+        _ = try await store.createRun(
+            master: "m", slaves: [("s", SlavePlan(tasks: 1, batch: 1, url: "http://127.0.0.1:9/"))], startedAt: 1)
+        // An acknowledged window is synced to disk: the master's connections run FULL.
+        #expect(try store.synchronousMode() == 2, "synchronous = FULL (2) on the master's connection")
+        for file in [path, path + ".lock", path + "-wal", path + "-shm"] {
+            let mode = try #require(FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int)
+            #expect(mode & 0o777 == 0o600, "\(file) has mode \(String(mode, radix: 8))")
+        }
+        store.close()
     }
 }

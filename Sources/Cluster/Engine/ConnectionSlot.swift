@@ -16,7 +16,6 @@ final class ConnectionSlot {
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         return ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(run.plan.timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let slot = bound.value
@@ -45,20 +44,51 @@ final class ConnectionSlot {
         connect(ticket)
     }
 
-    private func connect(_ ticket: Ticket) {
+    /// Connects to the run's addresses in the resolver's order, starting from the one that
+    /// last worked and falling back on the next when one fails (like curl), so a name with
+    /// several addresses works whenever one of them does. One channel per attempt.
+    private func connect(_ ticket: Ticket, attempt: Int = 0, startedAt: UInt64 = NIODeadline.now().uptimeNanoseconds) {
+        let addresses = run.addresses
+        guard !addresses.isEmpty else {
+            // Through the event loop, not recursively: every request of the run fails this way.
+            let bound = NIOLoopBound(self, eventLoop: eventLoop)
+            eventLoop.execute { bound.value.connectFailed(ticket, kind: .unresolvedHost, startedAt: startedAt) }
+            return
+        }
+        // No new request after the deadline; the connect timeout is bounded by what is left.
+        let remaining = run.control.remainingNanoseconds
+        guard remaining > 0 else {
+            run.control.giveBack()
+            finish()
+            return
+        }
+        let timeout = min(run.plan.timeout.nanoseconds, Int64(clamping: remaining))
+        let index = (run.preferredAddress + attempt) % addresses.count
         connecting = ticket
-        let target = run.plan.target
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        bootstrap.connect(host: target.host, port: target.port).whenFailure { error in
-            bound.value.connectFailed(ticket, error: error)
+        bootstrap.connectTimeout(.nanoseconds(max(1, timeout))).connect(to: addresses[index]).whenComplete { result in
+            let slot = bound.value
+            switch result {
+            case .success:
+                slot.run.prefer(index)
+            case .failure(let error):
+                slot.connecting = nil
+                if attempt + 1 < addresses.count, !slot.run.control.isStopped {
+                    slot.connect(ticket, attempt: attempt + 1, startedAt: startedAt)
+                } else {
+                    slot.connectFailed(ticket, kind: FailureKind(connectError: error), startedAt: startedAt)
+                }
+            }
         }
     }
 
     /// The request could not even be sent. In a rate-driven run the next attempt waits for the
     /// next request's intended time, so a dead target does not burn the schedule in a spin.
-    private func connectFailed(_ ticket: Ticket, error: any Error) {
+    private func connectFailed(_ ticket: Ticket, kind: FailureKind, startedAt: UInt64) {
         connecting = nil
-        failed(FailureKind(connectError: error), late: false, bytesReceived: 0, bytesSent: 0)
+        let now = NIODeadline.now().uptimeNanoseconds
+        let from = ticket.intended != 0 ? min(ticket.intended, startedAt) : startedAt
+        failed(kind, latencyMicroseconds: (now &- from) / 1_000, late: false, bytesReceived: 0, bytesSent: 0)
         guard let next = run.control.take() else {
             finish()
             return
@@ -93,8 +123,9 @@ final class ConnectionSlot {
             late: late, bytesReceived: bytesReceived, bytesSent: requestSize)
     }
 
-    func failed(_ kind: FailureKind, late: Bool, bytesReceived: UInt64, bytesSent: UInt64) {
-        shard.recordError(kind, late: late, bytesReceived: bytesReceived, bytesSent: bytesSent)
+    func failed(_ kind: FailureKind, latencyMicroseconds: UInt64, late: Bool, bytesReceived: UInt64, bytesSent: UInt64) {
+        shard.recordError(
+            kind, latencyMicroseconds: latencyMicroseconds, late: late, bytesReceived: bytesReceived, bytesSent: bytesSent)
     }
 
     /// The connection closed; carry on with a new one if there is work left.

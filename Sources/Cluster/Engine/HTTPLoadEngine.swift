@@ -48,7 +48,9 @@ public struct HTTPLoadEngine: Sendable {
     public func run(_ plan: LoadPlan, recorder: WindowRecorder, control: LoadControl) async -> UInt64 {
         let loops = Array(group.makeIterator())
         let connections = plan.tasks > 0 ? Int(min(UInt64(max(plan.concurrency, 1)), plan.tasks)) : max(plan.concurrency, 1)
-        let run = LoadRun(plan: plan, control: control, connections: connections)
+        // Resolved once per run: every connection uses these addresses, in the resolver's order.
+        let addresses = await AddressResolver.resolve(host: plan.target.host, port: plan.target.port)
+        let run = LoadRun(plan: plan, control: control, connections: connections, addresses: addresses)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             run.onFinished(continuation)
             for index in 0..<connections {
@@ -67,12 +69,23 @@ public struct HTTPLoadEngine: Sendable {
 final class LoadRun: Sendable {
     let plan: LoadPlan
     let control: LoadControl
+    /// The target's addresses, resolved once for the run; empty if the name did not resolve.
+    let addresses: [SocketAddress]
+    /// The address connections try first: the last one that worked.
+    private let preferred = Atomic<Int>(0)
     private let state: Mutex<(remaining: Int, continuation: CheckedContinuation<Void, Never>?)>
 
-    init(plan: LoadPlan, control: LoadControl, connections: Int) {
+    init(plan: LoadPlan, control: LoadControl, connections: Int, addresses: [SocketAddress]) {
         self.plan = plan
         self.control = control
+        self.addresses = addresses
         self.state = Mutex((connections, nil))
+    }
+
+    var preferredAddress: Int { preferred.load(ordering: .relaxed) }
+
+    func prefer(_ index: Int) {
+        if preferred.load(ordering: .relaxed) != index { preferred.store(index, ordering: .relaxed) }
     }
 
     func onFinished(_ continuation: CheckedContinuation<Void, Never>) {

@@ -119,7 +119,10 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     private func fail(_ kind: FailureKind, context: ChannelHandlerContext) {
         if inFlight {
             inFlight = false
-            slot.failed(kind, late: late, bytesReceived: bytesIn, bytesSent: slot.requestSize)
+            let now = NIODeadline.now().uptimeNanoseconds
+            slot.failed(
+                kind, latencyMicroseconds: (now &- intendedAt) / 1_000, late: late, bytesReceived: bytesIn,
+                bytesSent: slot.requestSize)
             bytesIn = 0
         }
         context.close(promise: nil)
@@ -152,16 +155,21 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     private func armWatchdog(context: ChannelHandlerContext) {
         guard watchdog == nil else { return }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        watchdog = context.eventLoop.scheduleTask(deadline: .uptimeNanoseconds(sentAt) + timeout) {
+        watchdog = context.eventLoop.scheduleTask(deadline: requestDeadline) {
             let (handler, context) = bound.value
             handler.watchdogFired(context: context)
         }
     }
 
+    /// The in-flight request's timeout, or the run's hard stop if that comes first.
+    private var requestDeadline: NIODeadline {
+        min(.uptimeNanoseconds(sentAt) + timeout, .uptimeNanoseconds(slot.run.control.hardStop))
+    }
+
     private func watchdogFired(context: ChannelHandlerContext) {
         watchdog = nil
         guard inFlight else { return }
-        if NIODeadline.now() >= .uptimeNanoseconds(sentAt) + timeout {
+        if NIODeadline.now() >= requestDeadline {
             fail(.timeout, context: context)
         } else {
             armWatchdog(context: context)

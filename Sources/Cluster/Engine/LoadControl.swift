@@ -18,6 +18,8 @@ public final class LoadControl: Sendable {
     private let nanosecondsPerRequest: Double
     private let taken = Atomic<UInt64>(0)
     private let stopped = Atomic<Bool>(false)
+    /// When `stop()` was first called (uptime ns); 0 while not stopped.
+    private let stoppedAt = Atomic<UInt64>(0)
 
     /// - Parameters:
     ///   - tasks: requests to send; 0 for no count limit (then `duration` must be set).
@@ -41,24 +43,64 @@ public final class LoadControl: Sendable {
 
     var isRateDriven: Bool { nanosecondsPerRequest > 0 }
 
-    /// Claims one more request, or nil when the run has no more to send.
+    /// Claims one more request, or nil when the run has no more to send. Past the deadline
+    /// nothing is handed out, however far behind its schedule a rate-driven run is: a duration
+    /// is wall-clock time.
     func take() -> Ticket? {
         guard !stopped.load(ordering: .relaxed) else { return nil }
         let index = taken.wrappingAdd(1, ordering: .relaxed).oldValue
-        if index >= limit { return nil }
-        if nanosecondsPerRequest > 0 {
-            let intended = start &+ UInt64((Double(index) * nanosecondsPerRequest).rounded())
-            guard intended < deadline else {
-                giveBack()
-                return nil
-            }
-            return Ticket(intended: intended)
+        if index >= limit {
+            giveBack()
+            return nil
         }
         if deadline != .max, NIODeadline.now().uptimeNanoseconds >= deadline {
             giveBack()
             return nil
         }
+        if nanosecondsPerRequest > 0 {
+            guard let intended = intendedTime(of: index), intended < deadline else {
+                giveBack()
+                return nil
+            }
+            return Ticket(intended: intended)
+        }
         return Ticket(intended: 0)
+    }
+
+    /// When request `index` is meant to go (uptime ns), or nil if that is beyond any clock.
+    private func intendedTime(of index: UInt64) -> UInt64? {
+        let offset = (Double(index) * nanosecondsPerRequest).rounded()
+        guard offset < Double(UInt64.max - start) else { return nil }
+        return start + UInt64(offset)
+    }
+
+    /// After the deadline, requests still in flight get at most this long before they fail as
+    /// timeouts: a run ends within seconds of its duration, whatever the target does.
+    static let graceNanoseconds: UInt64 = 2_000_000_000
+
+    /// When requests still in flight are given up (uptime ns): `.max` without a deadline.
+    var hardStop: UInt64 {
+        deadline == .max ? .max : (deadline &+ Self.graceNanoseconds < deadline ? .max : deadline &+ Self.graceNanoseconds)
+    }
+
+    /// The time left before the deadline, in ns (`.max` without one; 0 once it has passed).
+    var remainingNanoseconds: UInt64 {
+        guard deadline != .max else { return .max }
+        let now = NIODeadline.now().uptimeNanoseconds
+        return deadline > now ? deadline - now : 0
+    }
+
+    /// Rate-driven runs: requests meant to go before the deadline (or before the run was
+    /// stopped) that were never sent, because time was up or the engine fell behind. 0 for
+    /// closed-model runs, which have no schedule. Call it once the engine has finished.
+    func dropped(now: UInt64 = NIODeadline.now().uptimeNanoseconds) -> UInt64 {
+        guard nanosecondsPerRequest > 0 else { return 0 }
+        let stop = stoppedAt.load(ordering: .relaxed)
+        let end = min(deadline, stop != 0 ? stop : now)
+        guard end > start else { return 0 }
+        // Requests i with start + i * interval < end.
+        let meant = min(limit, UInt64(min((Double(end - start) / nanosecondsPerRequest).rounded(.up), 1.8e19)))
+        return meant > issued ? meant - issued : 0
     }
 
     /// A claimed request that will not be sent after all.
@@ -68,12 +110,13 @@ public final class LoadControl: Sendable {
 
     /// No new requests; the ones in flight finish.
     public func stop() {
+        _ = stoppedAt.compareExchange(expected: 0, desired: max(1, NIODeadline.now().uptimeNanoseconds), ordering: .relaxed)
         stopped.store(true, ordering: .relaxed)
     }
 
     public var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
-    /// Requests claimed so far (an upper bound on requests sent: progress only).
+    /// Requests claimed and not given back (an upper bound on requests sent).
     public var issued: UInt64 {
         min(taken.load(ordering: .relaxed), limit)
     }

@@ -16,6 +16,9 @@ public struct WindowCounts: Sendable {
     public var uncorrectedLatency: LatencyHistogram?
     /// Rate-driven runs: requests sent later than intended.
     public var late: UInt64 = 0
+    /// Failures without a response: time from the (intended) send to the failure. Made on the
+    /// first such failure of the window.
+    public var failureLatency: LatencyHistogram?
 
     public init(rateDriven: Bool = false) {
         uncorrectedLatency = rateDriven ? LatencyHistogram() : nil
@@ -36,11 +39,15 @@ public struct WindowCounts: Sendable {
         if late { self.late &+= 1 }
     }
 
-    /// A request got no response: timeout, refused, reset, ...
-    mutating func recordError(_ kind: FailureKind, late: Bool = false, bytesReceived: UInt64, bytesSent: UInt64) {
+    /// A request got no response: timeout, refused, reset, ... after `latencyMicroseconds`.
+    mutating func recordError(
+        _ kind: FailureKind, latencyMicroseconds: UInt64 = 0, late: Bool = false, bytesReceived: UInt64, bytesSent: UInt64
+    ) {
         requests &+= 1
         failures &+= 1
         errors[kind.rawValue, default: 0] &+= 1
+        if failureLatency == nil { failureLatency = LatencyHistogram() }
+        failureLatency?.record(microseconds: latencyMicroseconds)
         self.bytesReceived &+= bytesReceived
         self.bytesSent &+= bytesSent
         if late { self.late &+= 1 }
@@ -60,6 +67,10 @@ public struct WindowCounts: Sendable {
             uncorrectedLatency?.merge(other)
         }
         late &+= other.late
+        if let other = other.failureLatency {
+            if failureLatency == nil { failureLatency = LatencyHistogram() }
+            failureLatency?.merge(other)
+        }
     }
 }
 

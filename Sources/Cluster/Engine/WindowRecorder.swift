@@ -41,8 +41,15 @@ public final class WindowRecorder: Sendable {
             }
         }
 
-        func recordError(_ kind: FailureKind, late: Bool = false, bytesReceived: UInt64, bytesSent: UInt64) {
-            counts.withLock { $0.recordError(kind, late: late, bytesReceived: bytesReceived, bytesSent: bytesSent) }
+        func recordError(
+            _ kind: FailureKind, latencyMicroseconds: UInt64 = 0, late: Bool = false, bytesReceived: UInt64,
+            bytesSent: UInt64
+        ) {
+            counts.withLock {
+                $0.recordError(
+                    kind, latencyMicroseconds: latencyMicroseconds, late: late, bytesReceived: bytesReceived,
+                    bytesSent: bytesSent)
+            }
         }
     }
 }

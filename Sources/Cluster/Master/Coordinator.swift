@@ -41,6 +41,9 @@ actor Coordinator {
         let commands: AsyncStream<Result_ExecutionCommand>.Continuation
         /// Last time anything came from this slave (connect, heartbeat, window).
         var lastSeen: ContinuousClock.Instant
+        /// Since when its heartbeats say it is not executing the current run (another run, or
+        /// none) although it is one of its running slaves.
+        var notInRunSince: ContinuousClock.Instant?
     }
 
     struct Registration: Sendable {
@@ -50,6 +53,7 @@ actor Coordinator {
     }
 
     let store: RunStore
+    let writer: WindowWriter
     let masterName: String
     let logger: Logger
     let events: AsyncStream<MasterEvent>.Continuation
@@ -66,21 +70,50 @@ actor Coordinator {
     private var nextConnectionId: UInt64 = 0
     /// Wall-clock start of the current run, ns.
     private var runStartedAt: Int64?
+    /// When this process took up the current run, on a clock that never steps.
+    private var runTakenUp: ContinuousClock.Instant?
+    /// How far a slave's clock may be from the master's.
+    let maxClockSkew: Duration
+    /// Refusals of hostile or broken messages, logged at most once a second.
+    private var refusals = RefusalLog()
 
-    /// No slave closes windows faster than every 100 ms: a seq beyond that is a lie.
-    static func maximumSeq(since start: Int64) -> UInt64 {
-        UInt64(max(0, (wallClockNanoseconds() - start) / 100_000_000)) + 100
+    /// No window is longer than this (slaves close one a second; a frozen slave, or the last
+    /// window of a long stop, can make one longer).
+    static let maximumWindow: Duration = .seconds(3600)
+
+    /// No slave closes windows faster than every 100 ms: a seq beyond that, counted from when
+    /// this master took up the run on a clock that never steps, is a lie. A master that took
+    /// up a run after a restart has not seen its start: the run's stored start stands in.
+    func maximumSeq(now: ContinuousClock.Instant = .now) -> UInt64 {
+        guard let taken = runTakenUp else { return 0 }
+        var elapsed = max(.zero, now - taken)
+        if let started = runStartedAt, let takenAtWall = runTakenUpWall, takenAtWall > started {
+            elapsed += .nanoseconds(takenAtWall - started)
+        }
+        return UInt64(max(0, elapsed.nanoseconds / 100_000_000)) + 100
     }
+
+    /// Wall-clock time when the run was taken up, ns.
+    private var runTakenUpWall: Int64?
 
     init(
         store: RunStore, masterName: String, logger: Logger, events: AsyncStream<MasterEvent>.Continuation,
-        slaveTimeout: Duration = .seconds(3)
+        slaveTimeout: Duration = .seconds(3), maxClockSkew: Duration = .seconds(60)
     ) {
         self.store = store
+        self.writer = WindowWriter(store: store)
         self.masterName = masterName
         self.logger = logger
         self.events = events
         self.slaveTimeout = slaveTimeout
+        self.maxClockSkew = maxClockSkew
+    }
+
+    private func takeUp(_ tracker: RunTracker, startedAt: Int64) {
+        run = tracker
+        runStartedAt = startedAt
+        runTakenUp = .now
+        runTakenUpWall = wallClockNanoseconds()
     }
 
     // MARK: Recovery
@@ -98,8 +131,7 @@ actor Coordinator {
             }
             let tracker = RunTracker(
                 recovering: latest.id, slaves: try store.runSlaves(latest.id), delivered: try store.deliveredBySlave(latest.id))
-            run = tracker
-            runStartedAt = latest.startedAt
+            takeUp(tracker, startedAt: latest.startedAt)
             // Slaves get twice the usual time to come back to a restarted master.
             let now = ContinuousClock.now
             for name in tracker.running { absentSince[name] = now + slaveTimeout }
@@ -140,6 +172,14 @@ actor Coordinator {
         continuation.yield(.make(.welcome, message: masterName))
         absentSince[name] = nil
         if resumeRunId != 0, var tracker = run, tracker.runId == resumeRunId, tracker.participants[name] != nil {
+            guard tracker.bind(name, session: sessionId) else {
+                // Not the process admitted to the run: it may stay connected, but the run's
+                // windows are not its to post.
+                logger.warning("slave \(name) reconnected for run \(resumeRunId) from another process; it is not part of the run")
+                events.yield(.slaveJoined(name: name, connected: connections.count))
+                return Registration(id: nextConnectionId, commands: commands, continuation: continuation)
+            }
+            run = tracker
             logger.info("slave \(name) is back for run \(resumeRunId)")
             if tracker.returned(name) {
                 run = tracker
@@ -153,12 +193,19 @@ actor Coordinator {
         return Registration(id: nextConnectionId, commands: commands, continuation: continuation)
     }
 
-    /// A sign of life from a slave. Unknown slaves are told so: they reconnect.
-    func heartbeat(name: String, sessionId: String) throws(RPCError) {
+    /// A sign of life from a slave, saying which run it is executing (0: none). Unknown slaves
+    /// are told so: they reconnect.
+    func heartbeat(name: String, sessionId: String, runId: Int64 = 0) throws(RPCError) {
         guard var connection = connections[name], connection.sessionId == sessionId else {
-            throw RPCError(code: .notFound, message: "slave \"\(name)\" is not connected to this master; reconnect")
+            throw RPCError(code: .notFound, message: "slave \"\(Names.quoted(name))\" is not connected to this master; reconnect")
         }
-        connection.lastSeen = .now
+        let now = ContinuousClock.now
+        connection.lastSeen = now
+        if let tracker = run, tracker.participants[name]?.status == .running, runId != tracker.runId {
+            connection.notInRunSince = connection.notInRunSince ?? now
+        } else {
+            connection.notInRunSince = nil
+        }
         connections[name] = connection
     }
 
@@ -190,6 +237,14 @@ actor Coordinator {
         }
         for (name, since) in absentSince where now - since > slaveTimeout {
             absentSince[name] = nil
+            await declareLost(name)
+        }
+        // Connected and heartbeating, but executing another run or none: the run would wait
+        // for it forever.
+        for (name, connection) in connections {
+            guard let since = connection.notInRunSince, now - since > slaveTimeout else { continue }
+            connections[name]?.notInRunSince = nil
+            logger.warning("slave \(name) is connected but has not been executing run \(run?.runId ?? 0) for \(now - since)")
             await declareLost(name)
         }
     }
@@ -244,7 +299,8 @@ actor Coordinator {
         } catch {
             throw ClusterError(.noRun, "could not record a new run: \(error)")
         }
-        var tracker = RunTracker(runId: runId, slaves: participants)
+        var tracker = RunTracker(
+            runId: runId, slaves: participants, sessions: connections.mapValues(\.sessionId))
         var gone: [String] = []
         for name in participants.keys.sorted() {
             if let connection = connections[name] {
@@ -253,8 +309,7 @@ actor Coordinator {
                 gone.append(name)
             }
         }
-        run = tracker
-        runStartedAt = wallClockNanoseconds()
+        takeUp(tracker, startedAt: wallClockNanoseconds())
         logger.notice("run \(runId) started with \(participants.count) slave(s): \(participants.keys.sorted().joined(separator: ", "))")
         events.yield(.runStarted(runId: runId, slaves: participants.keys.sorted()))
         for name in gone {
@@ -292,28 +347,91 @@ actor Coordinator {
     }
 
     /// Stores a window (before it is acknowledged). Returns false if it had been stored before.
-    func accept(_ window: SummaryWindow, reportedTotal: UInt64) async throws(RPCError) -> Bool {
+    /// Refuses, with nothing stored, a window that is not from the session admitted for its
+    /// slave in the current run, that comes after the run or the slave's final window, or whose
+    /// times or seq are not plausible on the master's clocks.
+    func accept(_ window: SummaryWindow, reportedTotal: UInt64, sessionId: String) async throws(RPCError) -> Bool {
+        let receivedAt = wallClockNanoseconds()
+        let slave = Names.quoted(window.slave)
+        guard let tracker = run, tracker.runId == window.runId, let runStart = runStartedAt else {
+            // Not the current run: a resend of a window stored before is answered as such;
+            // nothing new is taken.
+            do {
+                if try store.hasWindow(runId: window.runId, slave: window.slave, seq: window.seq) { return false }
+                if try store.hasRun(window.runId) {
+                    throw refuse(.failedPrecondition, "run \(window.runId) is over; it takes no more windows")
+                }
+            } catch let error as StoreError {
+                throw RPCError(code: .unavailable, message: "the master could not read its database (\(error)); retry")
+            } catch let error as RPCError {
+                throw error
+            } catch {
+                throw RPCError(code: .unavailable, message: "\(error)")
+            }
+            throw refuse(.notFound, "run \(window.runId) is not a run of this master")
+        }
+        guard let participant = tracker.participants[window.slave] else {
+            throw refuse(.notFound, "slave \"\(slave)\" is not part of run \(window.runId) on this master")
+        }
+        guard let admitted = participant.sessionId else {
+            throw RPCError(code: .unavailable, message: "slave \"\(slave)\" has not reconnected to run \(window.runId) yet; retry")
+        }
+        guard !sessionId.isEmpty, admitted.utf8.elementsEqual(sessionId.utf8) else {
+            throw refuse(.permissionDenied, "window \(window.seq) of \"\(slave)\" does not come from the session admitted to run \(window.runId)")
+        }
         connections[window.slave]?.lastSeen = .now
-        if let tracker = run, tracker.runId == window.runId, let started = runStartedAt,
-            window.seq > Self.maximumSeq(since: started)
-        {
-            throw RPCError(code: .invalidArgument, message: "window \(window.seq) of \(window.slave) is far ahead of run \(tracker.runId)")
+        let skew = maxClockSkew.nanoseconds
+        if window.startedAt < runStart.subtractingSaturating(skew) {
+            throw refuse(
+                .invalidArgument,
+                "window \(window.seq) of \"\(slave)\" starts before run \(window.runId) did (by more than \(maxClockSkew)); is the slave's clock right?")
         }
+        if window.endedAt > receivedAt.addingSaturating(skew) {
+            throw refuse(
+                .invalidArgument,
+                "window \(window.seq) of \"\(slave)\" ends in the future (by more than \(maxClockSkew)); is the slave's clock right?")
+        }
+        if window.endedAt.subtractingSaturating(window.startedAt) > Self.maximumWindow.nanoseconds {
+            throw refuse(.invalidArgument, "window \(window.seq) of \"\(slave)\" is longer than \(Self.maximumWindow)")
+        }
+        if window.seq > maximumSeq() {
+            throw refuse(.invalidArgument, "window \(window.seq) of \"\(slave)\" is far ahead of run \(window.runId)")
+        }
+        var window = window
+        window.receivedAt = receivedAt
         let inserted: Bool
-        do {
-            inserted = try await store.recordWindow(window, reportedTotal: window.isFinal ? reportedTotal : nil)
-        } catch .unknownRunSlave(let runId, let slave) {
-            throw RPCError(code: .notFound, message: "slave \"\(slave)\" is not part of run \(runId) on this master")
-        } catch {
-            logger.error("could not store window \(window.seq) of \(window.slave): \(error)")
-            throw RPCError(code: .unavailable, message: "the master could not store the window (\(error)); retry")
+        switch await writer.record(window, reportedTotal: window.isFinal ? reportedTotal : nil) {
+        case .success(let stored):
+            inserted = stored
+        case .failure(let error):
+            switch error {
+            case .unknownRunSlave(let runId, _):
+                throw refuse(.notFound, "slave \"\(slave)\" is not part of run \(runId) on this master")
+            case .runOver, .afterFinalWindow:
+                throw refuse(.failedPrecondition, error.description)
+            default:
+                logger.error("could not store window \(window.seq) of \(slave): \(error)")
+                throw RPCError(code: .unavailable, message: "the master could not store the window (\(error)); retry")
+            }
         }
+        // The run may have changed while the window was written: look again.
         if inserted, var tracker = run, tracker.runId == window.runId {
             _ = tracker.stored(window)
             run = tracker
+            if window.isFinal, let stored = tracker.participants[window.slave]?.requests, stored != reportedTotal {
+                logger.warning(
+                    "slave \(slave) reported \(reportedTotal) requests sent in run \(window.runId), \(stored) are stored; the report shows both")
+            }
             await finishIfOver(runId: tracker.runId)
         }
         return inserted
+    }
+
+    /// An `RPCError` for a refused message, logged (at most once a second, with a count of the
+    /// ones not logged).
+    private func refuse(_ code: RPCError.Code, _ message: String) -> RPCError {
+        if let line = refusals.note(message) { logger.warning("refused: \(line)") }
+        return RPCError(code: code, message: message)
     }
 
     /// Records the end of the run if no slave of it is running any more.
@@ -321,6 +439,8 @@ actor Coordinator {
         guard let tracker = run, tracker.runId == runId, let status = tracker.outcome else { return }
         run = nil
         runStartedAt = nil
+        runTakenUp = nil
+        runTakenUpWall = nil
         absentSince = [:]
         do {
             try await store.finishRun(runId, status: status, at: wallClockNanoseconds())
@@ -354,5 +474,34 @@ actor Coordinator {
         return MasterStatus(
             slaves: slaves, runId: run?.runId, runRequests: run?.requests ?? 0, runTasks: run?.tasks ?? 0,
             runFailures: run?.failures ?? 0, lost: lost)
+    }
+}
+
+/// Rate-limits the log of refused messages: a hostile peer cannot flood the log.
+struct RefusalLog {
+    private var lastLogged: ContinuousClock.Instant?
+    private var suppressed = 0
+
+    /// The line to log now, or nil if one was logged less than a second ago.
+    mutating func note(_ message: String, now: ContinuousClock.Instant = .now) -> String? {
+        if let last = lastLogged, now - last < .seconds(1) {
+            suppressed += 1
+            return nil
+        }
+        lastLogged = now
+        defer { suppressed = 0 }
+        return suppressed > 0 ? "\(message) (and \(suppressed) more refused since the last such line)" : message
+    }
+}
+
+extension Int64 {
+    func addingSaturating(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
+    }
+
+    func subtractingSaturating(_ other: Int64) -> Int64 {
+        let (difference, overflow) = subtractingReportingOverflow(other)
+        return overflow ? (other > 0 ? .min : .max) : difference
     }
 }

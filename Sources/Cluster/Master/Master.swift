@@ -42,7 +42,10 @@ public struct Master: Sendable {
         listening: @escaping @Sendable (Int) -> Void = { _ in },
         runFinished: @escaping @Sendable (Int64, RunStatus) async -> Void
     ) async throws -> Exit {
-        let maximumMessageBytes = configuration.maximumMessageBytes
+        // The transport cuts off only what is far too large (the peer then sees the stream
+        // fail); up to that, the service answers a message over the limit with
+        // resourceExhausted, which the peer can read.
+        let maximumMessageBytes = configuration.maximumMessageBytes * 4
         let transport = HTTP2ServerTransport.Posix(
             address: configuration.host.contains(":")
                 ? .ipv6(host: configuration.host, port: configuration.port)
@@ -66,11 +69,11 @@ public struct Master: Sendable {
         let (events, eventSink) = AsyncStream.makeStream(of: MasterEvent.self)
         let coordinator = Coordinator(
             store: store, masterName: configuration.name, logger: logger, events: eventSink,
-            slaveTimeout: configuration.slaveTimeout)
+            slaveTimeout: configuration.slaveTimeout, maxClockSkew: configuration.maxClockSkew)
         let server = GRPCServer(
             transport: transport,
-            services: [MasterService(coordinator: coordinator)],
-            interceptors: configuration.token.map { [TokenInterceptor(token: $0)] } ?? [])
+            services: [MasterService(coordinator: coordinator, maximumMessageBytes: configuration.maximumMessageBytes)],
+            interceptors: configuration.token.map { [TokenInterceptor(token: $0, logger: logger)] } ?? [])
 
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.serve() }

@@ -16,6 +16,11 @@ public struct MasterConfiguration: Sendable {
     public var heartbeatInterval: Duration = .seconds(1)
     /// A slave silent (or away) this long is declared lost.
     public var slaveTimeout: Duration = .seconds(3)
+    /// How far a slave's clock may be from the master's: a window that starts earlier than the
+    /// run's start, or ends later than now, by more than this is refused.
+    public var maxClockSkew: Duration = .seconds(60)
+    /// With `expectSlaves`: give up (exit non-zero) if they have not all connected by then.
+    public var waitFor: Duration?
     /// How long a stop (console `stop`/`quit`, SIGINT, SIGTERM) waits for the slaves' final windows.
     public var stopGrace: Duration = .seconds(5)
     /// Largest message a slave may send.

@@ -63,6 +63,8 @@ struct MasterLoop: Sendable {
         var stopDeadline: ContinuousClock.Instant?
         var lastHeartbeat = ContinuousClock.now
         var lastProgress = ContinuousClock.now
+        let waitingSince = ContinuousClock.now
+        var connected = 0
 
         func stop(_ reason: String) async -> Int64? {
             guard let runId = try? await coordinator.stopRun() else { return nil }
@@ -108,7 +110,11 @@ struct MasterLoop: Sendable {
                 guard let runId = await stop("interrupted") else { return .interrupted(runId: nil) }
                 ending = .interrupted(runId: runId)
 
-            case .event(.slaveJoined(_, let connected)):
+            case .event(.slaveLeft(_, let count)):
+                connected = count
+
+            case .event(.slaveJoined(_, let count)):
+                connected = count
                 if let expected = configuration.expectSlaves, !autoStarted, ending == nil, connected >= expected {
                     autoStarted = true
                     do {
@@ -131,11 +137,19 @@ struct MasterLoop: Sendable {
                     return .runEnded(runId: runId, status: status)
                 }
 
-            case .event(.slaveLeft), .event(.runStarted):
+            case .event(.runStarted):
                 break
 
             case .tick:
                 let now = ContinuousClock.now
+                if let expected = configuration.expectSlaves, let limit = configuration.waitFor, !autoStarted,
+                    now - waitingSince >= limit
+                {
+                    return .failed(
+                        "only \(connected) of the \(expected) slave(s) --expect-slaves asks for connected within --wait-for "
+                            + "\(limit); start the missing slaves (goloadtest SLAVE <master-ip> <port> <name> <tasks> <batch>) "
+                            + "or lower --expect-slaves")
+                }
                 await coordinator.checkLiveness()
                 if let deadline = stopDeadline, now >= deadline {
                     logger.warning("slaves did not deliver their final windows in time; the run is recorded as aborted")

@@ -1,22 +1,47 @@
 import GRPCCore
+import Logging
 import Store
+import SwiftProtobuf
+import Synchronization
 
 /// The gRPC face of the master: checks what a peer sends, then hands it to the coordinator.
 struct MasterService: Result_Result.SimpleServiceProtocol {
     let coordinator: Coordinator
+    /// Largest message a slave may send.
+    var maximumMessageBytes = 1 << 20
+
+    /// `resourceExhausted` if `message` is larger than the limit. `estimate` (an upper bound
+    /// of its size from its big fields) spares serialising the usual small message again.
+    func checkSize(_ message: some SwiftProtobuf.Message, estimate: Int) throws(RPCError) {
+        guard estimate > maximumMessageBytes else { return }
+        let size = ((try? message.serializedBytes()) as [UInt8]?)?.count ?? estimate
+        guard size <= maximumMessageBytes else {
+            throw RPCError(
+                code: .resourceExhausted,
+                message: "the message is \(size) bytes; this master takes at most \(maximumMessageBytes)")
+        }
+    }
 
     func connect(
         request: Result_ConnectRequest,
         response: RPCWriter<Result_ExecutionCommand>,
         context: ServerContext
     ) async throws {
+        try checkSize(
+            request,
+            estimate: 1024 + request.plan.body.count + request.plan.headers.reduce(0) { $0 + $1.utf8.count + 8 }
+                + request.plan.url.utf8.count + request.slaveName.utf8.count + request.sessionID.utf8.count
+                + request.version.utf8.count)
         let name = request.slaveName
-        if let problem = Self.problem(withName: name) ?? Self.problem(with: request.plan) {
+        if let problem = Names.problem(slave: name) ?? Self.problem(session: request.sessionID)
+            ?? Names.problem(request.version.isEmpty ? "?" : request.version, what: "version", maximumBytes: 64)
+            ?? Self.problem(with: request.plan)
+        {
             throw RPCError(code: .invalidArgument, message: problem)
         }
         let registration = try await coordinator.register(
-            name: name, version: String(request.version.prefix(64)), plan: request.plan.slavePlan,
-            sessionId: String(request.sessionID.prefix(64)), resumeRunId: request.resumeRunID)
+            name: name, version: request.version, plan: request.plan.slavePlan,
+            sessionId: request.sessionID, resumeRunId: request.resumeRunID)
         do {
             try await withRPCCancellationHandler {
                 for await command in registration.commands {
@@ -33,8 +58,17 @@ struct MasterService: Result_Result.SimpleServiceProtocol {
     }
 
     func postSummary(request: Result_Summary, context: ServerContext) async throws -> Result_SummaryAck {
+        try checkSize(
+            request,
+            estimate: 1024 + request.histogram.count + request.uncorrectedHistogram.count + request.failureHistogram.count
+                + request.slaveName.utf8.count + request.sessionID.utf8.count + request.statusCodes.count * 24
+                + request.errors.reduce(0) { $0 + $1.key.utf8.count + 16 })
+        if let problem = Names.problem(slave: request.slaveName) ?? Self.problem(session: request.sessionID) {
+            throw RPCError(code: .invalidArgument, message: problem)
+        }
         let window = try request.window()
-        let inserted = try await coordinator.accept(window, reportedTotal: request.totalRequests)
+        let inserted = try await coordinator.accept(
+            window, reportedTotal: request.totalRequests, sessionId: request.sessionID)
         var ack = Result_SummaryAck()
         ack.runID = window.runId
         ack.seq = window.seq
@@ -43,21 +77,18 @@ struct MasterService: Result_Result.SimpleServiceProtocol {
     }
 
     func heartbeat(request: Result_HeartbeatRequest, context: ServerContext) async throws -> Result_HeartbeatReply {
-        try await coordinator.heartbeat(name: request.slaveName, sessionId: request.sessionID)
+        if let problem = Names.problem(slave: request.slaveName) ?? Self.problem(session: request.sessionID) {
+            throw RPCError(code: .invalidArgument, message: problem)
+        }
+        try await coordinator.heartbeat(name: request.slaveName, sessionId: request.sessionID, runId: request.runID)
         return Result_HeartbeatReply()
     }
 
-    static let maximumNameLength = 100
-
-    static func problem(withName name: String) -> String? {
-        if name.isEmpty { return "the slave name is empty; give each slave a short unique name" }
-        if name.count > maximumNameLength {
-            return "the slave name is \(name.count) characters long; keep it under \(maximumNameLength)"
-        }
-        if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            return "the slave name contains control characters; use letters, digits, - and _"
-        }
-        return nil
+    /// A session id is what a slave makes up (a UUID); empty is allowed on Connect only for
+    /// the old protocol's slaves, which then cannot take part in a run.
+    static func problem(session: String) -> String? {
+        guard !session.isEmpty else { return nil }
+        return Names.problem(session, what: "session id", maximumBytes: 64)
     }
 
     static func problem(with plan: Result_Plan) -> String? {
@@ -75,9 +106,35 @@ struct MasterService: Result_Result.SimpleServiceProtocol {
     }
 }
 
-/// Refuses every RPC that does not carry the master's token.
+/// Refuses every RPC that does not carry the master's token (compared in constant time), and
+/// logs refusals at most once a second.
 struct TokenInterceptor: ServerInterceptor {
     let token: String
+    let logger: Logger
+    private let refusals = RefusalCounter()
+
+    init(token: String, logger: Logger) {
+        self.token = token
+        self.logger = logger
+    }
+
+    /// Whether `presented` equals the token, in time that depends only on their lengths.
+    static func matches(_ presented: String, _ token: String) -> Bool {
+        let a = Array(presented.utf8)
+        let b = Array(token.utf8)
+        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        for index in 0..<max(a.count, b.count) {
+            let x = index < a.count ? a[index] : 0
+            let y = index < b.count ? b[index] : 0
+            difference |= x ^ y
+        }
+        return difference == 0 && a.count == b.count
+    }
+
+    private func refused(_ why: String, context: ServerContext) {
+        let line = refusals.note("\(why) from \(context.remotePeer) (\(context.descriptor.method))")
+        if let line { logger.warning("refused: \(line)") }
+    }
 
     func intercept<Input: Sendable, Output: Sendable>(
         request: StreamingServerRequest<Input>,
@@ -86,13 +143,24 @@ struct TokenInterceptor: ServerInterceptor {
     ) async throws -> StreamingServerResponse<Output> {
         let presented = request.metadata[stringValues: tokenMetadataKey].first(where: { _ in true })
         guard let presented else {
+            refused("a call without a token", context: context)
             throw RPCError(
                 code: .unauthenticated,
                 message: "this master requires a token: set GOLOADTEST_TOKEN (environment or .env) or pass --token")
         }
-        guard presented == token else {
+        guard Self.matches(presented, token) else {
+            refused("a call with a wrong token", context: context)
             throw RPCError(code: .unauthenticated, message: "wrong token: use the master's GOLOADTEST_TOKEN")
         }
         return try await next(request, context)
+    }
+}
+
+/// A `RefusalLog` shared between concurrent calls.
+final class RefusalCounter: Sendable {
+    private let log = Mutex(RefusalLog())
+
+    func note(_ message: String) -> String? {
+        log.withLock { $0.note(message) }
     }
 }

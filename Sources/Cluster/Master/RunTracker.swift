@@ -9,15 +9,19 @@ struct RunTracker: Sendable, Equatable {
         var requests: UInt64 = 0
         var failures: UInt64 = 0
         var windows: UInt64 = 0
+        /// The session the master admitted for this slave in this run: only it may post the
+        /// run's windows. Nil for a run taken up after a restart until the slave reconnects.
+        var sessionId: String?
     }
 
     let runId: Int64
     private(set) var participants: [String: Participant]
     private(set) var stopRequested = false
 
-    init(runId: Int64, slaves: [String: SlavePlan]) {
+    init(runId: Int64, slaves: [String: SlavePlan], sessions: [String: String] = [:]) {
         self.runId = runId
-        self.participants = slaves.mapValues { Participant(plan: $0) }
+        self.participants = Dictionary(
+            uniqueKeysWithValues: slaves.map { name, plan in (name, Participant(plan: plan, sessionId: sessions[name])) })
     }
 
     /// A run found `running` in the database when the master starts: its slaves as recorded,
@@ -39,8 +43,8 @@ struct RunTracker: Sendable, Equatable {
     /// A window of `slave` was newly stored.
     mutating func stored(_ window: SummaryWindow) -> RunStatus? {
         guard var participant = participants[window.slave] else { return nil }
-        participant.requests &+= window.requests
-        participant.failures &+= window.failures
+        participant.requests = participant.requests.saturatingAdd(window.requests)
+        participant.failures = participant.failures.saturatingAdd(window.failures)
         participant.windows &+= 1
         if window.isFinal { participant.status = .finished }
         participants[window.slave] = participant
@@ -61,6 +65,16 @@ struct RunTracker: Sendable, Equatable {
         return true
     }
 
+    /// Binds a slave of a run taken up after a restart to the session it came back with.
+    /// Returns false if another session is bound already.
+    mutating func bind(_ slave: String, session: String) -> Bool {
+        guard let bound = participants[slave]?.sessionId else {
+            participants[slave]?.sessionId = session
+            return participants[slave] != nil
+        }
+        return bound == session
+    }
+
     mutating func stop() {
         stopRequested = true
     }
@@ -74,7 +88,7 @@ struct RunTracker: Sendable, Equatable {
     }
 
     var running: [String] { participants.filter { $0.value.status == .running }.keys.sorted() }
-    var requests: UInt64 { participants.values.reduce(0) { $0 &+ $1.requests } }
-    var failures: UInt64 { participants.values.reduce(0) { $0 &+ $1.failures } }
-    var tasks: UInt64 { participants.values.reduce(0) { $0 &+ $1.plan.tasks } }
+    var requests: UInt64 { participants.values.reduce(0) { $0.saturatingAdd($1.requests) } }
+    var failures: UInt64 { participants.values.reduce(0) { $0.saturatingAdd($1.failures) } }
+    var tasks: UInt64 { participants.values.reduce(0) { $0.saturatingAdd($1.plan.tasks) } }
 }

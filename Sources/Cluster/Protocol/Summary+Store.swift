@@ -4,8 +4,9 @@ import Store
 
 /// Conversions between the wire messages and the store's vocabulary.
 extension Result_Summary {
-    init(_ window: SummaryWindow, totalRequests: UInt64) {
+    init(_ window: SummaryWindow, totalRequests: UInt64, sessionId: String = "") {
         self.init()
+        sessionID = sessionId
         runID = window.runId
         slaveName = window.slave
         seq = window.seq
@@ -24,6 +25,10 @@ extension Result_Summary {
         }
         late = window.late
         final = window.isFinal
+        dropped = window.dropped
+        if let failed = window.failureLatency {
+            failureHistogram = Data(failed.encoded())
+        }
         self.totalRequests = totalRequests
     }
 
@@ -31,23 +36,24 @@ extension Result_Summary {
     func window() throws(RPCError) -> SummaryWindow {
         let latency: LatencyHistogram
         let uncorrected: LatencyHistogram?
+        let failed: LatencyHistogram?
+        let name = Names.quoted(slaveName)
         do {
             latency = try LatencyHistogram(decoding: histogram)
             uncorrected = uncorrectedHistogram.isEmpty ? nil : try LatencyHistogram(decoding: uncorrectedHistogram)
+            failed = failureHistogram.isEmpty ? nil : try LatencyHistogram(decoding: failureHistogram)
         } catch {
-            throw RPCError(code: .invalidArgument, message: "summary \(seq) of \(slaveName): \(error)")
+            throw RPCError(code: .invalidArgument, message: "summary \(seq) of \(name): \(error)")
         }
         let window = SummaryWindow(
             runId: runID, slave: slaveName, seq: seq, startedAt: startedAtNs, endedAt: endedAtNs,
             requests: requests, successes: successes, failures: failures,
             bytesReceived: bytesReceived, bytesSent: bytesSent,
             statusCodes: Dictionary(uniqueKeysWithValues: statusCodes.map { (Int($0.key), $0.value) }),
-            errors: errors, latency: latency, uncorrectedLatency: uncorrected, late: late, isFinal: final)
+            errors: errors, latency: latency, uncorrectedLatency: uncorrected, late: late, isFinal: final,
+            dropped: dropped, failureLatency: failed)
         if let problem = window.problem {
-            throw RPCError(code: .invalidArgument, message: "summary \(seq) of \(slaveName): \(problem)")
-        }
-        if errors.count > 64 || errors.keys.contains(where: { $0.isEmpty || $0.utf8.count > 64 }) {
-            throw RPCError(code: .invalidArgument, message: "summary \(seq) of \(slaveName): too many or oversized error kinds")
+            throw RPCError(code: .invalidArgument, message: "summary \(seq) of \(name): \(problem)")
         }
         return window
     }

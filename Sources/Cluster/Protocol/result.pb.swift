@@ -286,6 +286,27 @@ public nonisolated struct Result_Summary: @unchecked Sendable {
     set {_uniqueStorage()._late = newValue}
   }
 
+  /// The session id the slave connected with: the master takes a run's windows only from the
+  /// session it admitted for that slave.
+  public var sessionID: String {
+    get {_storage._sessionID}
+    set {_uniqueStorage()._sessionID = newValue}
+  }
+
+  /// Requests the plan meant to send in this window that were never sent (the run's time was
+  /// up, or the engine could not keep up with the rate).
+  public var dropped: UInt64 {
+    get {_storage._dropped}
+    set {_uniqueStorage()._dropped = newValue}
+  }
+
+  /// Failures without an HTTP response (timeout, reset, ...): time from the intended send to the
+  /// failure, in microseconds (Store's encoding). Empty when there were none.
+  public var failureHistogram: Data {
+    get {_storage._failureHistogram}
+    set {_uniqueStorage()._failureHistogram = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -514,7 +535,7 @@ nonisolated extension Result_ExecutionCommand.Kind: SwiftProtobuf._ProtoNameProv
 
 nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Summary"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}slave_name\0\u{1}seq\0\u{3}started_at_ns\0\u{3}ended_at_ns\0\u{1}requests\0\u{1}successes\0\u{1}failures\0\u{3}bytes_received\0\u{3}status_codes\0\u{1}errors\0\u{1}histogram\0\u{1}final\0\u{3}total_requests\0\u{3}bytes_sent\0\u{3}uncorrected_histogram\0\u{1}late\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}slave_name\0\u{1}seq\0\u{3}started_at_ns\0\u{3}ended_at_ns\0\u{1}requests\0\u{1}successes\0\u{1}failures\0\u{3}bytes_received\0\u{3}status_codes\0\u{1}errors\0\u{1}histogram\0\u{1}final\0\u{3}total_requests\0\u{3}bytes_sent\0\u{3}uncorrected_histogram\0\u{1}late\0\u{3}session_id\0\u{1}dropped\0\u{3}failure_histogram\0")
 
   fileprivate class _StorageClass {
     var _runID: Int64 = 0
@@ -534,6 +555,9 @@ nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._Mess
     var _bytesSent: UInt64 = 0
     var _uncorrectedHistogram: Data = Data()
     var _late: UInt64 = 0
+    var _sessionID: String = String()
+    var _dropped: UInt64 = 0
+    var _failureHistogram: Data = Data()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -561,6 +585,9 @@ nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._Mess
       _bytesSent = source._bytesSent
       _uncorrectedHistogram = source._uncorrectedHistogram
       _late = source._late
+      _sessionID = source._sessionID
+      _dropped = source._dropped
+      _failureHistogram = source._failureHistogram
     }
   }
 
@@ -596,6 +623,9 @@ nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._Mess
         case 15: try { try decoder.decodeSingularUInt64Field(value: &_storage._bytesSent) }()
         case 16: try { try decoder.decodeSingularBytesField(value: &_storage._uncorrectedHistogram) }()
         case 17: try { try decoder.decodeSingularUInt64Field(value: &_storage._late) }()
+        case 18: try { try decoder.decodeSingularStringField(value: &_storage._sessionID) }()
+        case 19: try { try decoder.decodeSingularUInt64Field(value: &_storage._dropped) }()
+        case 20: try { try decoder.decodeSingularBytesField(value: &_storage._failureHistogram) }()
         default: break
         }
       }
@@ -655,6 +685,15 @@ nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._Mess
       if _storage._late != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._late, fieldNumber: 17)
       }
+      if !_storage._sessionID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sessionID, fieldNumber: 18)
+      }
+      if _storage._dropped != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._dropped, fieldNumber: 19)
+      }
+      if !_storage._failureHistogram.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._failureHistogram, fieldNumber: 20)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -681,6 +720,9 @@ nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._Mess
         if _storage._bytesSent != rhs_storage._bytesSent {return false}
         if _storage._uncorrectedHistogram != rhs_storage._uncorrectedHistogram {return false}
         if _storage._late != rhs_storage._late {return false}
+        if _storage._sessionID != rhs_storage._sessionID {return false}
+        if _storage._dropped != rhs_storage._dropped {return false}
+        if _storage._failureHistogram != rhs_storage._failureHistogram {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -54,13 +54,14 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
                     let counts = recorder.close()
                     let now = wallClockNanoseconds()
                     let isFinal = event == .engineDone
-                    sentTotal += counts.requests
+                    sentTotal &+= counts.requests
                     let window = SummaryWindow(
                         runId: runId, slave: configuration.name, seq: seq, startedAt: windowStart, endedAt: now,
                         requests: counts.requests, successes: counts.successes, failures: counts.failures,
                         bytesReceived: counts.bytesReceived, bytesSent: counts.bytesSent,
                         statusCodes: counts.statusCodes, errors: counts.errors, latency: counts.latency,
-                        uncorrectedLatency: counts.uncorrectedLatency, late: counts.late, isFinal: isFinal)
+                        uncorrectedLatency: counts.uncorrectedLatency, late: counts.late, isFinal: isFinal,
+                        dropped: isFinal ? control.dropped() : 0, failureLatency: counts.failureLatency)
                     outbox.yield((window, isFinal ? sentTotal : 0))
                     let pending = slave.state.windowQueued()
                     if pending > configuration.maximumPendingWindows, !overflowed {
@@ -79,12 +80,23 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
             outbox.finish()
             try await group.waitForAll()
         }
-        logger.info("run \(runId) finished: sent \(sentTotal) requests, every window stored by the master")
+        let refused = slave.state.refusedWindows
+        if refused > 0 {
+            logger.error("run \(runId) finished: sent \(sentTotal) requests; the master refused \(refused) window(s) for good")
+        } else {
+            logger.info("run \(runId) finished: sent \(sentTotal) requests, every window stored by the master")
+        }
+    }
+
+    /// Answers after which posting the window again cannot help.
+    static func isFinalRefusal(_ code: RPCError.Code) -> Bool {
+        [.invalidArgument, .notFound, .failedPrecondition, .unauthenticated, .permissionDenied, .resourceExhausted]
+            .contains(code)
     }
 
     /// Posts one window until the master has stored it, retrying for `reconnectFor`.
     private func post(_ window: SummaryWindow, totalRequests: UInt64) async throws {
-        let message = Result_Summary(window, totalRequests: totalRequests)
+        let message = Result_Summary(window, totalRequests: totalRequests, sessionId: slave.sessionId)
         var options = CallOptions.defaults
         options.timeout = .seconds(10)
         var failingSince: ContinuousClock.Instant?
@@ -93,12 +105,12 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
             do {
                 _ = try await master.postSummary(message, metadata: slave.metadata, options: options)
                 return
-            } catch let error as RPCError
-                where error.code == .invalidArgument || error.code == .notFound || error.code == .failedPrecondition
-                || error.code == .unauthenticated || error.code == .resourceExhausted
-            {
-                // The master will never take this window: say so and carry on with the next.
-                logger.error("the master refused window \(window.seq) of run \(window.runId): \(error.message)")
+            } catch let error as RPCError where Self.isFinalRefusal(error.code) {
+                // The master will never take this window: say so, count it (the slave exits
+                // non-zero), and carry on with the next.
+                let refused = slave.state.windowRefused()
+                logger.error(
+                    "the master refused window \(window.seq) of run \(window.runId) for good (\(error.code): \(error.message)); \(refused) window(s) refused so far")
                 return
             } catch {
                 let now = ContinuousClock.now

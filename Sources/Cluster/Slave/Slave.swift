@@ -98,6 +98,12 @@ public final class Slave: Sendable {
                             self.state.end(runId: runId)
                         }
                     case .stop:
+                        // A STOP names its run: one for a run this slave is not executing (a
+                        // late command of an earlier run) stops nothing.
+                        guard command.runID == 0 || command.runID == state.runId else {
+                            logger.info("ignoring stop of run \(command.runID): executing \(state.runId.map(String.init) ?? "no run")")
+                            continue
+                        }
                         logger.info("the master asked to stop run \(command.runID)")
                         current?.stop()
                     case .shutdown:
@@ -126,6 +132,12 @@ public final class Slave: Sendable {
                 logger.error("leaving with \(state.pendingWindows) window(s) of run \(runId) not stored by the master")
             }
             group.cancelAll()
+            let refused = state.refusedWindows
+            if refused > 0 {
+                throw ClusterError(
+                    .windowsRefused,
+                    "the master refused \(refused) window(s) for good (the log says which and why); their measurements are not in its database")
+            }
             return farewell
         }
     }
@@ -144,6 +156,7 @@ final class SlaveState: Sendable {
     private struct State {
         var runId: Int64?
         var pendingWindows = 0
+        var refusedWindows = 0
     }
 
     private let state = Mutex(State())
@@ -172,4 +185,10 @@ final class SlaveState: Sendable {
     /// Returns the new count.
     func windowQueued() -> Int { state.withLock { $0.pendingWindows += 1; return $0.pendingWindows } }
     func windowStored() { state.withLock { $0.pendingWindows -= 1 } }
+
+    /// A window the master refused for good (it is no longer pending). Returns the count so far.
+    func windowRefused() -> Int { state.withLock { $0.refusedWindows += 1; return $0.refusedWindows } }
+
+    /// Windows refused for good since the slave started.
+    var refusedWindows: Int { state.withLock { $0.refusedWindows } }
 }
