@@ -1,7 +1,7 @@
 # goloadtest — see README.md
 SWIFT ?= swift
 PLUGINS := Tools/ProtocPlugins/.build/release
-GENERATED := Sources/Cluster/Protocol
+GENERATED := Sources/Protocol
 
 .PHONY: deps hosts build test demo generate plugins lint bench clean
 

@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: []),
@@ -36,11 +38,36 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Everything that runs: protocol, master, slave, HTTP load engine.
+        // The HTTP load engine: NIO connections over TCP or TLS, HTTP/1.1 and HTTP/2, windows. No gRPC.
+        .target(
+            name: "Engine",
+            dependencies: [
+                "Store",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The protocol between master and slaves: result.proto's generated Swift, and its windows.
+        .target(
+            name: "Protocol",
+            dependencies: [
+                "Store",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strict
+        ),
+        // The master and the slave, over gRPC (plaintext or TLS), and both in one process.
         .target(
             name: "Cluster",
             dependencies: [
-                "Store",
+                "Store", "Engine", "Protocol",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
@@ -48,7 +75,7 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -72,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "goloadtest",
             dependencies: [
-                "Store", "Cluster", "Report", "Target",
+                "Store", "Engine", "Cluster", "Report", "Target",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -87,22 +114,33 @@ let package = Package(
             path: "bench/IngestBench",
             swiftSettings: strict
         ),
-        .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: strict),
+        // What the test targets share: timeouts, polling, a deterministic generator.
+        .target(name: "TestKit", path: "Tests/TestKit", swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "TestKit"], swiftSettings: strict),
+        .testTarget(
+            name: "EngineTests",
+            dependencies: [
+                "Engine", "Store", "Target", "TestKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "ClusterTests",
             dependencies: [
-                "Cluster", "Store", "Target",
+                "Cluster", "Engine", "Protocol", "Store", "Target", "TestKit",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Store"], swiftSettings: strict),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "TestKit"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "goloadtest", "Store", "Cluster",
+                "goloadtest", "Store", "Protocol", "TestKit",
                 // A hostile peer that speaks only the proto, against the real binary.
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),

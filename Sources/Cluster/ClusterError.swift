@@ -1,3 +1,6 @@
+import Engine
+import Protocol
+
 /// What goes wrong in a master or a slave, each with a sentence that says what to do.
 public struct ClusterError: Error, CustomStringConvertible, Sendable {
     public enum Code: Sendable, Equatable {

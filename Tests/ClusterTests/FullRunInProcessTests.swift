@@ -2,9 +2,12 @@ import NIOCore
 import NIOPosix
 import Store
 import Target
+import TestKit
 import Testing
 
 @testable import Cluster
+import Engine
+import Protocol
 
 /// Real slaves and a real HTTP target, the master reached over the in-process transport.
 @Suite("A full run over the in-process transport")

@@ -2,9 +2,12 @@ import GRPCCore
 import GRPCInProcessTransport
 import Store
 import Synchronization
+import TestKit
 import Testing
 
 @testable import Cluster
+import Engine
+import Protocol
 
 /// A master served over grpc-swift's in-process transport, with a console the test types into,
 /// the replies it prints, the runs it reports finished, and a gRPC client to reach it.

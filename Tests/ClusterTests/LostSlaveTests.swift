@@ -1,8 +1,11 @@
 import Store
 import Target
+import TestKit
 import Testing
 
 @testable import Cluster
+import Engine
+import Protocol
 
 /// A slave process that goes away mid-run, over real HTTP/2 on 127.0.0.1: its connection closes,
 /// the master waits `slaveTimeout` for it to come back, then declares it lost. (A slave that stays

@@ -2,25 +2,19 @@ import Foundation
 import GRPCCore
 import Store
 import SwiftProtobuf
+import TestKit
 import Testing
 
 @testable import Cluster
+import Engine
+import Protocol
 
 /// Thousands of random and mutated messages at a running master: it keeps serving, stores only
 /// windows that pass its checks, and still takes valid traffic.
 @Suite("Fuzzing the master")
 struct MasterFuzzTests {
-    /// SplitMix64: the same "random" messages on every run.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    /// The same "random" messages on every run.
+    typealias Generator = SplitMix64
 
     static func mutate(_ bytes: [UInt8], _ random: inout Generator) -> [UInt8] {
         var bytes = bytes
@@ -69,7 +63,7 @@ struct MasterFuzzTests {
             let a = try await master.connectWelcomed("a")
             let b = try await master.connectWelcomed("b")
             let runId = try await master.start([a, b])
-            var random = Generator(state: 2026)
+            var random = Generator(seed: 2026)
             let valid = try Result_Summary(testWindow(runId: runId, slave: "a", seq: 0), totalRequests: 0)
                 .serializedBytes() as [UInt8]
             var nextSeq: UInt64 = 0

@@ -1,9 +1,12 @@
 import Foundation
 import GRPCCore
 import Store
+import TestKit
 import Testing
 
 @testable import Cluster
+import Engine
+import Protocol
 
 /// The master's gRPC face and run coordination, driven by raw calls over the in-process transport.
 @Suite("Master over the in-process transport")

@@ -2,6 +2,8 @@ import Store
 import Testing
 
 @testable import Cluster
+import Engine
+import Protocol
 
 /// The run's state machine, without I/O.
 @Suite("RunTracker")

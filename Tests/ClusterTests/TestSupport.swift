@@ -2,64 +2,12 @@ import Foundation
 import Logging
 import Store
 import Synchronization
+import TestKit
 import Testing
 
 @testable import Cluster
-
-/// A wait that took longer than it should have.
-struct TimedOut: Error, CustomStringConvertible {
-    let description: String
-}
-
-/// Runs `body`, failing with `TimedOut` if it has not finished after `limit`.
-///
-/// The work runs in a task of its own, so even work that ignores cancellation (an engine run, a
-/// stuck RPC) cannot hold the test: on timeout the caller gets the error at once and the work is
-/// cancelled and left behind.
-func withTimeout<T: Sendable>(
-    _ limit: Duration = .seconds(30),
-    _ what: String = "the test",
-    _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    let work = Task { try await body() }
-    return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-        let once = OneShot(continuation)
-        let timer = Task {
-            try await Task.sleep(for: limit)
-            once.resume(with: .failure(TimedOut(description: "\(what) did not finish within \(limit)")))
-            work.cancel()
-        }
-        Task {
-            let result = await work.result
-            timer.cancel()
-            once.resume(with: result)
-        }
-    }
-}
-
-/// Resumes a continuation once, whoever comes first.
-private final class OneShot<T: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<T, any Error>?>
-
-    init(_ continuation: CheckedContinuation<T, any Error>) {
-        self.continuation = Mutex(continuation)
-    }
-
-    func resume(with result: Result<T, any Error>) {
-        continuation.withLock { $0.take() }?.resume(with: result)
-    }
-}
-
-/// Polls `condition` until it holds, failing with `TimedOut` after `limit`.
-func eventually(
-    _ what: String, within limit: Duration = .seconds(20), _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + limit
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else { throw TimedOut(description: "waited \(limit) for \(what)") }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-}
+import Engine
+import Protocol
 
 /// Things that arrive from other tasks (commands, console replies, callbacks), taken in order,
 /// each wait bounded.

@@ -1,4 +1,4 @@
-import Cluster
+import Protocol
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import Synchronization

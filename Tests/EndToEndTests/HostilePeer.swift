@@ -1,4 +1,4 @@
-import Cluster
+import Protocol
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix

@@ -1,8 +1,9 @@
-import Cluster
+import Protocol
 import Foundation
 import GRPCCore
 import Store
 import SwiftProtobuf
+import TestKit
 import Testing
 
 /// Thousands of random and mutated windows at a real master process, from a peer that holds a
@@ -10,17 +11,8 @@ import Testing
 /// report of what it stored renders.
 @Suite("Fuzzing the real master")
 struct MasterFuzzEndToEndTests {
-    /// SplitMix64: the same messages on every run.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    /// The same "random" messages on every run.
+    typealias Generator = SplitMix64
 
     @Test("2,000 fuzzed windows: no crash, every refusal a documented code, reports of what was stored render")
     func fuzzThroughTheBinary() async throws {
@@ -31,7 +23,7 @@ struct MasterFuzzEndToEndTests {
         let peer = try HostilePeer(port: port)
         let slave = peer.connect("a", session: "session-a")
         let runId = try await slave.next(.start).runID
-        var random = Generator(state: 8)
+        var random = Generator(seed: 8)
         let valid: [UInt8] = try hostileWindow(run: runId, slave: "a", session: "session-a", seq: 0).serializedBytes()
         let documented: Set<RPCError.Code> = [
             .invalidArgument, .notFound, .permissionDenied, .failedPrecondition, .resourceExhausted,

@@ -1,6 +1,7 @@
 import Foundation
 import Report
 import Store
+import TestKit
 import Testing
 
 @Suite("JSON report")

@@ -1,6 +1,7 @@
 import Foundation
 import Report
 import Store
+import TestKit
 import Testing
 
 @Suite("Report from rows and from the store")

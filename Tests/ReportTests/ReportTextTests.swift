@@ -1,5 +1,6 @@
 import Report
 import Store
+import TestKit
 import Testing
 
 @Suite("Text report")

@@ -1,24 +1,9 @@
 import Foundation
 import Report
 import Store
+import TestKit
 
-/// SplitMix64: a tiny deterministic generator, so every "random" test sees the same numbers on
-/// every run and every machine.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// A latency spread over the octaves from 1 µs to about 4 s: mostly fast, with a long tail.
     mutating func latency() -> UInt64 {
         let octave = UInt64.random(in: 0...21, using: &self)

@@ -1,4 +1,5 @@
 import Store
+import TestKit
 import Testing
 
 /// Bytes a peer or a damaged file could hand us, with what is wrong with them.

@@ -1,4 +1,5 @@
 import Store
+import TestKit
 import Testing
 
 /// Histogram shapes a window can have.

@@ -1,8 +1,10 @@
+import Engine
 import GRPCCore
 import GRPCInProcessTransport
 import Logging
 import NIOCore
 import NIOPosix
+import Protocol
 import Store
 
 /// One-process mode: a master and one slave named `local` in this process, talking over the

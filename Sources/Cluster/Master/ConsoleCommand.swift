@@ -1,3 +1,5 @@
+import Engine
+import Protocol
 import Store
 
 /// A line typed on the master's console.

@@ -1,5 +1,7 @@
+import Engine
 import GRPCCore
 import Logging
+import Protocol
 import Store
 
 /// What the master's main loop hears from the coordinator.

@@ -1,6 +1,8 @@
+import Engine
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import Logging
+import Protocol
 import Store
 
 /// A master: serves slaves over gRPC, starts runs (from the console or by itself with

@@ -1,3 +1,6 @@
+import Engine
+import Protocol
+
 /// Everything a master needs, with defaults; built from flags and `.env` by the command line.
 public struct MasterConfiguration: Sendable {
     /// Address to listen on, e.g. "0.0.0.0" or "127.0.0.1"; "::" for IPv6.

@@ -1,4 +1,6 @@
+import Engine
 import Logging
+import Protocol
 import Store
 
 /// The master's main loop: console lines, signals, coordinator events and ticks, one at a time.

@@ -1,5 +1,7 @@
+import Engine
 import GRPCCore
 import Logging
+import Protocol
 import Store
 import SwiftProtobuf
 import Synchronization

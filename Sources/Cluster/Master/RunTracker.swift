@@ -1,3 +1,5 @@
+import Engine
+import Protocol
 import Store
 
 /// The state of the run in progress, without I/O: who is in it, what each has delivered, and

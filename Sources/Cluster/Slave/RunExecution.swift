@@ -1,6 +1,8 @@
+import Engine
 import GRPCCore
 import Logging
 import NIOCore
+import Protocol
 import Store
 
 /// One run on a slave: the engine, a window every `windowInterval`, and the poster that delivers

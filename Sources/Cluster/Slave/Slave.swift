@@ -1,9 +1,11 @@
+import Engine
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import Logging
 import NIOCore
 import NIOPosix
+import Protocol
 import Store
 import Synchronization
 

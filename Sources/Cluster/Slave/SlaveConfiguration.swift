@@ -1,4 +1,6 @@
+import Engine
 import NIOCore
+import Protocol
 import Store
 
 /// Everything a slave needs, with defaults; built from flags and `.env` by the command line.
@@ -46,7 +48,11 @@ public struct SlaveConfiguration: Sendable {
         self.masterPort = masterPort
         self.name = name
         self.plan = plan
-        self.target = try LoadTarget(url: plan.url, method: plan.method, headers: headers, body: body)
+        do {
+            self.target = try LoadTarget(url: plan.url, method: plan.method, headers: headers, body: body)
+        } catch {
+            throw ClusterError(.invalidURL, error.message)
+        }
         self.token = token
     }
 }

@@ -1,6 +1,8 @@
+import Engine
 import GRPCCore
 import Logging
 import NIOCore
+import Protocol
 import Store
 import Synchronization
 

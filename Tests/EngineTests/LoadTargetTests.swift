@@ -1,7 +1,7 @@
 import NIOCore
 import Testing
 
-@testable import Cluster
+@testable import Engine
 
 /// `GET_URL` parsing: what a good URL becomes on the wire, and how a bad one is refused.
 @Suite("LoadTarget")
@@ -74,7 +74,7 @@ struct LoadTargetTests {
 
     @Test("a bad URL is refused with invalidURL and a message that says what is wrong", arguments: bad)
     func refusesBadURL(_ url: String, _ mentions: String) {
-        let error = #expect(throws: ClusterError.self) { try LoadTarget(url: url) }
+        let error = #expect(throws: EngineError.self) { try LoadTarget(url: url) }
         #expect(error?.code == .invalidURL)
         #expect(error?.message.contains(mentions) == true, "\(error?.message ?? "")")
         #expect(error?.message.contains("http://127.0.0.1:8080/") == true, "the message shows a URL that works")
@@ -118,7 +118,7 @@ struct LoadTargetTests {
 
     @Test("a bad method or header is refused before any request is built", arguments: badShapes)
     func refusesBadShape(_ method: String, _ header: String?, _ mentions: String) {
-        let error = #expect(throws: ClusterError.self) {
+        let error = #expect(throws: EngineError.self) {
             try LoadTarget(url: "http://127.0.0.1:8080/", method: method, headers: header.map { [$0] } ?? [])
         }
         #expect(error?.message.contains(mentions) == true, "\(error?.message ?? "")")

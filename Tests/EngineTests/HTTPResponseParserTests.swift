@@ -1,7 +1,7 @@
 import NIOCore
 import Testing
 
-@testable import Cluster
+@testable import Engine
 
 /// The engine's response parser, without I/O: where each response ends, whatever way the bytes
 /// are cut into reads.

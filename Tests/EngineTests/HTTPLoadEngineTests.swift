@@ -2,9 +2,10 @@ import NIOCore
 import NIOPosix
 import Store
 import Target
+import TestKit
 import Testing
 
-@testable import Cluster
+@testable import Engine
 
 /// The HTTP engine against a real target on 127.0.0.1: counts that match the server's, and
 /// failures recorded as data.

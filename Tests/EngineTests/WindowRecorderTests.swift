@@ -1,7 +1,7 @@
 import Store
 import Testing
 
-@testable import Cluster
+@testable import Engine
 
 /// The window the engine's results go into, and how windows add up.
 @Suite("WindowRecorder and WindowCounts")

@@ -4,7 +4,7 @@ import Store
 
 /// Conversions between the wire messages and the store's vocabulary.
 extension Result_Summary {
-    init(_ window: SummaryWindow, totalRequests: UInt64, sessionId: String = "") {
+    package init(_ window: SummaryWindow, totalRequests: UInt64, sessionId: String = "") {
         self.init()
         sessionID = sessionId
         runID = window.runId
@@ -33,7 +33,7 @@ extension Result_Summary {
     }
 
     /// The window this message describes, or `invalidArgument` saying what is wrong with it.
-    func window() throws(RPCError) -> SummaryWindow {
+    package func window() throws(RPCError) -> SummaryWindow {
         let latency: LatencyHistogram
         let uncorrected: LatencyHistogram?
         let failed: LatencyHistogram?
@@ -60,7 +60,7 @@ extension Result_Summary {
 }
 
 extension Result_Plan {
-    init(_ plan: SlavePlan) {
+    package init(_ plan: SlavePlan) {
         self.init()
         tasks = plan.tasks
         batch = plan.batch
@@ -71,7 +71,7 @@ extension Result_Plan {
         timeoutNs = plan.timeout.map { UInt64(clamping: $0.nanoseconds) } ?? 0
     }
 
-    var slavePlan: SlavePlan {
+    package var slavePlan: SlavePlan {
         SlavePlan(
             tasks: tasks, batch: batch, url: url,
             duration: durationNs == 0 ? nil : .nanoseconds(Int64(clamping: durationNs)),
@@ -82,7 +82,7 @@ extension Result_Plan {
 }
 
 extension Result_ExecutionCommand {
-    static func make(_ kind: Kind, runId: Int64 = 0, message: String = "") -> Self {
+    package static func make(_ kind: Kind, runId: Int64 = 0, message: String = "") -> Self {
         var command = Self()
         command.kind = kind
         command.runID = runId

@@ -12,15 +12,15 @@ public struct LoadTarget: Sendable, Equatable {
     /// The whole request as it goes on the wire, encoded once for every request of a run.
     public let request: ByteBuffer
 
-    /// Parses `url`; throws `ClusterError(.invalidURL)` with a hint if it is not a usable
+    /// Parses `url`; throws `EngineError(.invalidURL)` with a hint if it is not a usable
     /// `http://host[:port][/path]` URL.
     public init(
         url: String, method: String = "GET", headers: [String] = [], body: [UInt8] = [],
         userAgent: String = "goloadtest"
-    ) throws(ClusterError) {
+    ) throws(EngineError) {
         let trimmed = url.trimmingCharacters(in: .whitespaces)
-        func invalid(_ why: String) -> ClusterError {
-            ClusterError(
+        func invalid(_ why: String) -> EngineError {
+            EngineError(
                 .invalidURL,
                 "GET_URL \"\(url)\" \(why); expected something like http://127.0.0.1:8080/ (set GET_URL in .env or pass --url)"
             )
@@ -69,7 +69,7 @@ public struct LoadTarget: Sendable, Equatable {
 
         let method = method.uppercased()
         guard !method.isEmpty, method.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else {
-            throw ClusterError(.invalidURL, "method \"\(method)\" is not an HTTP method; use GET, POST, PUT, ...")
+            throw EngineError(.invalidURL, "method \"\(method)\" is not an HTTP method; use GET, POST, PUT, ...")
         }
         var extra = ""
         var named: Set<String> = []
@@ -77,7 +77,7 @@ public struct LoadTarget: Sendable, Equatable {
             guard let colon = header.firstIndex(of: ":"), colon != header.startIndex,
                 !header.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A })
             else {
-                throw ClusterError(.invalidURL, "header \"\(header)\" is not of the form 'Name: value'")
+                throw EngineError(.invalidURL, "header \"\(header)\" is not of the form 'Name: value'")
             }
             let name = header[..<colon].trimmingCharacters(in: .whitespaces)
             let value = header[header.index(after: colon)...].trimmingCharacters(in: .whitespaces)

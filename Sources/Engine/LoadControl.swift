@@ -41,7 +41,7 @@ public final class LoadControl: Sendable {
         }
     }
 
-    var isRateDriven: Bool { nanosecondsPerRequest > 0 }
+    package var isRateDriven: Bool { nanosecondsPerRequest > 0 }
 
     /// Claims one more request, or nil when the run has no more to send. Past the deadline
     /// nothing is handed out, however far behind its schedule a rate-driven run is: a duration
@@ -93,7 +93,7 @@ public final class LoadControl: Sendable {
     /// Rate-driven runs: requests meant to go before the deadline (or before the run was
     /// stopped) that were never sent, because time was up or the engine fell behind. 0 for
     /// closed-model runs, which have no schedule. Call it once the engine has finished.
-    func dropped(now: UInt64 = NIODeadline.now().uptimeNanoseconds) -> UInt64 {
+    package func dropped(now: UInt64 = NIODeadline.now().uptimeNanoseconds) -> UInt64 {
         guard nanosecondsPerRequest > 0 else { return 0 }
         let stop = stoppedAt.load(ordering: .relaxed)
         let end = min(deadline, stop != 0 ? stop : now)

@@ -3,9 +3,10 @@ import NIOPosix
 import Store
 import Synchronization
 import Target
+import TestKit
 import Testing
 
-@testable import Cluster
+@testable import Engine
 
 /// Time- and rate-driven runs against a real target: when they stop, how evenly a rate is
 /// spread, and latency that counts from the intended send time.
