@@ -1,17 +1,21 @@
 import NIOCore
-import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
-/// One of the engine's `concurrency` places: keeps a connection open while there are requests
-/// to send, and opens a new one when the server closes it or it fails. Lives on one event loop.
+/// One of the engine's connections: keeps a connection open while there are requests to send,
+/// and opens a new one when the server closes it or it fails. Lives on one event loop. Over
+/// HTTP/1.1 it has one request in flight; over HTTP/2, `streams`.
 final class ConnectionSlot {
     let eventLoop: any EventLoop
     let run: LoadRun
     let shard: WindowRecorder.Shard
     let requestSize: UInt64
+    let streams: Int
     private var finished = false
     /// The request the connection being opened will send first.
     private var connecting: Ticket?
+    /// When the connection being opened started connecting (uptime ns).
+    private(set) var connectStartedAt: UInt64 = 0
     private lazy var bootstrap: ClientBootstrap = {
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         return ClientBootstrap(group: eventLoop)
@@ -21,15 +25,24 @@ final class ConnectionSlot {
                     let slot = bound.value
                     guard let ticket = slot.connecting else { throw ChannelError.inappropriateOperationForState }
                     slot.connecting = nil
-                    try channel.pipeline.syncOperations.addHandler(LoadConnectionHandler(slot: slot, first: ticket))
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tls = slot.run.plan.tls {
+                        try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: slot.run.serverHostname))
+                    }
+                    if slot.run.plan.http2 {
+                        try HTTP2LoadHandler.configure(pipeline, slot: slot, first: ticket)
+                    } else {
+                        try pipeline.addHandler(LoadConnectionHandler(slot: slot, first: ticket))
+                    }
                 }
             }
     }()
 
-    init(eventLoop: any EventLoop, run: LoadRun, shard: WindowRecorder.Shard) {
+    init(eventLoop: any EventLoop, run: LoadRun, shard: WindowRecorder.Shard, streams: Int = 1) {
         self.eventLoop = eventLoop
         self.run = run
         self.shard = shard
+        self.streams = max(1, streams)
         self.requestSize = UInt64(run.plan.target.request.readableBytes)
     }
 
@@ -52,7 +65,10 @@ final class ConnectionSlot {
         guard !addresses.isEmpty else {
             // Through the event loop, not recursively: every request of the run fails this way.
             let bound = NIOLoopBound(self, eventLoop: eventLoop)
-            eventLoop.execute { bound.value.connectFailed(ticket, kind: .unresolvedHost, startedAt: startedAt) }
+            eventLoop.execute {
+                bound.value.setupFailed(
+                    ticket, kind: .unresolvedHost, reason: "\(bound.value.run.plan.target.host) has no address")
+            }
             return
         }
         // No new request after the deadline; the connect timeout is bounded by what is left.
@@ -65,6 +81,7 @@ final class ConnectionSlot {
         let timeout = min(run.plan.timeout.nanoseconds, Int64(clamping: remaining))
         let index = (run.preferredAddress + attempt) % addresses.count
         connecting = ticket
+        connectStartedAt = startedAt
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         bootstrap.connectTimeout(.nanoseconds(max(1, timeout))).connect(to: addresses[index]).whenComplete { result in
             let slot = bound.value
@@ -76,16 +93,19 @@ final class ConnectionSlot {
                 if attempt + 1 < addresses.count, !slot.run.control.isStopped {
                     slot.connect(ticket, attempt: attempt + 1, startedAt: startedAt)
                 } else {
-                    slot.connectFailed(ticket, kind: FailureKind(connectError: error), startedAt: startedAt)
+                    slot.setupFailed(ticket, kind: FailureKind(connectError: error), reason: "\(error)")
                 }
             }
         }
     }
 
-    /// The request could not even be sent. In a rate-driven run the next attempt waits for the
-    /// next request's intended time, so a dead target does not burn the schedule in a spin.
-    private func connectFailed(_ ticket: Ticket, kind: FailureKind, startedAt: UInt64) {
+    /// The request could not even be sent: no connection, or no TLS on it. In a rate-driven run
+    /// the next attempt waits for the next request's intended time, so a dead target does not
+    /// burn the schedule in a spin.
+    func setupFailed(_ ticket: Ticket, kind: FailureKind, reason: @autoclosure () -> String) {
         connecting = nil
+        run.explain(kind, reason())
+        let startedAt = connectStartedAt
         let now = NIODeadline.now().uptimeNanoseconds
         let from = ticket.intended != 0 ? min(ticket.intended, startedAt) : startedAt
         failed(kind, latencyMicroseconds: (now &- from) / 1_000, late: false, bytesReceived: 0, bytesSent: 0)
@@ -121,6 +141,11 @@ final class ConnectionSlot {
         shard.recordResponse(
             status: status, latencyMicroseconds: latencyMicroseconds, uncorrectedMicroseconds: uncorrectedMicroseconds,
             late: late, bytesReceived: bytesReceived, bytesSent: requestSize)
+    }
+
+    /// A connection is ready for requests; `handshakeMicroseconds` for a TLS one.
+    func connected(handshakeMicroseconds: UInt64?) {
+        shard.recordConnection(handshakeMicroseconds: handshakeMicroseconds)
     }
 
     func failed(_ kind: FailureKind, latencyMicroseconds: UInt64, late: Bool, bytesReceived: UInt64, bytesSent: UInt64) {
@@ -173,10 +198,27 @@ extension FailureKind {
             }
             return
         }
+        if case .uncleanShutdown = error as? NIOSSLError {
+            self = .connectionClosed
+            return
+        }
         if error is HTTPResponseParser.ParseError {
             self = .badResponse
             return
         }
         self = .other
+    }
+
+    /// An error before TLS was up: the certificate, or the handshake.
+    init(tlsError error: any Error) {
+        if let error = error as? NIOSSLExtraError, error == .failedToValidateHostname {
+            self = .certificate
+        } else if case .handshakeFailed(let reason) = error as? NIOSSLError,
+            "\(reason)".contains("CERTIFICATE_VERIFY_FAILED")
+        {
+            self = .certificate
+        } else {
+            self = .tlsHandshake
+        }
     }
 }

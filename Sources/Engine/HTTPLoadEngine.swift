@@ -1,5 +1,7 @@
+import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Store
 import Synchronization
 
@@ -14,16 +16,37 @@ public struct LoadPlan: Sendable {
     public var target: LoadTarget
     /// Requests to send in all (0: no count limit; the `LoadControl` decides when to stop).
     public var tasks: UInt64
-    /// Connections, each with one request in flight.
+    /// Requests in flight at once: over HTTP/1.1 one per connection, over HTTP/2 the streams
+    /// of all connections together.
     public var concurrency: Int
     /// A request with no complete response after this long fails as a timeout.
     public var timeout: TimeAmount
+    /// `https://` targets: the run's TLS context (`TargetTLS.makeContext`).
+    public var tls: NIOSSLContext?
+    /// Speak HTTP/2 (ALPN `h2` over TLS, prior knowledge over TCP) on `connections` connections.
+    public var http2: Bool
+    public var connections: Int
 
-    public init(target: LoadTarget, tasks: UInt64, concurrency: Int, timeout: TimeAmount = .seconds(30)) {
+    public init(
+        target: LoadTarget, tasks: UInt64, concurrency: Int, timeout: TimeAmount = .seconds(30),
+        tls: NIOSSLContext? = nil, http2: Bool = false, connections: Int = 1
+    ) {
         self.target = target
         self.tasks = tasks
         self.concurrency = concurrency
         self.timeout = timeout
+        self.tls = tls
+        self.http2 = http2
+        self.connections = connections
+    }
+
+    /// Connections to open, and the requests each keeps in flight (HTTP/2: streams; the
+    /// remainder goes to the first connections).
+    func connectionShares() -> [Int] {
+        let inFlight = tasks > 0 ? Int(min(UInt64(max(concurrency, 1)), tasks)) : max(concurrency, 1)
+        guard http2 else { return Array(repeating: 1, count: inFlight) }
+        let count = min(max(connections, 1), inFlight)
+        return (0..<count).map { inFlight / count + ($0 < inFlight % count ? 1 : 0) }
     }
 }
 
@@ -32,9 +55,11 @@ public struct LoadPlan: Sendable {
 /// storage and reports are someone else's job.
 public struct HTTPLoadEngine: Sendable {
     let group: MultiThreadedEventLoopGroup
+    let logger: Logger
 
-    public init(group: MultiThreadedEventLoopGroup) {
+    public init(group: MultiThreadedEventLoopGroup, logger: Logger = Logger(label: "goloadtest.engine")) {
         self.group = group
+        self.logger = logger
     }
 
     /// A recorder with one shard per event loop of this engine; `rateDriven` also keeps the
@@ -47,17 +72,17 @@ public struct HTTPLoadEngine: Sendable {
     /// `control.stop()` was called and the requests in flight are done. Returns the number sent.
     public func run(_ plan: LoadPlan, recorder: WindowRecorder, control: LoadControl) async -> UInt64 {
         let loops = Array(group.makeIterator())
-        let connections = plan.tasks > 0 ? Int(min(UInt64(max(plan.concurrency, 1)), plan.tasks)) : max(plan.concurrency, 1)
+        let shares = plan.connectionShares()
         // Resolved once per run: every connection uses these addresses, in the resolver's order.
         let addresses = await AddressResolver.resolve(host: plan.target.host, port: plan.target.port)
-        let run = LoadRun(plan: plan, control: control, connections: connections, addresses: addresses)
+        let run = LoadRun(plan: plan, control: control, connections: shares.count, addresses: addresses, logger: logger)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             run.onFinished(continuation)
-            for index in 0..<connections {
+            for (index, streams) in shares.enumerated() {
                 let loop = loops[index % loops.count]
                 let shard = recorder.shards[index % recorder.shards.count]
                 loop.execute {
-                    ConnectionSlot(eventLoop: loop, run: run, shard: shard).start()
+                    ConnectionSlot(eventLoop: loop, run: run, shard: shard, streams: streams).start()
                 }
             }
         }
@@ -74,12 +99,27 @@ final class LoadRun: Sendable {
     /// The address connections try first: the last one that worked.
     private let preferred = Atomic<Int>(0)
     private let state: Mutex<(remaining: Int, continuation: CheckedContinuation<Void, Never>?)>
+    let logger: Logger
+    /// The name sent in TLS's SNI and checked against the certificate; nil for an IP address,
+    /// which is checked against the certificate's IP addresses instead.
+    let serverHostname: String?
+    /// Failure kinds already explained in the log: each once per run, not once per request.
+    private let explained = Mutex<Set<FailureKind>>([])
 
-    init(plan: LoadPlan, control: LoadControl, connections: Int, addresses: [SocketAddress]) {
+    init(plan: LoadPlan, control: LoadControl, connections: Int, addresses: [SocketAddress], logger: Logger) {
         self.plan = plan
         self.control = control
         self.addresses = addresses
         self.state = Mutex((connections, nil))
+        self.logger = logger
+        let host = plan.target.host
+        self.serverHostname = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+    }
+
+    /// Logs why requests fail as `kind`, the first time they do in this run.
+    func explain(_ kind: FailureKind, _ reason: @autoclosure () -> String) {
+        guard explained.withLock({ $0.insert(kind).inserted }) else { return }
+        logger.warning("requests to \(plan.target.url) fail as \"\(kind.rawValue)\": \(reason())")
     }
 
     var preferredAddress: Int { preferred.load(ordering: .relaxed) }

@@ -1,19 +1,31 @@
 import Foundation
 import NIOCore
 
-/// Where load goes: an `http://` URL, parsed once, with the request pre-encoded.
+/// Where load goes: an `http://` or `https://` URL, parsed once, with the request pre-encoded.
 public struct LoadTarget: Sendable, Equatable {
     public let url: String
     public let host: String
     public let port: Int
+    /// `https://`: every connection is TLS.
+    public let isTLS: Bool
+    /// What `Host` (HTTP/1.1) and `:authority` (HTTP/2) carry: the host, and the port unless it
+    /// is the scheme's default.
+    public let authority: String
+    /// Headers besides the pseudo-headers, for HTTP/2: the same as the HTTP/1.1 request's.
+    public let headerFields: [(name: String, value: String)]
+    public let body: [UInt8]
     /// Path and query, as sent on the request line.
     public let requestTarget: String
     public let method: String
     /// The whole request as it goes on the wire, encoded once for every request of a run.
     public let request: ByteBuffer
 
+    public static func == (lhs: LoadTarget, rhs: LoadTarget) -> Bool {
+        lhs.request == rhs.request && lhs.url == rhs.url && lhs.isTLS == rhs.isTLS
+    }
+
     /// Parses `url`; throws `EngineError(.invalidURL)` with a hint if it is not a usable
-    /// `http://host[:port][/path]` URL.
+    /// `http[s]://host[:port][/path]` URL.
     public init(
         url: String, method: String = "GET", headers: [String] = [], body: [UInt8] = [],
         userAgent: String = "goloadtest"
@@ -27,11 +39,9 @@ public struct LoadTarget: Sendable, Equatable {
         }
         guard !trimmed.isEmpty else { throw invalid("is empty") }
         let lower = trimmed.lowercased()
-        if lower.hasPrefix("https://") {
-            throw invalid("uses https, which goloadtest does not speak yet; use an http:// URL")
-        }
-        guard lower.hasPrefix("http://") else { throw invalid("is not an http:// URL") }
-        let rest = trimmed.dropFirst("http://".count)
+        let isTLS = lower.hasPrefix("https://")
+        guard isTLS || lower.hasPrefix("http://") else { throw invalid("is not an http:// or https:// URL") }
+        let rest = trimmed.dropFirst(isTLS ? "https://".count : "http://".count)
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
         let authority = rest[..<authorityEnd]
         var path = String(rest[authorityEnd...])
@@ -56,7 +66,8 @@ public struct LoadTarget: Sendable, Equatable {
             host = authority
         }
         guard !host.isEmpty else { throw invalid("has no host") }
-        var port = 80
+        let defaultPort = isTLS ? 443 : 80
+        var port = defaultPort
         if let portText {
             guard let parsed = Int(portText), (1...65535).contains(parsed) else {
                 throw invalid("has port \"\(portText)\", which is not 1...65535")
@@ -72,6 +83,7 @@ public struct LoadTarget: Sendable, Equatable {
             throw EngineError(.invalidURL, "method \"\(method)\" is not an HTTP method; use GET, POST, PUT, ...")
         }
         var extra = ""
+        var fields: [(name: String, value: String)] = []
         var named: Set<String> = []
         for header in headers {
             guard let colon = header.firstIndex(of: ":"), colon != header.startIndex,
@@ -83,21 +95,33 @@ public struct LoadTarget: Sendable, Equatable {
             let value = header[header.index(after: colon)...].trimmingCharacters(in: .whitespaces)
             named.insert(name.lowercased())
             extra += "\(name): \(value)\r\n"
+            fields.append((name, value))
         }
         if !body.isEmpty || ["POST", "PUT", "PATCH"].contains(method), !named.contains("content-length") {
             extra += "Content-Length: \(body.count)\r\n"
+            fields.append(("Content-Length", "\(body.count)"))
         }
 
         self.url = trimmed
         self.host = String(host)
         self.port = port
+        self.isTLS = isTLS
+        self.body = body
         self.requestTarget = path
         self.method = method
-        let hostHeader = authority.hasPrefix("[") || port != 80 ? String(authority) : String(host)
+        let hostHeader = authority.hasPrefix("[") || port != defaultPort ? String(authority) : String(host)
+        self.authority = fields.last(where: { $0.name.lowercased() == "host" })?.value ?? hostHeader
         var head = "\(method) \(path) HTTP/1.1\r\n"
         if !named.contains("host") { head += "Host: \(hostHeader)\r\n" }
-        if !named.contains("user-agent") { head += "User-Agent: \(userAgent)\r\n" }
-        if !named.contains("accept") { head += "Accept: */*\r\n" }
+        if !named.contains("user-agent") {
+            head += "User-Agent: \(userAgent)\r\n"
+            fields.insert(("user-agent", userAgent), at: 0)
+        }
+        if !named.contains("accept") {
+            head += "Accept: */*\r\n"
+            fields.insert(("accept", "*/*"), at: 0)
+        }
+        self.headerFields = fields.filter { $0.name.lowercased() != "host" }
         var request = ByteBuffer(string: head + extra + "\r\n")
         request.writeBytes(body)
         self.request = request

@@ -19,6 +19,10 @@ public struct WindowCounts: Sendable {
     /// Failures without a response: time from the (intended) send to the failure. Made on the
     /// first such failure of the window.
     public var failureLatency: LatencyHistogram?
+    /// Connections opened (TCP connected) in this window.
+    public var connections: UInt64 = 0
+    /// TLS targets: how long each connection's handshake took, from TCP connected to TLS ready.
+    public var handshakeLatency: LatencyHistogram?
 
     public init(rateDriven: Bool = false) {
         uncorrectedLatency = rateDriven ? LatencyHistogram() : nil
@@ -53,6 +57,15 @@ public struct WindowCounts: Sendable {
         if late { self.late &+= 1 }
     }
 
+    /// A connection is up; `handshakeMicroseconds` for a TLS one.
+    mutating func recordConnection(handshakeMicroseconds: UInt64?) {
+        connections &+= 1
+        if let handshakeMicroseconds {
+            if handshakeLatency == nil { handshakeLatency = LatencyHistogram() }
+            handshakeLatency?.record(microseconds: handshakeMicroseconds)
+        }
+    }
+
     public mutating func merge(_ other: WindowCounts) {
         requests &+= other.requests
         successes &+= other.successes
@@ -71,6 +84,11 @@ public struct WindowCounts: Sendable {
             if failureLatency == nil { failureLatency = LatencyHistogram() }
             failureLatency?.merge(other)
         }
+        connections &+= other.connections
+        if let other = other.handshakeLatency {
+            if handshakeLatency == nil { handshakeLatency = LatencyHistogram() }
+            handshakeLatency?.merge(other)
+        }
     }
 }
 
@@ -83,5 +101,13 @@ public enum FailureKind: String, Sendable, CaseIterable {
     case connectionClosed = "connection closed"
     case badResponse = "bad response"
     case unresolvedHost = "unresolved host"
+    /// TLS could not be set up: no common protocol or cipher, the peer closed, no answer in time.
+    case tlsHandshake = "tls handshake"
+    /// The target's certificate was not trusted or not for its name.
+    case certificate = "certificate"
+    /// HTTP/2: the server reset the stream.
+    case streamReset = "stream reset"
+    /// HTTP/2: the server sent GOAWAY before it took the stream.
+    case goaway = "goaway"
     case other = "other"
 }

@@ -41,6 +41,10 @@ public final class WindowRecorder: Sendable {
             }
         }
 
+        func recordConnection(handshakeMicroseconds: UInt64?) {
+            counts.withLock { $0.recordConnection(handshakeMicroseconds: handshakeMicroseconds) }
+        }
+
         func recordError(
             _ kind: FailureKind, latencyMicroseconds: UInt64 = 0, late: Bool = false, bytesReceived: UInt64,
             bytesSent: UInt64

@@ -29,6 +29,10 @@ extension Result_Summary {
         if let failed = window.failureLatency {
             failureHistogram = Data(failed.encoded())
         }
+        connections = window.connections
+        if let handshakes = window.handshakeLatency {
+            handshakeHistogram = Data(handshakes.encoded())
+        }
         self.totalRequests = totalRequests
     }
 
@@ -37,11 +41,13 @@ extension Result_Summary {
         let latency: LatencyHistogram
         let uncorrected: LatencyHistogram?
         let failed: LatencyHistogram?
+        let handshakes: LatencyHistogram?
         let name = Names.quoted(slaveName)
         do {
             latency = try LatencyHistogram(decoding: histogram)
             uncorrected = uncorrectedHistogram.isEmpty ? nil : try LatencyHistogram(decoding: uncorrectedHistogram)
             failed = failureHistogram.isEmpty ? nil : try LatencyHistogram(decoding: failureHistogram)
+            handshakes = handshakeHistogram.isEmpty ? nil : try LatencyHistogram(decoding: handshakeHistogram)
         } catch {
             throw RPCError(code: .invalidArgument, message: "summary \(seq) of \(name): \(error)")
         }
@@ -51,7 +57,7 @@ extension Result_Summary {
             bytesReceived: bytesReceived, bytesSent: bytesSent,
             statusCodes: Dictionary(uniqueKeysWithValues: statusCodes.map { (Int($0.key), $0.value) }),
             errors: errors, latency: latency, uncorrectedLatency: uncorrected, late: late, isFinal: final,
-            dropped: dropped, failureLatency: failed)
+            dropped: dropped, failureLatency: failed, connections: connections, handshakeLatency: handshakes)
         if let problem = window.problem {
             throw RPCError(code: .invalidArgument, message: "summary \(seq) of \(name): \(problem)")
         }
@@ -69,6 +75,9 @@ extension Result_Plan {
         rate = plan.rate ?? 0
         method = plan.method == "GET" ? "" : plan.method
         timeoutNs = plan.timeout.map { UInt64(clamping: $0.nanoseconds) } ?? 0
+        http2 = plan.http2
+        connections = plan.connections ?? 0
+        insecure = plan.insecure
     }
 
     package var slavePlan: SlavePlan {
@@ -76,7 +85,8 @@ extension Result_Plan {
             tasks: tasks, batch: batch, url: url,
             duration: durationNs == 0 ? nil : .nanoseconds(Int64(clamping: durationNs)),
             rate: rate > 0 ? rate : nil, method: method.isEmpty ? "GET" : method,
-            timeout: timeoutNs == 0 ? nil : .nanoseconds(Int64(clamping: timeoutNs)))
+            timeout: timeoutNs == 0 ? nil : .nanoseconds(Int64(clamping: timeoutNs)), http2: http2,
+            connections: connections == 0 ? nil : connections, insecure: insecure)
     }
 
 }

@@ -45,7 +45,7 @@ public nonisolated struct Result_Plan: Sendable {
   /// At most this many requests in flight (one per keep-alive connection).
   public var batch: UInt32 = 0
 
-  /// The target, an absolute http:// URL.
+  /// The target, an absolute http:// or https:// URL.
   public var url: String = String()
 
   /// Run for this long (0: until `tasks` are done). With both set, whichever comes first.
@@ -65,6 +65,15 @@ public nonisolated struct Result_Plan: Sendable {
 
   /// A request without a complete response after this long fails as "timeout" (0: 30 s).
   public var timeoutNs: UInt64 = 0
+
+  /// HTTP/2 (ALPN h2 over TLS, prior knowledge over TCP); `batch` is then streams in all.
+  public var http2: Bool = false
+
+  /// HTTP/2: connections to spread the streams over (0: 1).
+  public var connections: UInt32 = 0
+
+  /// https:// targets whose certificates are not verified (shown in the report).
+  public var insecure: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -307,6 +316,19 @@ public nonisolated struct Result_Summary: @unchecked Sendable {
     set {_uniqueStorage()._failureHistogram = newValue}
   }
 
+  /// Connections opened in this window.
+  public var connections: UInt64 {
+    get {_storage._connections}
+    set {_uniqueStorage()._connections = newValue}
+  }
+
+  /// TLS targets: each new connection's handshake time, TCP connected to TLS ready, in
+  /// microseconds (Store's encoding). Empty for plain TCP.
+  public var handshakeHistogram: Data {
+    get {_storage._handshakeHistogram}
+    set {_uniqueStorage()._handshakeHistogram = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -367,7 +389,7 @@ fileprivate nonisolated let _protobuf_package = "result"
 
 nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Plan"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0\u{1}batch\0\u{1}url\0\u{3}duration_ns\0\u{1}rate\0\u{1}method\0\u{1}headers\0\u{1}body\0\u{3}timeout_ns\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0\u{1}batch\0\u{1}url\0\u{3}duration_ns\0\u{1}rate\0\u{1}method\0\u{1}headers\0\u{1}body\0\u{3}timeout_ns\0\u{1}http2\0\u{1}connections\0\u{1}insecure\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -384,6 +406,9 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
       case 7: try { try decoder.decodeRepeatedStringField(value: &self.headers) }()
       case 8: try { try decoder.decodeSingularBytesField(value: &self.body) }()
       case 9: try { try decoder.decodeSingularUInt64Field(value: &self.timeoutNs) }()
+      case 10: try { try decoder.decodeSingularBoolField(value: &self.http2) }()
+      case 11: try { try decoder.decodeSingularUInt32Field(value: &self.connections) }()
+      case 12: try { try decoder.decodeSingularBoolField(value: &self.insecure) }()
       default: break
       }
     }
@@ -417,6 +442,15 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
     if self.timeoutNs != 0 {
       try visitor.visitSingularUInt64Field(value: self.timeoutNs, fieldNumber: 9)
     }
+    if self.http2 != false {
+      try visitor.visitSingularBoolField(value: self.http2, fieldNumber: 10)
+    }
+    if self.connections != 0 {
+      try visitor.visitSingularUInt32Field(value: self.connections, fieldNumber: 11)
+    }
+    if self.insecure != false {
+      try visitor.visitSingularBoolField(value: self.insecure, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -430,6 +464,9 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
     if lhs.headers != rhs.headers {return false}
     if lhs.body != rhs.body {return false}
     if lhs.timeoutNs != rhs.timeoutNs {return false}
+    if lhs.http2 != rhs.http2 {return false}
+    if lhs.connections != rhs.connections {return false}
+    if lhs.insecure != rhs.insecure {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -535,7 +572,7 @@ nonisolated extension Result_ExecutionCommand.Kind: SwiftProtobuf._ProtoNameProv
 
 nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Summary"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}slave_name\0\u{1}seq\0\u{3}started_at_ns\0\u{3}ended_at_ns\0\u{1}requests\0\u{1}successes\0\u{1}failures\0\u{3}bytes_received\0\u{3}status_codes\0\u{1}errors\0\u{1}histogram\0\u{1}final\0\u{3}total_requests\0\u{3}bytes_sent\0\u{3}uncorrected_histogram\0\u{1}late\0\u{3}session_id\0\u{1}dropped\0\u{3}failure_histogram\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}slave_name\0\u{1}seq\0\u{3}started_at_ns\0\u{3}ended_at_ns\0\u{1}requests\0\u{1}successes\0\u{1}failures\0\u{3}bytes_received\0\u{3}status_codes\0\u{1}errors\0\u{1}histogram\0\u{1}final\0\u{3}total_requests\0\u{3}bytes_sent\0\u{3}uncorrected_histogram\0\u{1}late\0\u{3}session_id\0\u{1}dropped\0\u{3}failure_histogram\0\u{1}connections\0\u{3}handshake_histogram\0")
 
   fileprivate class _StorageClass {
     var _runID: Int64 = 0
@@ -558,6 +595,8 @@ nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._Mess
     var _sessionID: String = String()
     var _dropped: UInt64 = 0
     var _failureHistogram: Data = Data()
+    var _connections: UInt64 = 0
+    var _handshakeHistogram: Data = Data()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -588,6 +627,8 @@ nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._Mess
       _sessionID = source._sessionID
       _dropped = source._dropped
       _failureHistogram = source._failureHistogram
+      _connections = source._connections
+      _handshakeHistogram = source._handshakeHistogram
     }
   }
 
@@ -626,6 +667,8 @@ nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._Mess
         case 18: try { try decoder.decodeSingularStringField(value: &_storage._sessionID) }()
         case 19: try { try decoder.decodeSingularUInt64Field(value: &_storage._dropped) }()
         case 20: try { try decoder.decodeSingularBytesField(value: &_storage._failureHistogram) }()
+        case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._connections) }()
+        case 22: try { try decoder.decodeSingularBytesField(value: &_storage._handshakeHistogram) }()
         default: break
         }
       }
@@ -694,6 +737,12 @@ nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._Mess
       if !_storage._failureHistogram.isEmpty {
         try visitor.visitSingularBytesField(value: _storage._failureHistogram, fieldNumber: 20)
       }
+      if _storage._connections != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._connections, fieldNumber: 21)
+      }
+      if !_storage._handshakeHistogram.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._handshakeHistogram, fieldNumber: 22)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -723,6 +772,8 @@ nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._Mess
         if _storage._sessionID != rhs_storage._sessionID {return false}
         if _storage._dropped != rhs_storage._dropped {return false}
         if _storage._failureHistogram != rhs_storage._failureHistogram {return false}
+        if _storage._connections != rhs_storage._connections {return false}
+        if _storage._handshakeHistogram != rhs_storage._handshakeHistogram {return false}
         return true
       }
       if !storagesAreEqual {return false}

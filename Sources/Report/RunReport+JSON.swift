@@ -46,8 +46,15 @@ private struct JSONReport: Encodable {
         var method: String
         var durationSeconds: Double?
         var rate: Double?
+        var http2: Bool?
+        var connections: UInt32?
+        /// Present (true) only when certificates were not verified.
+        var insecure: Bool?
 
         init(_ plan: SlavePlan) {
+            http2 = plan.http2 ? true : nil
+            connections = plan.http2 ? max(plan.connections ?? 1, 1) : nil
+            insecure = plan.insecure ? true : nil
             tasks = plan.tasks == 0 ? nil : plan.tasks
             batch = plan.batch
             url = plan.url
@@ -77,6 +84,8 @@ private struct JSONReport: Encodable {
         var latency: JSONLatency
         var uncorrectedLatency: JSONLatency?
         var failureLatency: JSONLatency?
+        var connections: UInt64
+        var handshakeLatency: JSONLatency?
         /// The total the slave reported, when it differs from what is stored.
         var reportedRequests: UInt64?
 
@@ -100,6 +109,8 @@ private struct JSONReport: Encodable {
             latency = JSONLatency(row.latency)
             uncorrectedLatency = row.uncorrectedLatency.map(JSONLatency.init)
             failureLatency = row.failureLatency.map(JSONLatency.init)
+            connections = row.connections
+            handshakeLatency = row.handshakeLatency.map(JSONLatency.init)
             reportedRequests = row.reportedMismatch
         }
     }

@@ -9,6 +9,15 @@ extension RunReport: Renderable {
         var lines = headerLines
         lines.append("")
         lines += throughputTable
+        if total.connections > 0 {
+            var line = "connections: \(total.connections) opened"
+            if let handshakes = total.handshakeLatency {
+                line += " · TLS handshake ms p50 \(Formatting.decimal(handshakes.milliseconds(atPercentile: 50), places: 2))"
+                line += " p99 \(Formatting.decimal(handshakes.milliseconds(atPercentile: 99), places: 2))"
+                line += " max \(Formatting.decimal(handshakes.maxMilliseconds, places: 2))"
+            }
+            lines.append(line)
+        }
         lines.append("")
         lines += latencyTable(title: "latency ms", \.latency)
         if isRateDriven {
@@ -57,6 +66,11 @@ extension RunReport: Renderable {
                 lines.append(
                     Formatting.fit("  \(Formatting.fit(slave.name, Self.nameWidth)): \(plan.shape) · \(plan.method) \(plan.url)", 80))
             }
+        }
+        let insecure = slaves.filter { $0.plan?.insecure == true }
+        if !insecure.isEmpty {
+            lines.append(
+                "TLS NOT VERIFIED: --insecure skipped the certificate check on \(insecure.count) of \(slaves.count) slave(s)")
         }
         for slave in slaves where slave.lostAt != nil {
             let when = Formatting.iso8601(nanoseconds: slave.lostAt ?? 0)

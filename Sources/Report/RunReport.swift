@@ -42,6 +42,9 @@ public struct RunReport: Sendable, Equatable {
         public var uncorrectedLatency: LatencySummary?
         /// Failures without a response (timeout, reset, ...): time from the send to the failure.
         public var failureLatency: LatencySummary?
+        /// Connections opened, and (TLS targets) how long their handshakes took.
+        public var connections: UInt64 = 0
+        public var handshakeLatency: LatencySummary?
         /// The total the slave itself reported with its final window, when it differs from the
         /// requests stored for it.
         public var reportedMismatch: UInt64?
@@ -92,6 +95,7 @@ public struct RunReport: Sendable, Equatable {
             windows = 1
             firstStart = window.startedAt
             lastEnd = window.endedAt
+            connections = window.connections
         }
 
         mutating func add(_ window: StoredWindow) {
@@ -107,6 +111,7 @@ public struct RunReport: Sendable, Equatable {
             bytesSent = bytesSent.saturatingAdd(row.bytesSent)
             late = late.saturatingAdd(row.late)
             dropped = dropped.saturatingAdd(row.dropped)
+            connections = connections.saturatingAdd(row.connections)
             statusCodes.merge(row.statusCodes) { $0.saturatingAdd($1) }
             errors.merge(row.errors) { $0.saturatingAdd($1) }
             windows += row.windows
@@ -192,6 +197,8 @@ extension RunReport {
         var totalUncorrected: LatencyHistogram?
         var slaveFailures: LatencyHistogram?
         var totalFailures: LatencyHistogram?
+        var slaveHandshakes: LatencyHistogram?
+        var totalHandshakes: LatencyHistogram?
 
         init(run: RunRecord, slaves: [RunSlaveRecord]) {
             header = Header(
@@ -217,6 +224,12 @@ extension RunReport {
                 try window.replayFailureLatency(into: &failed)
                 slaveFailures = failed
             }
+            if window.hasHandshakeLatency {
+                var handshakes = slaveHandshakes ?? LatencyHistogram()
+                slaveHandshakes = nil
+                try window.replayHandshakeLatency(into: &handshakes)
+                slaveHandshakes = handshakes
+            }
         }
 
         mutating func add(_ window: SummaryWindow) {
@@ -230,6 +243,10 @@ extension RunReport {
             if let failed = window.failureLatency {
                 if slaveFailures == nil { slaveFailures = LatencyHistogram() }
                 slaveFailures?.merge(failed)
+            }
+            if let handshakes = window.handshakeLatency {
+                if slaveHandshakes == nil { slaveHandshakes = LatencyHistogram() }
+                slaveHandshakes?.merge(handshakes)
             }
         }
 
@@ -258,6 +275,12 @@ extension RunReport {
                 totalFailures?.merge(failed)
                 slaveFailures = nil
             }
+            if let handshakes = slaveHandshakes {
+                row.handshakeLatency = LatencySummary(handshakes)
+                if totalHandshakes == nil { totalHandshakes = LatencyHistogram() }
+                totalHandshakes?.merge(handshakes)
+                slaveHandshakes = nil
+            }
             if row.reportedMismatch == row.requests { row.reportedMismatch = nil }
             finished.append(row)
             current = nil
@@ -269,11 +292,14 @@ extension RunReport {
             var latency: LatencyHistogram
             var uncorrected: LatencyHistogram?
             var failures: LatencyHistogram?
+            var handshakes: LatencyHistogram?
         }
 
         mutating func finishPart() -> Part {
             closeSlave()
-            return Part(rows: finished, latency: totalLatency, uncorrected: totalUncorrected, failures: totalFailures)
+            return Part(
+                rows: finished, latency: totalLatency, uncorrected: totalUncorrected, failures: totalFailures,
+                handshakes: totalHandshakes)
         }
 
         mutating func absorb(_ part: Part) {
@@ -286,6 +312,10 @@ extension RunReport {
             if let failed = part.failures {
                 if totalFailures == nil { totalFailures = LatencyHistogram() }
                 totalFailures?.merge(failed)
+            }
+            if let handshakes = part.handshakes {
+                if totalHandshakes == nil { totalHandshakes = LatencyHistogram() }
+                totalHandshakes?.merge(handshakes)
             }
         }
 
@@ -304,6 +334,7 @@ extension RunReport {
             total.latency = LatencySummary(totalLatency)
             total.uncorrectedLatency = totalUncorrected.map(LatencySummary.init)
             total.failureLatency = totalFailures.map(LatencySummary.init)
+            total.handshakeLatency = totalHandshakes.map(LatencySummary.init)
             var header = self.header
             if header.durationSeconds == nil, let end = total.lastEnd {
                 header.durationSeconds = max(0, (Double(end) - Double(header.startedAt)) / 1e9)

@@ -22,11 +22,20 @@ public struct SlavePlan: Sendable, Equatable, Codable {
     public var method: String
     /// A request without a complete response after this long fails as a timeout.
     public var timeout: Duration?
+    /// HTTP/2 on `connections` connections (default 1), `batch` streams in all.
+    public var http2: Bool
+    public var connections: UInt32?
+    /// `https://` targets whose certificates were not verified.
+    public var insecure: Bool
 
     public init(
         tasks: UInt64, batch: UInt32, url: String, duration: Duration? = nil, rate: Double? = nil,
-        method: String = "GET", timeout: Duration? = nil
+        method: String = "GET", timeout: Duration? = nil, http2: Bool = false, connections: UInt32? = nil,
+        insecure: Bool = false
     ) {
+        self.http2 = http2
+        self.connections = connections
+        self.insecure = insecure
         self.tasks = tasks
         self.batch = batch
         self.url = url
@@ -46,7 +55,12 @@ public struct SlavePlan: Sendable, Equatable, Codable {
             parts.append("\(tasks) requests")
         }
         if let rate { parts.append("at \(Self.trim(rate)) req/s") }
-        parts.append(rate == nil ? "\(batch) at a time" : "\(batch) connections")
+        if http2 {
+            let connections = max(connections ?? 1, 1)
+            parts.append("\(batch) streams on \(connections) HTTP/2 connection\(connections == 1 ? "" : "s")")
+        } else {
+            parts.append(rate == nil ? "\(batch) at a time" : "\(batch) connections")
+        }
         return parts.joined(separator: ", ")
     }
 
@@ -131,6 +145,10 @@ public struct SummaryWindow: Sendable, Equatable {
     public var dropped: UInt64
     /// Failures without a response: time from the intended send to the failure.
     public var failureLatency: LatencyHistogram?
+    /// Connections the slave opened in this window.
+    public var connections: UInt64
+    /// TLS targets: how long each of those connections' handshakes took.
+    public var handshakeLatency: LatencyHistogram?
     /// When the master received the window (its own clock), ns; nil before it is received, and
     /// on rows written by a version that did not record it.
     public var receivedAt: Int64?
@@ -142,7 +160,7 @@ public struct SummaryWindow: Sendable, Equatable {
         statusCodes: [Int: UInt64] = [:], errors: [String: UInt64] = [:],
         latency: LatencyHistogram = LatencyHistogram(), uncorrectedLatency: LatencyHistogram? = nil,
         late: UInt64 = 0, isFinal: Bool = false, dropped: UInt64 = 0, failureLatency: LatencyHistogram? = nil,
-        receivedAt: Int64? = nil
+        connections: UInt64 = 0, handshakeLatency: LatencyHistogram? = nil, receivedAt: Int64? = nil
     ) {
         self.runId = runId
         self.slave = slave
@@ -162,6 +180,8 @@ public struct SummaryWindow: Sendable, Equatable {
         self.isFinal = isFinal
         self.dropped = dropped
         self.failureLatency = failureLatency
+        self.connections = connections
+        self.handshakeLatency = handshakeLatency
         self.receivedAt = receivedAt
     }
 }

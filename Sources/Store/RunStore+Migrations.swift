@@ -4,7 +4,8 @@ import GRDB
 enum Migrations {
     static let first = "v1-run-runSlave-summary"
     static let receivedDroppedFailures = "v2-summary-receivedAt-dropped-failureHistogram"
-    static let all: Set<String> = [first, receivedDroppedFailures]
+    static let connectionsAndTLS = "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure"
+    static let all: Set<String> = [first, receivedDroppedFailures, connectionsAndTLS]
 }
 
 extension RunStore {
@@ -69,6 +70,17 @@ extension RunStore {
                     ALTER TABLE summary ADD COLUMN receivedAt INTEGER;
                     ALTER TABLE summary ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0 CHECK (dropped >= 0);
                     ALTER TABLE summary ADD COLUMN failureHistogram BLOB;
+                    """)
+        }
+        migrator.registerMigration(Migrations.connectionsAndTLS) { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE summary ADD COLUMN connections INTEGER NOT NULL DEFAULT 0 CHECK (connections >= 0);
+                    ALTER TABLE summary ADD COLUMN handshakeHistogram BLOB;
+                    ALTER TABLE runSlave ADD COLUMN protocol TEXT NOT NULL DEFAULT 'http/1.1'
+                        CHECK (protocol IN ('http/1.1', 'h2'));
+                    ALTER TABLE runSlave ADD COLUMN connections INTEGER CHECK (connections > 0);
+                    ALTER TABLE runSlave ADD COLUMN insecure INTEGER NOT NULL DEFAULT 0;
                     """)
         }
         return migrator

@@ -121,7 +121,11 @@ extension RunSlaveRecord {
             tasks: UInt64(max(tasks ?? 0, 0)), batch: UInt32(clamping: max(batch, 0)), url: try row.text("url", "runSlave.url"),
             duration: duration.map { .nanoseconds($0) }, rate: rate.finitePositive,
             method: try row.text("method", "runSlave.method"),
-            timeout: timeout.map { .nanoseconds($0) })
+            timeout: timeout.map { .nanoseconds($0) },
+            http2: row.hasColumn("protocol") ? try row.text("protocol", "runSlave.protocol") == "h2" : false,
+            connections: row.hasColumn("connections")
+                ? try row.optionalInteger("connections", "runSlave.connections").map { UInt32(clamping: $0) } : nil,
+            insecure: row.hasColumn("insecure") ? try row.integer("insecure", "runSlave.insecure") != 0 : false)
         self.init(
             runId: try row.integer("runId", "runSlave.runId"),
             slave: try row.text("slave", "runSlave.slave"),
@@ -139,6 +143,7 @@ extension SummaryWindow {
         let blob = try row.blob("histogram", "summary.histogram") ?? Data()
         let uncorrected = try row.blob("uncorrectedHistogram", "summary.uncorrectedHistogram")
         let failed = row.hasColumn("failureHistogram") ? try row.blob("failureHistogram", "summary.failureHistogram") : nil
+        let handshakes = row.hasColumn("handshakeHistogram") ? try row.blob("handshakeHistogram", "summary.handshakeHistogram") : nil
         let codes = CountsJSON.decode(try row.text("statusCodes", "summary.statusCodes"))
         self.init(
             runId: try row.integer("runId", "summary.runId"),
@@ -159,6 +164,8 @@ extension SummaryWindow {
             isFinal: try row.integer("isFinal", "summary.isFinal") != 0,
             dropped: row.hasColumn("dropped") ? try row.count("dropped", "summary.dropped") : 0,
             failureLatency: try failed.map { try LatencyHistogram(decoding: $0) },
+            connections: row.hasColumn("connections") ? try row.count("connections", "summary.connections") : 0,
+            handshakeLatency: try handshakes.map { try LatencyHistogram(decoding: $0) },
             receivedAt: row.hasColumn("receivedAt") ? try row.optionalInteger("receivedAt", "summary.receivedAt") : nil)
     }
 }

@@ -21,9 +21,12 @@ public struct StoredWindow {
     public var isFinal: Bool
     /// Requests the plan meant to send that were never sent.
     public var dropped: UInt64
+    /// Connections opened in this window.
+    public var connections: UInt64 = 0
     var histogram: Data
     var uncorrectedHistogram: Data?
     var failureHistogram: Data?
+    var handshakeHistogram: Data?
 
     /// Adds this window's latencies to `histogram`.
     public func replayLatency(into histogram: inout LatencyHistogram) throws(StoreError) {
@@ -42,6 +45,15 @@ public struct StoredWindow {
         try LatencyHistogram.replay(failureHistogram, into: &histogram)
     }
 
+    /// Whether the window's connections were TLS, with their handshake times.
+    public var hasHandshakeLatency: Bool { handshakeHistogram != nil }
+
+    /// Adds this window's TLS handshake times (if any) to `histogram`.
+    public func replayHandshakeLatency(into histogram: inout LatencyHistogram) throws(StoreError) {
+        guard let handshakeHistogram else { return }
+        try LatencyHistogram.replay(handshakeHistogram, into: &histogram)
+    }
+
     /// Adds this window's uncorrected latencies (if any) to `histogram`.
     public func replayUncorrectedLatency(into histogram: inout LatencyHistogram) throws(StoreError) {
         guard let uncorrectedHistogram else { return }
@@ -57,9 +69,10 @@ extension StoredWindow {
             requests: window.requests, successes: window.successes, failures: window.failures,
             bytesReceived: window.bytesReceived, bytesSent: window.bytesSent, late: window.late,
             statusCodes: window.statusCodes, errors: window.errors, isFinal: window.isFinal, dropped: window.dropped,
-            histogram: Data(window.latency.encoded()),
+            connections: window.connections, histogram: Data(window.latency.encoded()),
             uncorrectedHistogram: window.uncorrectedLatency.map { Data($0.encoded()) },
-            failureHistogram: window.failureLatency.map { Data($0.encoded()) })
+            failureHistogram: window.failureLatency.map { Data($0.encoded()) },
+            handshakeHistogram: window.handshakeLatency.map { Data($0.encoded()) })
     }
 }
 
@@ -109,7 +122,8 @@ public struct RunWindows {
             db,
             sql: """
                 SELECT slave, seq, startedAt, endedAt, requests, successes, failures, bytesReceived, bytesSent,
-                    late, statusCodes, errors, isFinal, dropped, histogram, uncorrectedHistogram, failureHistogram
+                    late, statusCodes, errors, isFinal, dropped, histogram, uncorrectedHistogram, failureHistogram,
+                    connections, handshakeHistogram
                 FROM summary WHERE runId = ?\(filter) ORDER BY \(orderBy)
                 """,
             arguments: arguments)
@@ -117,7 +131,9 @@ public struct RunWindows {
             func count(_ index: Int, _ column: String) throws(StoreError) -> UInt64 {
                 try row.count(index, "summary." + column)
             }
-            for (index, column) in [(14, "histogram"), (15, "uncorrectedHistogram"), (16, "failureHistogram")] {
+            for (index, column) in [
+                (14, "histogram"), (15, "uncorrectedHistogram"), (16, "failureHistogram"), (18, "handshakeHistogram"),
+            ] {
                 let storage = (row[index] as DatabaseValue).storage
                 if case .blob = storage { continue }
                 if case .null = storage, index != 14 { continue }
@@ -132,16 +148,20 @@ public struct RunWindows {
                 statusCodes: CountsJSON.decodeStatusCodes(try row.text(10, "summary.statusCodes")),
                 errors: CountsJSON.decode(try row.text(11, "summary.errors")),
                 isFinal: try row.integer(12, "summary.isFinal") != 0, dropped: try count(13, "dropped"),
-                histogram: Data(), uncorrectedHistogram: nil, failureHistogram: nil)
+                connections: try count(17, "connections"), histogram: Data(), uncorrectedHistogram: nil,
+                failureHistogram: nil, handshakeHistogram: nil)
             // The histograms are read in place: valid only during `body`.
             try row.withUnsafeData(atIndex: 14) { histogram in
                 try row.withUnsafeData(atIndex: 15) { uncorrected in
                     try row.withUnsafeData(atIndex: 16) { failed in
-                        var window = window
-                        window.histogram = histogram ?? Data()
-                        window.uncorrectedHistogram = uncorrected
-                        window.failureHistogram = failed
-                        try body(window)
+                        try row.withUnsafeData(atIndex: 18) { handshakes in
+                            var window = window
+                            window.histogram = histogram ?? Data()
+                            window.uncorrectedHistogram = uncorrected
+                            window.failureHistogram = failed
+                            window.handshakeHistogram = handshakes
+                            try body(window)
+                        }
                     }
                 }
             }

@@ -19,13 +19,14 @@ extension RunStore {
                 try db.execute(
                     sql: """
                         INSERT INTO runSlave (runId, slave, status, tasks, durationNs, rate, batch, method, url,
-                            timeoutNs, joinedAt)
-                        VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)
+                            timeoutNs, joinedAt, protocol, connections, insecure)
+                        VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         runId, slave.name, plan.tasks == 0 ? nil : Int64(clamping: plan.tasks),
                         plan.duration.map(\.nanoseconds), plan.rate, plan.batch, plan.method, plan.url,
-                        plan.timeout.map(\.nanoseconds), startedAt,
+                        plan.timeout.map(\.nanoseconds), startedAt, plan.http2 ? "h2" : "http/1.1",
+                        plan.http2 ? plan.connections.map { max($0, 1) } : nil, plan.insecure,
                     ])
             }
             return runId
@@ -87,8 +88,9 @@ extension RunStore {
                 sql: """
                     INSERT INTO summary (runId, slave, seq, startedAt, endedAt, requests,
                         successes, failures, bytesReceived, bytesSent, statusCodes, errors, histogram,
-                        uncorrectedHistogram, late, isFinal, receivedAt, dropped, failureHistogram)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        uncorrectedHistogram, late, isFinal, receivedAt, dropped, failureHistogram, connections,
+                        handshakeHistogram)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (runId, slave, seq) DO NOTHING
                     """
             ).execute(arguments: row.arguments)
@@ -163,7 +165,8 @@ struct EncodedWindow: Sendable {
             CountsJSON.encode(codes), CountsJSON.encode(window.errors),
             Data(window.latency.encoded()), window.uncorrectedLatency.map { Data($0.encoded()) },
             Int64(clamping: window.late), window.isFinal, window.receivedAt, Int64(clamping: window.dropped),
-            window.failureLatency.map { Data($0.encoded()) },
+            window.failureLatency.map { Data($0.encoded()) }, Int64(clamping: window.connections),
+            window.handshakeLatency.map { Data($0.encoded()) },
         ]
     }
 }

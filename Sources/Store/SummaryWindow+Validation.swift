@@ -18,8 +18,8 @@ extension SummaryWindow {
             return "successes (\(successes)) + failures (\(failures)) != requests (\(requests))"
         }
         let limit = Self.maximumCount
-        if requests > limit || bytesReceived > limit || bytesSent > limit || dropped > limit {
-            return "counts out of range (a window holds at most \(limit) requests, bytes or dropped requests)"
+        if requests > limit || bytesReceived > limit || bytesSent > limit || dropped > limit || connections > limit {
+            return "counts out of range (a window holds at most \(limit) requests, bytes, dropped requests or connections)"
         }
         if latency.count > requests {
             return "the histogram holds \(latency.count) latencies for \(requests) requests"
@@ -29,6 +29,9 @@ extension SummaryWindow {
         }
         if let failed = failureLatency, failed.count > failures {
             return "the failure histogram holds \(failed.count) times for \(failures) failures"
+        }
+        if let handshakes = handshakeLatency, handshakes.count > connections {
+            return "the handshake histogram holds \(handshakes.count) times for \(connections) connections"
         }
         if late > requests {
             return "\(late) late requests out of \(requests)"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cluster
+import Engine
 import Foundation
 import Store
 
@@ -45,10 +46,44 @@ struct LoadOptions: ParsableArguments {
     @Option(help: "Send this file's bytes as the request body.")
     var bodyFile: String?
 
+    @Flag(help: "Speak HTTP/2 (ALPN h2 over https://, prior knowledge over http://); --batch is then streams in all.")
+    var http2 = false
+
+    @Option(help: "With --http2: connections to spread the streams over (default 1).")
+    var connections: Int?
+
+    @Option(help: "https:// targets: also trust the CAs in this PEM file.")
+    var caFile: String?
+
+    @Flag(help: "https:// targets: do not verify the certificate (the report says so).")
+    var insecure = false
+
+    @Option(help: "https:// targets that ask for one: present this PEM client certificate ...")
+    var cert: String?
+
+    @Option(help: "... with this PEM private key.")
+    var key: String?
+
+    /// How `https://` targets are checked.
+    var targetTLS: TargetTLS {
+        TargetTLS(caFile: caFile, insecure: insecure, certificateFile: cert, keyFile: key)
+    }
+
     /// Rates a run can keep: from one request every ~17 minutes to ten million a second.
     static let rates: ClosedRange<Double> = 0.001...10_000_000
 
     func validate() throws {
+        if let connections {
+            guard http2 else {
+                throw ValidationError("--connections goes with --http2 (over HTTP/1.1, --batch is the number of connections)")
+            }
+            guard (1...10_000).contains(connections) else {
+                throw ValidationError("--connections must be between 1 and 10000 (got \(connections))")
+            }
+        }
+        if insecure, caFile != nil {
+            throw ValidationError("--insecure skips verification, so --ca-file would be ignored: pass one or the other")
+        }
         if let rate, !Self.rates.contains(rate) {
             throw ValidationError(
                 "--rate must be a number of requests per second from 0.001 to 10000000 (got \(rate))")
@@ -83,7 +118,8 @@ struct LoadOptions: ParsableArguments {
         }
         let plan = SlavePlan(
             tasks: UInt64(max(tasks, 0)), batch: UInt32(clamping: batch), url: url, duration: duration?.duration,
-            rate: rate, method: (method ?? environment.value("METHOD") ?? "GET").uppercased(), timeout: timeout?.duration)
+            rate: rate, method: (method ?? environment.value("METHOD") ?? "GET").uppercased(), timeout: timeout?.duration,
+            http2: http2, connections: connections.map { UInt32($0) })
         return (plan, body)
     }
 }

@@ -25,9 +25,24 @@ struct MasterOptions: ParsableArguments {
     @Option(help: "How far a slave's clock may be from the master's before its windows are refused, e.g. 60s.")
     var maxClockSkew: DurationArgument?
 
+    @Option(help: "TLS on the gRPC port: this PEM certificate (chain) ...")
+    var tlsCert: String?
+
+    @Option(help: "... and its PEM private key.")
+    var tlsKey: String?
+
+    @Option(help: "Mutual TLS: slaves must present a certificate signed by this PEM CA.")
+    var tlsClientCa: String?
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        if (tlsCert == nil) != (tlsKey == nil) {
+            throw ValidationError("--tls-cert and --tls-key go together: pass both, or neither")
+        }
+        if tlsClientCa != nil, tlsCert == nil {
+            throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first")
+        }
         if let expectSlaves, !(1...100_000).contains(expectSlaves) {
             throw ValidationError("--expect-slaves must be between 1 and 100000 (got \(expectSlaves))")
         }
@@ -82,6 +97,11 @@ struct LegacyMasterCommand: AsyncParsableCommand {
     }
 }
 
+/// 127.0.0.0/8, ::1 and localhost: only this machine can connect.
+func isLoopback(_ host: String) -> Bool {
+    host == "localhost" || host == "::1" || host.hasPrefix("127.")
+}
+
 func validatePort(_ port: Int, allowZero: Bool = true) throws {
     guard (allowZero ? 0 : 1)...65535 ~= port else {
         throw ValidationError("port \(port) is not a TCP port; use 1...65535")
@@ -96,6 +116,14 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
     } catch {
         throw fail("\(error)")
     }
+    var tls: MasterTLS?
+    if let certificate = options.tlsCert, let key = options.tlsKey {
+        do {
+            tls = try MasterTLS(certificateFile: certificate, keyFile: key, clientCAFile: options.tlsClientCa)
+        } catch {
+            throw fail("\(error)")
+        }
+    }
     let store: RunStore
     do {
         store = try RunStore.open(path: options.db)
@@ -106,6 +134,12 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
         host: host, port: port, name: name,
         token: options.token ?? environment.value("GOLOADTEST_TOKEN"),
         expectSlaves: options.expectSlaves)
+    configuration.tls = tls
+    if tls == nil, configuration.token == nil, !isLoopback(host) {
+        logger.warning(
+            "WARNING: listening on \(host) with neither TLS nor a token: anyone who can reach port \(port) can join as a slave and write runs. Pass --tls-cert/--tls-key (and --tls-client-ca), set --token, or listen on 127.0.0.1."
+        )
+    }
     configuration.progressInterval = .seconds(1)
     if let timeout = options.slaveTimeout { configuration.slaveTimeout = timeout.duration }
     if let skew = options.maxClockSkew { configuration.maxClockSkew = skew.duration }

@@ -35,7 +35,7 @@ struct RunCommand: AsyncParsableCommand {
                 tasks: tasks ?? 0, batch: batch, url: url ?? environment.value("GET_URL") ?? "", environment: environment)
             let slave = try SlaveConfiguration(
                 masterHost: "in-process", masterPort: 0, name: LocalRun.slaveName, plan: plan, headers: load.headers,
-                body: body)
+                body: body, tls: load.targetTLS)
             let store = try RunStore.open(path: db)
             let format = self.format
             let (runId, status) = try await LocalRun(slave: slave, threads: threads).run(

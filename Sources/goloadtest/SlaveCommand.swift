@@ -17,10 +17,22 @@ struct SlaveOptions: ParsableArguments {
     @Option(help: "After losing the master, keep measuring and retrying this long before giving up, e.g. 60s.")
     var reconnectFor: DurationArgument?
 
+    @Option(help: "TLS to the master: trust this PEM CA for its certificate (without it: plaintext, unless --tls-cert).")
+    var tlsCa: String?
+
+    @Option(help: "Mutual TLS: this slave's PEM certificate for the master ...")
+    var tlsCert: String?
+
+    @Option(help: "... and its PEM private key.")
+    var tlsKey: String?
+
     @OptionGroup var load: LoadOptions
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        if (tlsCert == nil) != (tlsKey == nil) {
+            throw ValidationError("--tls-cert and --tls-key go together: pass both, or neither")
+        }
         guard connectTimeout >= 0, connectTimeout <= 86_400 else {
             throw ValidationError("--connect-timeout must be a number of seconds from 0 to 86400 (got \(connectTimeout))")
         }
@@ -103,7 +115,12 @@ func runSlave(host: String, port: Int, name: String, tasks: Int, batch: Int, opt
         let (plan, body) = try options.load.plan(tasks: tasks, batch: batch, url: url, environment: environment)
         configuration = try SlaveConfiguration(
             masterHost: host, masterPort: port, name: name, plan: plan,
-            token: options.token ?? environment.value("GOLOADTEST_TOKEN"), headers: options.load.headers, body: body)
+            token: options.token ?? environment.value("GOLOADTEST_TOKEN"), headers: options.load.headers, body: body,
+            tls: options.load.targetTLS)
+        if options.tlsCa != nil || options.tlsCert != nil {
+            configuration.masterTLS = try SlaveTLS(
+                caFile: options.tlsCa, certificateFile: options.tlsCert, keyFile: options.tlsKey)
+        }
     } catch {
         throw fail("\(error)")
     }

@@ -27,10 +27,10 @@ final class ChildProcess: Sendable {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates.last!
     }()
 
-    init(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws {
+    init(_ arguments: [String], in directory: URL, environment: [String: String] = [:], executable: URL? = nil) throws {
         self.arguments = arguments
         process = Process()
-        process.executableURL = Self.binary
+        process.executableURL = executable ?? Self.binary
         process.arguments = arguments
         process.currentDirectoryURL = directory
         var env = ProcessInfo.processInfo.environment
@@ -107,6 +107,15 @@ final class ChildProcess: Sendable {
         let status = try await child.waitForExit(timeout: timeout)
         return (status, child.stdout, child.stderr)
     }
+
+    /// Runs another program (openssl, nginx) to completion.
+    static func runTool(
+        _ path: String, _ arguments: [String], in directory: URL, timeout: Duration = .seconds(60)
+    ) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let child = try ChildProcess(arguments, in: directory, executable: URL(fileURLWithPath: path))
+        let status = try await child.waitForExit(timeout: timeout)
+        return (status, child.stdout, child.stderr)
+    }
 }
 
 final class CapturedOutput: Sendable {
@@ -115,9 +124,10 @@ final class CapturedOutput: Sendable {
 
 enum ChildProcessError: Error, CustomStringConvertible {
     case timedOut(String)
+    case failed(String)
     var description: String {
         switch self {
-        case .timedOut(let message): return message
+        case .timedOut(let message), .failed(let message): return message
         }
     }
 }

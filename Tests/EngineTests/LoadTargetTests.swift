@@ -55,7 +55,6 @@ struct LoadTargetTests {
         ("", "empty"),
         ("   ", "empty"),
         ("ftp://x", "http://"),
-        ("https://x", "https"),
         ("127.0.0.1:8080/", "http://"),
         ("http://", "host"),
         ("http:///path", "host"),
@@ -78,6 +77,18 @@ struct LoadTargetTests {
         #expect(error?.code == .invalidURL)
         #expect(error?.message.contains(mentions) == true, "\(error?.message ?? "")")
         #expect(error?.message.contains("http://127.0.0.1:8080/") == true, "the message shows a URL that works")
+    }
+
+    @Test("https:// URLs: TLS, port 443 by default, left out of Host and :authority only when it is the default")
+    func https() throws {
+        let plain = try LoadTarget(url: "HTTPS://example.test/a?b=1")
+        #expect(plain.isTLS && plain.port == 443 && plain.host == "example.test" && plain.requestTarget == "/a?b=1")
+        #expect(plain.authority == "example.test")
+        #expect(String(buffer: plain.request).hasPrefix("GET /a?b=1 HTTP/1.1\r\nHost: example.test\r\n"))
+        let other = try LoadTarget(url: "https://[::1]:8443/")
+        #expect(other.isTLS && other.port == 8443 && other.host == "::1" && other.authority == "[::1]:8443")
+        let http = try LoadTarget(url: "http://example.test:443/")
+        #expect(!http.isTLS && http.authority == "example.test:443")
     }
 
     @Test("the request carries the user agent it was given")

@@ -97,6 +97,7 @@ struct ReportGoldenTests {
             {
               "bytesPerSecond" : 3000,
               "bytesReceived" : 6000,
+              "connections" : 0,
               "dropped" : 0,
               "durationSeconds" : 2,
               "errorPercent" : 16.667,
@@ -135,6 +136,7 @@ struct ReportGoldenTests {
             {
               "bytesPerSecond" : 1000,
               "bytesReceived" : 2000,
+              "connections" : 0,
               "dropped" : 0,
               "durationSeconds" : 2,
               "errorPercent" : 50,
@@ -175,6 +177,7 @@ struct ReportGoldenTests {
           "total" : {
             "bytesPerSecond" : 2666.7,
             "bytesReceived" : 8000,
+            "connections" : 0,
             "dropped" : 0,
             "durationSeconds" : 3,
             "errorPercent" : 30,

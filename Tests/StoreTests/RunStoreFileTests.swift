@@ -96,7 +96,8 @@ struct RunStoreFileTests {
         #expect(store.path == path)
         #expect(FileManager.default.fileExists(atPath: path))
         #expect(try store.runIds().isEmpty)
-        #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram"])
+        #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
+            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure"])
         #expect(Set(try tables()).isSuperset(of: ["run", "runSlave", "summary"]))
 
         let runId = try await store.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 1)
@@ -115,7 +116,8 @@ struct RunStoreFileTests {
         #expect(try reopened.runIds() == [first])
         let second = try await reopened.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 2)
         #expect(second > first)
-        #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram"])
+        #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
+            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure"])
 
         let reader = try RunStore.openReadOnly(path: path)
         #expect(try reader.runIds() == [first, second])
@@ -176,7 +178,8 @@ struct RunStoreFileTests {
         #expect(throws: StoreError.newerSchema(path: path, unknownMigrations: ["v99-future"])) {
             try opening(path)
         }
-        #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram", "v99-future"])
+        #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
+            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v99-future"])
         #expect(fileBytes == before)
         // What an older goloadtest could still read is there.
         try removeFutureMigration()

@@ -41,7 +41,7 @@ public struct LocalRun: Sendable {
         slaveConfiguration.eventLoopThreads = threads
         let slave = Slave(configuration: slaveConfiguration, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
-        let engine = HTTPLoadEngine(group: group)
+        let engine = HTTPLoadEngine(group: group, logger: logger)
         let (console, _) = AsyncStream.makeStream(of: String.self)
 
         let result: Swift.Result<Master.Exit, any Error> = await withTaskGroup(of: Void.self) { tasks in

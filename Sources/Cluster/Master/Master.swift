@@ -52,8 +52,13 @@ public struct Master: Sendable {
             address: configuration.host.contains(":")
                 ? .ipv6(host: configuration.host, port: configuration.port)
                 : .ipv4(host: configuration.host, port: configuration.port),
-            transportSecurity: .plaintext,
-            config: .defaults { $0.rpc.maxRequestPayloadSize = maximumMessageBytes })
+            transportSecurity: configuration.tls?.transportSecurity ?? .plaintext,
+            config: .defaults { config in
+                config.rpc.maxRequestPayloadSize = maximumMessageBytes
+                if configuration.tls != nil {
+                    config.channelDebuggingCallbacks.onAcceptTCPConnection = MasterTLS.logRefusals(logger)
+                }
+            })
         return try await run(
             transport: transport, console: console, interrupts: interrupts, say: say, listening: listening,
             runFinished: runFinished)

@@ -11,6 +11,8 @@ public struct MasterConfiguration: Sendable {
     public var name: String
     /// When set, slaves must present it as `goloadtest-token` metadata.
     public var token: String?
+    /// TLS on the gRPC port (plaintext when nil); with a client CA, mutual TLS.
+    public var tls: MasterTLS?
     /// Start a run as soon as this many slaves are connected, then exit when it ends.
     public var expectSlaves: Int?
     /// How often progress is logged during a run.

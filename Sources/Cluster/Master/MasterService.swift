@@ -63,6 +63,7 @@ struct MasterService: Result_Result.SimpleServiceProtocol {
         try checkSize(
             request,
             estimate: 1024 + request.histogram.count + request.uncorrectedHistogram.count + request.failureHistogram.count
+                + request.handshakeHistogram.count
                 + request.slaveName.utf8.count + request.sessionID.utf8.count + request.statusCodes.count * 24
                 + request.errors.reduce(0) { $0 + $1.key.utf8.count + 16 })
         if let problem = Names.problem(slave: request.slaveName) ?? Self.problem(session: request.sessionID) {

@@ -26,7 +26,9 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
         let recorder = engine.makeRecorder(rateDriven: control.isRateDriven)
         let plan = LoadPlan(
             target: configuration.target, tasks: configuration.plan.tasks,
-            concurrency: Int(configuration.plan.batch), timeout: TimeAmount(configuration.requestTimeout))
+            concurrency: Int(configuration.plan.batch), timeout: TimeAmount(configuration.requestTimeout),
+            tls: configuration.targetTLS, http2: configuration.plan.http2,
+            connections: Int(configuration.plan.connections ?? 1))
         let (windows, outbox) = AsyncStream.makeStream(of: (window: SummaryWindow, total: UInt64).self)
         let (events, eventSink) = AsyncStream.makeStream(of: WindowEvent.self)
         var sentTotal: UInt64 = 0
@@ -63,7 +65,8 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
                         bytesReceived: counts.bytesReceived, bytesSent: counts.bytesSent,
                         statusCodes: counts.statusCodes, errors: counts.errors, latency: counts.latency,
                         uncorrectedLatency: counts.uncorrectedLatency, late: counts.late, isFinal: isFinal,
-                        dropped: isFinal ? control.dropped() : 0, failureLatency: counts.failureLatency)
+                        dropped: isFinal ? control.dropped() : 0, failureLatency: counts.failureLatency,
+                        connections: counts.connections, handshakeLatency: counts.handshakeLatency)
                     outbox.yield((window, isFinal ? sentTotal : 0))
                     let pending = slave.state.windowQueued()
                     if pending > configuration.maximumPendingWindows, !overflowed {

@@ -37,12 +37,12 @@ public final class Slave: Sendable {
     /// (returns its parting message) or cannot be reached (throws `ClusterError`).
     public func run() async throws -> String {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
-        let engine = HTTPLoadEngine(group: group)
+        let engine = HTTPLoadEngine(group: group, logger: logger)
         let result: Swift.Result<String, any Error>
         do {
             let transport = try HTTP2ClientTransport.Posix(
                 target: .dns(host: configuration.masterHost, port: configuration.masterPort),
-                transportSecurity: .plaintext)
+                transportSecurity: configuration.masterTLS?.transportSecurity ?? .plaintext)
             result = .success(
                 try await withGRPCClient(transport: transport) { client in
                     try await serve(master: Result_Result.Client(wrapping: client), engine: engine)

@@ -1,5 +1,6 @@
 import Engine
 import NIOCore
+import NIOSSL
 import Protocol
 import Store
 
@@ -11,6 +12,10 @@ public struct SlaveConfiguration: Sendable {
     public var name: String
     public var plan: SlavePlan
     public var target: LoadTarget
+    /// `https://` targets: how certificates are checked, built once (nil for `http://`).
+    public var targetTLS: NIOSSLContext?
+    /// The master's address over TLS: how its certificate is checked, and this slave's own.
+    public var masterTLS: SlaveTLS?
     /// Sent as `goloadtest-token` metadata when the master requires one.
     public var token: String?
     /// How long to keep trying to reach the master at start-up.
@@ -36,7 +41,7 @@ public struct SlaveConfiguration: Sendable {
     /// Validates the plan and parses its URL.
     public init(
         masterHost: String, masterPort: Int, name: String, plan: SlavePlan, token: String? = nil,
-        headers: [String] = [], body: [UInt8] = []
+        headers: [String] = [], body: [UInt8] = [], tls: TargetTLS = TargetTLS()
     ) throws(ClusterError) {
         guard !plan.url.isEmpty else {
             throw ClusterError(.invalidURL, "no target URL: set GET_URL in .env or the environment, or pass --url http://HOST:PORT/PATH")
@@ -48,11 +53,18 @@ public struct SlaveConfiguration: Sendable {
         self.masterPort = masterPort
         self.name = name
         self.plan = plan
-        do {
+        do throws(EngineError) {
             self.target = try LoadTarget(url: plan.url, method: plan.method, headers: headers, body: body)
+            if target.isTLS {
+                targetTLS = try tls.makeContext(http2: plan.http2)
+            } else if tls != TargetTLS() {
+                throw EngineError(
+                    .tlsSetup, "--insecure, --ca-file, --cert and --key are for https:// targets; \(plan.url) is http://")
+            }
         } catch {
-            throw ClusterError(.invalidURL, error.message)
+            throw ClusterError(error.code == .invalidURL ? .invalidURL : .invalidPlan, error.message)
         }
         self.token = token
+        self.plan.insecure = tls.insecure && target.isTLS
     }
 }
