@@ -5,13 +5,15 @@ GENERATED := Sources/Protocol
 
 .PHONY: deps hosts build test demo generate plugins lint bench clean
 
-# What the build and the tests need from Debian: SQLite's headers for GRDB, and the sqlite3
-# command the fault-tolerance tests use to damage and check database files.
+# What the build and the tests need from Debian: SQLite's headers for GRDB, the sqlite3
+# command the fault-tolerance tests use to damage and check database files, and nginx and
+# openssl for the HTTPS and HTTP/2 target tests (certificates are made by the tests).
+DEBS := libsqlite3-dev sqlite3 nginx-light openssl
 deps:
-	@dpkg -s libsqlite3-dev sqlite3 >/dev/null 2>&1 || { \
-	  echo "installing libsqlite3-dev sqlite3"; \
+	@dpkg -s $(DEBS) >/dev/null 2>&1 || { \
+	  echo "installing $(DEBS)"; \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
-	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq libsqlite3-dev sqlite3; }
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq $(DEBS); }
 
 # The address tests need a name with two addresses, ::1 and 127.0.0.1 (as `localhost` has on a
 # stock Debian /etc/hosts); added when this runs as root and it is missing.

@@ -40,8 +40,16 @@ public final class Slave: Sendable {
         let engine = HTTPLoadEngine(group: group, logger: logger)
         let result: Swift.Result<String, any Error>
         do {
+            // An IP address is not a DNS target: over TLS its certificate is checked against the
+            // address (no SNI, which may not carry an IP).
+            let host = configuration.masterHost
+            let isIP = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+            let target: any ResolvableTarget =
+                !isIP ? .dns(host: host, port: configuration.masterPort)
+                : host.contains(":") ? .ipv6(address: host, port: configuration.masterPort)
+                : .ipv4(address: host, port: configuration.masterPort)
             let transport = try HTTP2ClientTransport.Posix(
-                target: .dns(host: configuration.masterHost, port: configuration.masterPort),
+                target: target,
                 transportSecurity: configuration.masterTLS?.transportSecurity ?? .plaintext)
             result = .success(
                 try await withGRPCClient(transport: transport) { client in

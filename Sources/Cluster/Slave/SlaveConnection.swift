@@ -55,7 +55,10 @@ struct SlaveConnection<Transport: ClientTransport>: Sendable {
                             ClusterError(
                                 .masterUnreachable,
                                 "cannot reach the master at \(configuration.masterHost):\(configuration.masterPort) "
-                                    + "(\(reason)); is it running? Start it with: goloadtest MASTER 0.0.0.0 \(configuration.masterPort) NAME"
+                                    + "(\(reason)); "
+                                    + (configuration.masterTLS == nil
+                                        ? "is it running? Start it with: goloadtest MASTER 0.0.0.0 \(configuration.masterPort) NAME (a master with TLS needs --tls-ca)"
+                                        : "over TLS: is it running with --tls-cert, signed by this slave's --tls-ca? With --tls-client-ca it also needs this slave's --tls-cert/--tls-key, signed by that CA")
                             )))
                     return
                 }
