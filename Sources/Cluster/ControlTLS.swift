@@ -1,4 +1,4 @@
-import Foundation
+import Engine
 import GRPCNIOTransportHTTP2Posix
 import Logging
 import NIOCore
@@ -105,19 +105,17 @@ public struct SlaveTLS: Sendable {
 }
 
 private func checkCertificates(_ path: String, _ flag: String) throws(ClusterError) {
-    guard FileManager.default.isReadableFile(atPath: path) else {
-        throw ClusterError(.invalidPlan, "\(flag) \(path) cannot be read: check the path and permissions")
-    }
-    guard let certificates = try? NIOSSLCertificate.fromPEMFile(path), !certificates.isEmpty else {
-        throw ClusterError(.invalidPlan, "\(flag) \(path) holds no PEM certificate")
+    do {
+        _ = try PEMFile.certificates(path, flag: flag)
+    } catch {
+        throw ClusterError(.invalidPlan, error.message)
     }
 }
 
 private func checkKey(_ path: String, _ flag: String) throws(ClusterError) {
-    guard FileManager.default.isReadableFile(atPath: path) else {
-        throw ClusterError(.invalidPlan, "\(flag) \(path) cannot be read: check the path and permissions")
-    }
-    guard (try? NIOSSLPrivateKey(file: path, format: .pem)) != nil else {
-        throw ClusterError(.invalidPlan, "\(flag) \(path) holds no PEM private key")
+    do {
+        _ = try PEMFile.privateKey(path, flag: flag)
+    } catch {
+        throw ClusterError(.invalidPlan, error.message)
     }
 }

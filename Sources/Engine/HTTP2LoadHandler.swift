@@ -43,9 +43,7 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
     /// No more streams on this connection: the run has no more requests, the server sent
     /// GOAWAY, or the stream ids are used up.
     private var draining = false
-    private var ready: Bool
-    private var connectedAt: UInt64 = 0
-    private var setupFailure: (kind: FailureKind, reason: String)?
+    private let setup: ConnectionSetup
     private var scheduledSend: Scheduled<Void>?
     private var watchdog: Scheduled<Void>?
     /// Response bytes taken since the last connection WINDOW_UPDATE.
@@ -64,61 +62,38 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
         self.headers = headers
         self.body = target.body.isEmpty ? nil : ByteBuffer(bytes: target.body)
         self.timeout = slot.run.plan.timeout
-        self.ready = slot.run.plan.tls == nil
+        self.setup = ConnectionSetup(slot: slot)
         self.waiting = [first]
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        connectedAt = NIODeadline.now().uptimeNanoseconds
         context.fireChannelActive()
-        guard ready else {
-            armHandshakeTimer(context: context)
-            return
-        }
-        becameReady(handshakeMicroseconds: nil, context: context)
+        if setup.channelActive(context: context) { becameReady(context: context) }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case TLSUserEvent.handshakeCompleted(let negotiated) = event, !ready {
-            guard negotiated == "h2" else {
-                setupFailure = (
+        if case TLSUserEvent.handshakeCompleted(let negotiated) = event, !setup.ready {
+            if negotiated != "h2" {
+                setup.fail(
                     .tlsHandshake,
-                    "the server did not agree to HTTP/2 in ALPN (it chose \(negotiated ?? "nothing")); drop --http2 for this target"
-                )
-                context.close(promise: nil)
-                return
+                    "the server did not agree to HTTP/2 in ALPN (it chose \(negotiated ?? "nothing")); drop --http2 for this target",
+                    context: context)
+            } else if setup.handshakeCompleted() {
+                becameReady(context: context)
             }
-            ready = true
-            watchdog?.cancel()
-            watchdog = nil
-            becameReady(handshakeMicroseconds: (NIODeadline.now().uptimeNanoseconds &- connectedAt) / 1_000, context: context)
         }
         context.fireUserInboundEventTriggered(event)
     }
 
-    private func becameReady(handshakeMicroseconds: UInt64?, context: ChannelHandlerContext) {
-        slot.connected(handshakeMicroseconds: handshakeMicroseconds)
+    private func becameReady(context: ChannelHandlerContext) {
         // The connection window starts at 64 KiB whatever the settings say: open it wide.
         context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Int(Int32.max) - 65_535))), promise: nil)
         fill(context: context)
     }
 
-    private func armHandshakeTimer(context: ChannelHandlerContext) {
-        let deadline = min(NIODeadline.now() + timeout, .uptimeNanoseconds(slot.run.control.hardStop))
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let seconds = Double(timeout.nanoseconds) / 1e9
-        watchdog = context.eventLoop.scheduleTask(deadline: deadline) {
-            let (handler, context) = bound.value
-            handler.watchdog = nil
-            guard !handler.ready else { return }
-            handler.setupFailure = (.tlsHandshake, "no TLS handshake within \(seconds) s")
-            context.close(promise: nil)
-        }
-    }
-
     /// Opens streams until `slot.streams` are in flight or waiting, sending those that are due.
     private func fill(context: ChannelHandlerContext) {
-        guard ready, context.channel.isActive else { return }
+        guard setup.ready, context.channel.isActive else { return }
         if slot.run.control.isStopped { draining = true }
         while !draining, inFlight.count + waiting.count < slot.streams {
             guard let ticket = slot.run.control.take() else {
@@ -230,9 +205,8 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard ready else {
-            if setupFailure == nil { setupFailure = (FailureKind(tlsError: error), "\(error)") }
-            context.close(promise: nil)
+        guard setup.ready else {
+            setup.fail(FailureKind(tlsError: error), "\(error)", context: context)
             return
         }
         if !inFlight.isEmpty {
@@ -248,24 +222,17 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
         watchdog = nil
         scheduledSend?.cancel()
         scheduledSend = nil
-        guard ready else {
-            let first = waiting.first
-            for _ in waiting.dropFirst() { slot.run.control.giveBack() }
-            waiting.removeAll()
-            let failure = setupFailure ?? (.tlsHandshake, "the server closed the connection during the TLS handshake")
-            if let first {
-                slot.setupFailed(first, kind: failure.kind, reason: failure.reason)
-            } else {
-                slot.connectionClosed(pending: nil)
-            }
-            return
-        }
         for id in Array(inFlight.keys) { failStream(id, .connectionClosed) }
-        // The next connection sends the first waiting request; the others go back to the run.
+        // The first waiting request is the next connection's (or fails with this one's setup);
+        // the others go back to the run.
         let pending = waiting.first
         for _ in waiting.dropFirst() { slot.run.control.giveBack() }
         waiting.removeAll()
-        slot.connectionClosed(pending: pending)
+        if setup.ready {
+            slot.connectionClosed(pending: pending)
+        } else {
+            setup.closedBeforeReady(pending: pending)
+        }
     }
 
     /// One timer per connection, at the oldest stream's deadline (or the run's hard stop):

@@ -27,54 +27,26 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     private var intendedAt: UInt64 = 0
     private var bytesIn: UInt64 = 0
     private var watchdog: Scheduled<Void>?
-    /// The connection can carry requests: TCP is up and, for TLS, the handshake is done.
-    private var ready: Bool
-    private var connectedAt: UInt64 = 0
-    /// Why the connection failed before it was ready.
-    private var setupFailure: (kind: FailureKind, reason: String)?
+    private let setup: ConnectionSetup
 
     init(slot: ConnectionSlot, first: Ticket) {
         self.slot = slot
         self.ticket = first
         self.request = slot.run.plan.target.request
         self.timeout = slot.run.plan.timeout
-        self.ready = slot.run.plan.tls == nil
+        self.setup = ConnectionSetup(slot: slot)
         parser.expectsNoBody = slot.run.plan.target.method == "HEAD"
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        connectedAt = NIODeadline.now().uptimeNanoseconds
-        guard ready else {
-            armHandshakeTimer(context: context)
-            return
-        }
-        slot.connected(handshakeMicroseconds: nil)
-        dispatch(context: context)
+        if setup.channelActive(context: context) { dispatch(context: context) }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case TLSUserEvent.handshakeCompleted = event, !ready {
-            ready = true
-            watchdog?.cancel()
-            watchdog = nil
-            slot.connected(handshakeMicroseconds: (NIODeadline.now().uptimeNanoseconds &- connectedAt) / 1_000)
+        if case TLSUserEvent.handshakeCompleted = event, setup.handshakeCompleted() {
             dispatch(context: context)
         }
         context.fireUserInboundEventTriggered(event)
-    }
-
-    /// A handshake gets the request timeout, and never beyond the run's hard stop.
-    private func armHandshakeTimer(context: ChannelHandlerContext) {
-        let deadline = min(NIODeadline.now() + timeout, .uptimeNanoseconds(slot.run.control.hardStop))
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let seconds = Double(timeout.nanoseconds) / 1e9
-        watchdog = context.eventLoop.scheduleTask(deadline: deadline) {
-            let (handler, context) = bound.value
-            handler.watchdog = nil
-            guard !handler.ready else { return }
-            handler.setupFailure = (.tlsHandshake, "no TLS handshake within \(seconds) s")
-            context.close(promise: nil)
-        }
     }
 
     /// Sends the claimed request now, or waits for its intended time, looking up at least every
@@ -172,16 +144,10 @@ final class LoadConnectionHandler: ChannelInboundHandler {
         watchdog = nil
         scheduledSend?.cancel()
         scheduledSend = nil
-        guard ready else {
-            // TLS never came up: the request it was opened for fails as a setup failure.
+        guard setup.ready else {
             let pending = ticket
             ticket = nil
-            let failure = setupFailure ?? (.tlsHandshake, "the server closed the connection during the TLS handshake")
-            if let pending {
-                slot.setupFailed(pending, kind: failure.kind, reason: failure.reason)
-            } else {
-                slot.connectionClosed(pending: nil)
-            }
+            setup.closedBeforeReady(pending: pending)
             return
         }
         if inFlight {
@@ -198,9 +164,8 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard ready else {
-            if setupFailure == nil { setupFailure = (FailureKind(tlsError: error), "\(error)") }
-            context.close(promise: nil)
+        guard setup.ready else {
+            setup.fail(FailureKind(tlsError: error), "\(error)", context: context)
             return
         }
         let kind = FailureKind(error: error)

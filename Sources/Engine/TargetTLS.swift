@@ -1,4 +1,3 @@
-import Foundation
 import NIOSSL
 
 /// How `https://` targets are verified, and the client certificate to present.
@@ -28,20 +27,14 @@ public struct TargetTLS: Sendable, Equatable {
             configuration.certificateVerification = .none
         }
         if let caFile {
-            let certificates = try Self.certificates(caFile, what: "--ca-file")
-            configuration.additionalTrustRoots = [.certificates(certificates)]
+            configuration.additionalTrustRoots = [.certificates(try PEMFile.certificates(caFile, flag: "--ca-file"))]
         }
         switch (certificateFile, keyFile) {
         case (nil, nil):
             break
         case (let certificateFile?, let keyFile?):
-            configuration.certificateChain = try Self.certificates(certificateFile, what: "--cert").map { .certificate($0) }
-            do {
-                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))
-            } catch {
-                throw EngineError(
-                    .tlsSetup, "--key \(keyFile) is not a readable PEM private key (\(error)); pass the key of --cert")
-            }
+            configuration.certificateChain = try PEMFile.certificates(certificateFile, flag: "--cert").map { .certificate($0) }
+            configuration.privateKey = .privateKey(try PEMFile.privateKey(keyFile, flag: "--key"))
         default:
             throw EngineError(.tlsSetup, "--cert and --key go together: pass both, or neither")
         }
@@ -50,19 +43,6 @@ public struct TargetTLS: Sendable, Equatable {
         } catch {
             throw EngineError(
                 .tlsSetup, "the TLS settings cannot be used (\(error)); check that --key is the key of --cert")
-        }
-    }
-
-    private static func certificates(_ path: String, what: String) throws(EngineError) -> [NIOSSLCertificate] {
-        guard FileManager.default.isReadableFile(atPath: path) else {
-            throw EngineError(.tlsSetup, "\(what) \(path) cannot be read: check the path and permissions")
-        }
-        do {
-            let certificates = try NIOSSLCertificate.fromPEMFile(path)
-            guard !certificates.isEmpty else { throw NIOSSLError.failedToLoadCertificate }
-            return certificates
-        } catch {
-            throw EngineError(.tlsSetup, "\(what) \(path) holds no PEM certificate (\(error))")
         }
     }
 }

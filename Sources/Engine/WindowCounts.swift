@@ -50,8 +50,7 @@ public struct WindowCounts: Sendable {
         requests &+= 1
         failures &+= 1
         errors[kind.rawValue, default: 0] &+= 1
-        if failureLatency == nil { failureLatency = LatencyHistogram() }
-        failureLatency?.record(microseconds: latencyMicroseconds)
+        failureLatency.record(microseconds: latencyMicroseconds)
         self.bytesReceived &+= bytesReceived
         self.bytesSent &+= bytesSent
         if late { self.late &+= 1 }
@@ -60,10 +59,7 @@ public struct WindowCounts: Sendable {
     /// A connection is up; `handshakeMicroseconds` for a TLS one.
     mutating func recordConnection(handshakeMicroseconds: UInt64?) {
         connections &+= 1
-        if let handshakeMicroseconds {
-            if handshakeLatency == nil { handshakeLatency = LatencyHistogram() }
-            handshakeLatency?.record(microseconds: handshakeMicroseconds)
-        }
+        if let handshakeMicroseconds { handshakeLatency.record(microseconds: handshakeMicroseconds) }
     }
 
     public mutating func merge(_ other: WindowCounts) {
@@ -75,20 +71,11 @@ public struct WindowCounts: Sendable {
         statusCodes.merge(other.statusCodes, uniquingKeysWith: &+)
         errors.merge(other.errors, uniquingKeysWith: &+)
         latency.merge(other.latency)
-        if let other = other.uncorrectedLatency {
-            if uncorrectedLatency == nil { uncorrectedLatency = LatencyHistogram() }
-            uncorrectedLatency?.merge(other)
-        }
+        uncorrectedLatency.mergeIn(other.uncorrectedLatency)
         late &+= other.late
-        if let other = other.failureLatency {
-            if failureLatency == nil { failureLatency = LatencyHistogram() }
-            failureLatency?.merge(other)
-        }
+        failureLatency.mergeIn(other.failureLatency)
         connections &+= other.connections
-        if let other = other.handshakeLatency {
-            if handshakeLatency == nil { handshakeLatency = LatencyHistogram() }
-            handshakeLatency?.merge(other)
-        }
+        handshakeLatency.mergeIn(other.handshakeLatency)
     }
 }
 

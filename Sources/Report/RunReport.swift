@@ -212,42 +212,18 @@ extension RunReport {
             startSlave(window.slave)
             current?.add(window)
             try window.replayLatency(into: &slaveLatency)
-            if window.hasUncorrectedLatency {
-                var uncorrected = slaveUncorrected ?? LatencyHistogram()
-                slaveUncorrected = nil
-                try window.replayUncorrectedLatency(into: &uncorrected)
-                slaveUncorrected = uncorrected
-            }
-            if window.hasFailureLatency {
-                var failed = slaveFailures ?? LatencyHistogram()
-                slaveFailures = nil
-                try window.replayFailureLatency(into: &failed)
-                slaveFailures = failed
-            }
-            if window.hasHandshakeLatency {
-                var handshakes = slaveHandshakes ?? LatencyHistogram()
-                slaveHandshakes = nil
-                try window.replayHandshakeLatency(into: &handshakes)
-                slaveHandshakes = handshakes
-            }
+            try window.replayUncorrectedLatency(into: &slaveUncorrected)
+            try window.replayFailureLatency(into: &slaveFailures)
+            try window.replayHandshakeLatency(into: &slaveHandshakes)
         }
 
         mutating func add(_ window: SummaryWindow) {
             startSlave(window.slave)
             current?.add(StoredWindow(window))
             slaveLatency.merge(window.latency)
-            if let uncorrected = window.uncorrectedLatency {
-                if slaveUncorrected == nil { slaveUncorrected = LatencyHistogram() }
-                slaveUncorrected?.merge(uncorrected)
-            }
-            if let failed = window.failureLatency {
-                if slaveFailures == nil { slaveFailures = LatencyHistogram() }
-                slaveFailures?.merge(failed)
-            }
-            if let handshakes = window.handshakeLatency {
-                if slaveHandshakes == nil { slaveHandshakes = LatencyHistogram() }
-                slaveHandshakes?.merge(handshakes)
-            }
+            slaveUncorrected.mergeIn(window.uncorrectedLatency)
+            slaveFailures.mergeIn(window.failureLatency)
+            slaveHandshakes.mergeIn(window.handshakeLatency)
         }
 
         private mutating func startSlave(_ name: String) {
@@ -263,24 +239,15 @@ extension RunReport {
             row.latency = LatencySummary(slaveLatency)
             totalLatency.merge(slaveLatency)
             slaveLatency.reset()
-            if let uncorrected = slaveUncorrected {
-                row.uncorrectedLatency = LatencySummary(uncorrected)
-                if totalUncorrected == nil { totalUncorrected = LatencyHistogram() }
-                totalUncorrected?.merge(uncorrected)
-                slaveUncorrected = nil
-            }
-            if let failed = slaveFailures {
-                row.failureLatency = LatencySummary(failed)
-                if totalFailures == nil { totalFailures = LatencyHistogram() }
-                totalFailures?.merge(failed)
-                slaveFailures = nil
-            }
-            if let handshakes = slaveHandshakes {
-                row.handshakeLatency = LatencySummary(handshakes)
-                if totalHandshakes == nil { totalHandshakes = LatencyHistogram() }
-                totalHandshakes?.merge(handshakes)
-                slaveHandshakes = nil
-            }
+            row.uncorrectedLatency = slaveUncorrected.map(LatencySummary.init)
+            totalUncorrected.mergeIn(slaveUncorrected)
+            slaveUncorrected = nil
+            row.failureLatency = slaveFailures.map(LatencySummary.init)
+            totalFailures.mergeIn(slaveFailures)
+            slaveFailures = nil
+            row.handshakeLatency = slaveHandshakes.map(LatencySummary.init)
+            totalHandshakes.mergeIn(slaveHandshakes)
+            slaveHandshakes = nil
             if row.reportedMismatch == row.requests { row.reportedMismatch = nil }
             finished.append(row)
             current = nil
@@ -305,18 +272,9 @@ extension RunReport {
         mutating func absorb(_ part: Part) {
             finished += part.rows
             totalLatency.merge(part.latency)
-            if let uncorrected = part.uncorrected {
-                if totalUncorrected == nil { totalUncorrected = LatencyHistogram() }
-                totalUncorrected?.merge(uncorrected)
-            }
-            if let failed = part.failures {
-                if totalFailures == nil { totalFailures = LatencyHistogram() }
-                totalFailures?.merge(failed)
-            }
-            if let handshakes = part.handshakes {
-                if totalHandshakes == nil { totalHandshakes = LatencyHistogram() }
-                totalHandshakes?.merge(handshakes)
-            }
+            totalUncorrected.mergeIn(part.uncorrected)
+            totalFailures.mergeIn(part.failures)
+            totalHandshakes.mergeIn(part.handshakes)
         }
 
         mutating func finish() -> RunReport {

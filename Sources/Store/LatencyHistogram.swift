@@ -97,3 +97,19 @@ public struct LatencyHistogram: Sendable, Equatable {
         lhs.histogram == rhs.histogram
     }
 }
+
+extension Optional where Wrapped == LatencyHistogram {
+    /// Merges `other` (if any) into this histogram, making it on first use: the optional
+    /// histograms of windows and reports (uncorrected, failures, handshakes) grow this way.
+    public mutating func mergeIn(_ other: LatencyHistogram?) {
+        guard let other else { return }
+        if self == nil { self = LatencyHistogram() }
+        self?.merge(other)
+    }
+
+    /// Records one value, making the histogram on first use.
+    public mutating func record(microseconds: UInt64) {
+        if self == nil { self = LatencyHistogram() }
+        self?.record(microseconds: microseconds)
+    }
+}

@@ -33,31 +33,29 @@ public struct StoredWindow {
         try LatencyHistogram.replay(self.histogram, into: &histogram)
     }
 
-    /// Rate-driven runs store latencies from the actual send too.
-    public var hasUncorrectedLatency: Bool { uncorrectedHistogram != nil }
-
-    /// Whether some failures carry their time to failure.
-    public var hasFailureLatency: Bool { failureHistogram != nil }
-
-    /// Adds this window's times to failure (if any) to `histogram`.
-    public func replayFailureLatency(into histogram: inout LatencyHistogram) throws(StoreError) {
-        guard let failureHistogram else { return }
-        try LatencyHistogram.replay(failureHistogram, into: &histogram)
+    /// Rate-driven runs: adds this window's latencies from the actual send to `histogram`.
+    public func replayUncorrectedLatency(into histogram: inout LatencyHistogram?) throws(StoreError) {
+        try Self.replay(uncorrectedHistogram, into: &histogram)
     }
 
-    /// Whether the window's connections were TLS, with their handshake times.
-    public var hasHandshakeLatency: Bool { handshakeHistogram != nil }
-
-    /// Adds this window's TLS handshake times (if any) to `histogram`.
-    public func replayHandshakeLatency(into histogram: inout LatencyHistogram) throws(StoreError) {
-        guard let handshakeHistogram else { return }
-        try LatencyHistogram.replay(handshakeHistogram, into: &histogram)
+    /// Adds this window's times to failure, if some failures have them, to `histogram`.
+    public func replayFailureLatency(into histogram: inout LatencyHistogram?) throws(StoreError) {
+        try Self.replay(failureHistogram, into: &histogram)
     }
 
-    /// Adds this window's uncorrected latencies (if any) to `histogram`.
-    public func replayUncorrectedLatency(into histogram: inout LatencyHistogram) throws(StoreError) {
-        guard let uncorrectedHistogram else { return }
-        try LatencyHistogram.replay(uncorrectedHistogram, into: &histogram)
+    /// TLS targets: adds this window's handshake times to `histogram`.
+    public func replayHandshakeLatency(into histogram: inout LatencyHistogram?) throws(StoreError) {
+        try Self.replay(handshakeHistogram, into: &histogram)
+    }
+
+    /// Adds `bytes`, if there are any, to `histogram`, made on first use. The histogram is
+    /// taken out of the optional while it grows, so it is changed in place, not copied.
+    private static func replay(_ bytes: Data?, into histogram: inout LatencyHistogram?) throws(StoreError) {
+        guard let bytes else { return }
+        var grown = histogram ?? LatencyHistogram()
+        histogram = nil
+        try LatencyHistogram.replay(bytes, into: &grown)
+        histogram = grown
     }
 }
 

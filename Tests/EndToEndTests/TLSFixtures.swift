@@ -107,22 +107,30 @@ final class TestNginx {
     deinit { stop() }
 }
 
-/// A TCP port nobody listens on right now.
-func freePort() throws -> Int {
+/// A TCP socket bound to a free port of 127.0.0.1, not listening: its descriptor and port.
+func boundLoopbackSocket() throws -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
             bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
         }
     }
-    guard bound else { throw ChildProcessError.failed("no free port") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    guard fd >= 0, bound else {
+        close(fd)
+        throw ChildProcessError.failed("cannot bind a socket to 127.0.0.1")
+    }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
+}
+
+/// A TCP port nobody listens on right now.
+func freePort() throws -> Int {
+    let (fd, port) = try boundLoopbackSocket()
+    close(fd)
+    return port
 }
 
 func canConnect(port: Int) -> Bool {
