@@ -52,6 +52,19 @@ struct HostilePeerTests {
         escape.failures = 1
         escape.errors = ["\u{1B}[31mred": 1]
         lies.append(("an error kind with a terminal escape", escape, .invalidArgument))
+        var handshakes = window()
+        handshakes.connections = 1
+        var times = LatencyHistogram()
+        for value: UInt64 in [100, 200, 300] { times.record(microseconds: value) }
+        handshakes.handshakeHistogram = Data(times.encoded())
+        lies.append(("3 handshakes for 1 connection", handshakes, .invalidArgument))
+        var garbled = window()
+        garbled.connections = 1
+        garbled.handshakeHistogram = Data([0xFF, 0x00, 0x13])
+        lies.append(("a handshake histogram that does not decode", garbled, .invalidArgument))
+        var connections = window()
+        connections.connections = 1 << 63
+        lies.append(("2^63 connections", connections, .invalidArgument))
         lies.append(("a slave not in the run", window("ghost", session: "session-ghost"), .notFound))
         lies.append(("a run that does not exist", hostileWindow(run: runId + 7, slave: "a", session: "session-a", seq: 0), .notFound))
 

@@ -1,8 +1,8 @@
 import Foundation
 
 /// Certificates made for one test with the `openssl` command: a CA, a server certificate for
-/// 127.0.0.1 and localhost signed by it, a client certificate signed by it, and a client
-/// certificate from another CA.
+/// 127.0.0.1 and localhost signed by it, one for the name localhost only, a client certificate
+/// signed by it, and a client certificate from another CA.
 struct TestPKI {
     let folder: URL
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
@@ -17,6 +17,7 @@ struct TestPKI {
         ]
         for step in steps { try await Self.openssl(step, in: folder) }
         try await issue("server", by: "ca", subjectAltName: "IP:127.0.0.1,IP:::1,DNS:localhost", in: folder)
+        try await issue("localhost", by: "ca", subjectAltName: "DNS:localhost", in: folder)
         try await issue("client", by: "ca", subjectAltName: "DNS:slave", in: folder)
         try await issue("other-client", by: "other-ca", subjectAltName: "DNS:slave", in: folder)
     }
@@ -46,9 +47,11 @@ final class TestNginx {
     /// nginx in the foreground: a daemon would keep the pipes of the process that started it.
     private let process: ChildProcess
 
-    /// `tls`: listen with the PKI's server certificate; `http2`: HTTP/2 (h2 over TLS, h2c
-    /// without); `clientCA`: ask for a client certificate signed by that CA.
-    init(in folder: URL, pki: TestPKI?, http2: Bool = false, clientCA: String? = nil) async throws {
+    /// `pki`: listen with TLS, with its certificate `certificate`; `http2`: HTTP/2 (h2 over TLS,
+    /// h2c without); `clientCA`: ask for a client certificate signed by that CA.
+    init(
+        in folder: URL, pki: TestPKI?, certificate: String = "server", http2: Bool = false, clientCA: String? = nil
+    ) async throws {
         prefix = folder.appendingPathComponent("nginx")
         try FileManager.default.createDirectory(at: prefix.appendingPathComponent("logs"), withIntermediateDirectories: true)
         port = try freePort()
@@ -57,7 +60,7 @@ final class TestNginx {
         if http2 { listen += " http2" }
         var tls = ""
         if let pki {
-            tls = "ssl_certificate \(pki.path("server.pem")); ssl_certificate_key \(pki.path("server.key"));"
+            tls = "ssl_certificate \(pki.path("\(certificate).pem")); ssl_certificate_key \(pki.path("\(certificate).key"));"
             if let clientCA { tls += " ssl_client_certificate \(clientCA); ssl_verify_client on;" }
         }
         let configuration = """

@@ -62,6 +62,49 @@ struct TLSTargetTests {
         #expect(insecure.text.contains("TLS NOT VERIFIED"), "\(insecure.text)")
     }
 
+    @Test("a certificate for the name localhost: https://localhost passes; another name, or the bare address, fails as \"certificate\"")
+    func names() async throws {
+        let folder = try TemporaryDirectory()
+        let pki = try await TestPKI(in: folder.url)
+        let nginx = try await TestNginx(in: folder.url, pki: pki, certificate: "localhost")
+        defer { nginx.stop() }
+        // localhost is also ::1, where nothing listens: the engine falls back on 127.0.0.1.
+        let named = try await Self.run(
+            ["--url", "https://localhost:\(nginx.port)/", "--ca-file", pki.path("ca.pem"), "--tasks", "20", "--batch", "2"],
+            in: folder.url)
+        #expect(named.status == 0, "\(named.stderr)")
+        #expect(named.total["successes"] as? Int == 20, "\(named.total)")
+        for host in [TargetAddressTests.dualName, "127.0.0.1"] {
+            let other = try TemporaryDirectory()
+            let wrong = try await Self.run(
+                ["--url", "https://\(host):\(nginx.port)/", "--ca-file", pki.path("ca.pem"), "--tasks", "20", "--batch", "2"],
+                in: other.url)
+            #expect((wrong.total["errors"] as? [String: Int]) == ["certificate": 20], "\(host): \(wrong.total)")
+        }
+        #expect(try nginx.served().count == 20)
+    }
+
+    @Test("a target that does not speak TLS fails as \"tls handshake\"; one that never answers, within --timeout")
+    func noTLS() async throws {
+        let folder = try TemporaryDirectory()
+        let (target, port) = try await startTarget(in: folder.url)
+        defer { target.terminate() }
+        let plain = try await Self.run(["--url", "https://127.0.0.1:\(port)/", "--tasks", "10", "--batch", "2"], in: folder.url)
+        #expect((plain.total["errors"] as? [String: Int]) == ["tls handshake": 10], "\(plain.total)")
+
+        // Accepts TCP (the kernel's queue) and never says a word.
+        let (silent, silentPort) = try boundLoopbackSocket()
+        defer { close(silent) }
+        try #require(listen(silent, 16) == 0)
+        let other = try TemporaryDirectory()
+        let started = ContinuousClock.now
+        let mute = try await Self.run(
+            ["--url", "https://127.0.0.1:\(silentPort)/", "--tasks", "2", "--batch", "2", "--timeout", "1s"], in: other.url)
+        #expect(ContinuousClock.now - started < .seconds(20))
+        #expect((mute.total["errors"] as? [String: Int]) == ["tls handshake": 2], "\(mute.total)")
+        #expect(mute.stderr.contains("no TLS handshake within 1.0 s"), "\(mute.stderr)")
+    }
+
     @Test("a target that asks for a client certificate: refused without one, served with --cert and --key")
     func clientCertificate() async throws {
         let folder = try TemporaryDirectory()
@@ -100,6 +143,8 @@ struct TLSTargetTests {
         #expect(result.total["successes"] as? Int == 1000)
         #expect(Set(served.map(\.connection)).count == 2)
         #expect(result.total["connections"] as? Int == 2)
+        let json = try await ChildProcess.run(["report", "--run", "1", "--db", "runs.db", "--format", "json"], in: folder.url)
+        #expect(json.stdout.contains(#""http2" : true"#) && json.stdout.contains(#""connections" : 2"#), "\(json.stdout)")
     }
 
     @Test("TLS flags on an http:// target, and half a client certificate, are refused before anything runs")
@@ -112,6 +157,9 @@ struct TLSTargetTests {
             (["--url", "https://127.0.0.1:9/", "--ca-file", folder.path("missing.pem")], "cannot be read"),
             (["--url", "https://127.0.0.1:9/", "--ca-file", pki.path("client.key")], "holds no PEM certificate"),
             (["--url", "http://127.0.0.1:9/", "--connections", "2"], "goes with --http2"),
+            (["--url", "http://127.0.0.1:9/", "--http2", "--connections", "0"], "between 1 and 10000"),
+            (["--url", "https://127.0.0.1:9/", "--insecure", "--ca-file", pki.path("ca.pem")], "one or the other"),
+            (["--url", "https://127.0.0.1:9/", "--cert", pki.path("client.pem"), "--key", pki.path("ca.pem")], "holds no PEM private key"),
         ]
         for (arguments, message) in cases {
             let run = try await ChildProcess.run(["run", "--db", "runs.db", "--tasks", "1"] + arguments, in: folder.url)
