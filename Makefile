@@ -62,8 +62,10 @@ lint:
 clean:
 	rm -rf .build Tools/ProtocPlugins/.build
 
-# Benchmarks (figures in README.md): the engine against wrk, reports of a big history, durable ingest.
+# Benchmarks (figures in README.md): the engine against wrk, reports of a big history, durable ingest,
+# HTTPS and HTTP/2 against wrk and h2load.
 bench:
 	bash bench/engine.sh 3 10
 	bash bench/report.sh
 	bash bench/ingest.sh 5 200
+	bash bench/tls.sh 3 10

@@ -79,6 +79,9 @@ final class ConnectionSlot {
             return
         }
         let timeout = min(run.plan.timeout.nanoseconds, Int64(clamping: remaining))
+        // A connect cut short by the run's deadline, not by its own timeout: the request was
+        // never sent, so it is not a failure (a rate-driven run counts it as dropped).
+        let cutByDeadline = timeout < run.plan.timeout.nanoseconds
         let index = (run.preferredAddress + attempt) % addresses.count
         connecting = ticket
         connectStartedAt = startedAt
@@ -90,10 +93,14 @@ final class ConnectionSlot {
                 slot.run.prefer(index)
             case .failure(let error):
                 slot.connecting = nil
-                if attempt + 1 < addresses.count, !slot.run.control.isStopped {
+                let kind = FailureKind(connectError: error)
+                if kind == .connectTimeout, cutByDeadline {
+                    slot.run.control.giveBack()
+                    slot.finish()
+                } else if attempt + 1 < addresses.count, !slot.run.control.isStopped {
                     slot.connect(ticket, attempt: attempt + 1, startedAt: startedAt)
                 } else {
-                    slot.setupFailed(ticket, kind: FailureKind(connectError: error), reason: "\(error)")
+                    slot.setupFailed(ticket, kind: kind, reason: "\(error)")
                 }
             }
         }
@@ -158,7 +165,7 @@ final class ConnectionSlot {
         start(pending: pending)
     }
 
-    private func finish() {
+    func finish() {
         guard !finished else { return }
         finished = true
         run.slotFinished()
