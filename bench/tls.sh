@@ -42,7 +42,6 @@ http {
   access_log off;
   keepalive_requests 100000000;
   keepalive_timeout 60s;
-  http2_max_requests 100000000;
   ssl_certificate $work/cert.pem;
   ssl_certificate_key $work/key.pem;
   ssl_protocols TLSv1.3;
