@@ -2,7 +2,7 @@
 # TLS and HTTP/2 benchmark: goloadtest against a peer, one after the other, same nginx, same
 # invocation, on 127.0.0.1.
 #
-#   bench/tls.sh [ROUNDS] [SECONDS]      (make bench runs 3 rounds of 10 s)
+#   [CASES="https h2 close"] bench/tls.sh [ROUNDS] [SECONDS]      (make bench: 3 rounds of 10 s)
 #
 # nginx: one worker, access log off, a 1 KiB answer, TLS 1.3 with a P-256 certificate made here.
 #   https   keep-alive HTTPS, 64 connections: wrk -t1 -c64 vs goloadtest run --batch 64
@@ -82,7 +82,7 @@ h2load_run() {
 printf "%-6s %-6s %-11s %10s %10s\n" round case client "req/s" "cpu µs/req"
 results=()
 for round in $(seq 1 "$rounds"); do
-  for case in https h2 close; do
+  for case in ${CASES:-https h2 close}; do
     case $case in
       https) peer=wrk; p=$(wrk_run "https://127.0.0.1:$tls_port/"); g=$(goloadtest --url "https://127.0.0.1:$tls_port/" --batch 64) ;;
       h2) peer=h2load; p=$(h2load_run "https://127.0.0.1:$h2_port/"); g=$(goloadtest --url "https://127.0.0.1:$h2_port/" --http2 --connections 4 --batch 64) ;;

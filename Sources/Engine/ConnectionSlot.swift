@@ -30,7 +30,7 @@ final class ConnectionSlot {
                         try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: slot.run.serverHostname))
                     }
                     if slot.run.plan.http2 {
-                        try HTTP2LoadHandler.configure(pipeline, slot: slot, first: ticket)
+                        try pipeline.addHandler(HTTP2LoadHandler(slot: slot, first: ticket))
                     } else {
                         try pipeline.addHandler(LoadConnectionHandler(slot: slot, first: ticket))
                     }
@@ -142,12 +142,14 @@ final class ConnectionSlot {
         }
     }
 
+    /// `bytesSent`: the request's size on the wire, when it is not `requestSize` (HTTP/2).
     func responded(
-        status: Int, latencyMicroseconds: UInt64, uncorrectedMicroseconds: UInt64, late: Bool, bytesReceived: UInt64
+        status: Int, latencyMicroseconds: UInt64, uncorrectedMicroseconds: UInt64, late: Bool, bytesReceived: UInt64,
+        bytesSent: UInt64? = nil
     ) {
         shard.recordResponse(
             status: status, latencyMicroseconds: latencyMicroseconds, uncorrectedMicroseconds: uncorrectedMicroseconds,
-            late: late, bytesReceived: bytesReceived, bytesSent: requestSize)
+            late: late, bytesReceived: bytesReceived, bytesSent: bytesSent ?? requestSize)
     }
 
     /// A connection is ready for requests; `handshakeMicroseconds` for a TLS one.

@@ -6,6 +6,8 @@ import Synchronization
 struct Ticket: Sendable, Equatable {
     /// Intended send time in uptime nanoseconds (rate-driven runs); 0: send when ready.
     let intended: UInt64
+    /// Sent once already and not processed by the server (HTTP/2's refused streams).
+    var retried = false
 }
 
 /// Shared by all connections of one engine run: hands out requests (by count, until a deadline,

@@ -92,9 +92,9 @@ public enum FailureKind: String, Sendable, CaseIterable {
     case tlsHandshake = "tls handshake"
     /// The target's certificate was not trusted or not for its name.
     case certificate = "certificate"
-    /// HTTP/2: the server reset the stream.
+    /// HTTP/2: the server reset the stream (or refused it twice).
     case streamReset = "stream reset"
-    /// HTTP/2: the server sent GOAWAY before it took the stream.
+    /// HTTP/2: the server sent GOAWAY and closed before answering the stream (or refused it twice).
     case goaway = "goaway"
     case other = "other"
 }

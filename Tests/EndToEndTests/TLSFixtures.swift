@@ -48,9 +48,13 @@ final class TestNginx {
     private let process: ChildProcess
 
     /// `pki`: listen with TLS, with its certificate `certificate`; `http2`: HTTP/2 (h2 over TLS,
-    /// h2c without); `clientCA`: ask for a client certificate signed by that CA.
+    /// h2c without); `clientCA`: ask for a client certificate signed by that CA;
+    /// `keepaliveRequests`: requests per connection before nginx closes it (over HTTP/2, with a
+    /// GOAWAY); `maxStreams`: HTTP/2 streams at once per connection. `/reset` closes without an
+    /// answer (over HTTP/2, resets the stream).
     init(
-        in folder: URL, pki: TestPKI?, certificate: String = "server", http2: Bool = false, clientCA: String? = nil
+        in folder: URL, pki: TestPKI?, certificate: String = "server", http2: Bool = false, clientCA: String? = nil,
+        keepaliveRequests: Int = 100_000, maxStreams: Int = 128
     ) async throws {
         prefix = folder.appendingPathComponent("nginx")
         try FileManager.default.createDirectory(at: prefix.appendingPathComponent("logs"), withIntermediateDirectories: true)
@@ -72,11 +76,13 @@ final class TestNginx {
             http {
               log_format counted '$server_protocol $connection $status';
               access_log \(prefix.path)/logs/access.log counted;
-              keepalive_requests 100000;
+              keepalive_requests \(keepaliveRequests);
+              http2_max_concurrent_streams \(maxStreams);
               server {
                 \(listen);
                 \(tls)
                 location / { return 200 "ok\\n"; }
+                location /reset { return 444; }
               }
             }
             """
