@@ -41,6 +41,24 @@ struct HTTP2TargetTests {
         #expect(result.total["connections"] as? Int == 1)
     }
 
+    @Test("request bodies larger than the server's windows and frames: sent within them, every request served")
+    func bodies() async throws {
+        let folder = try TemporaryDirectory()
+        let nginx = try await TestNginx(in: folder.url, pki: nil, http2: true)
+        defer { nginx.stop() }
+        // nginx starts streams with a 64 KiB window and takes frames of 16 KiB: a body over
+        // either that ignored them would be a FLOW_CONTROL_ERROR or FRAME_SIZE_ERROR.
+        try Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0) }).write(to: folder.url.appendingPathComponent("body.bin"))
+        let result = try await TLSTargetTests.run(
+            ["--url", "http://127.0.0.1:\(nginx.port)/", "--http2", "--connections", "1", "--batch", "8", "--tasks", "40",
+             "--method", "POST", "--body-file", folder.path("body.bin")],
+            in: folder.url)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.total["successes"] as? Int == 40, "\(result.total)")
+        #expect(try nginx.served().count == 40)
+        #expect(result.total["connections"] as? Int == 1)
+    }
+
     @Test("a stream the server resets fails as \"stream reset\", explained once")
     func reset() async throws {
         let folder = try TemporaryDirectory()
