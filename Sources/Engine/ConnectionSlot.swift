@@ -162,9 +162,15 @@ final class ConnectionSlot {
             kind, latencyMicroseconds: latencyMicroseconds, late: late, bytesReceived: bytesReceived, bytesSent: bytesSent)
     }
 
-    /// The connection closed; carry on with a new one if there is work left.
+    /// The connection closed; carry on with a new one if there is work left, opened when the
+    /// request it is for is due (a server that closes idle connections is not called again
+    /// and again before then).
     func connectionClosed(pending: Ticket?) {
-        start(pending: pending)
+        if let pending, pending.intended > NIODeadline.now().uptimeNanoseconds {
+            connectWhenDue(pending)
+        } else {
+            start(pending: pending)
+        }
     }
 
     func finish() {

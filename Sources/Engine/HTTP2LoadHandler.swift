@@ -9,9 +9,11 @@ import NIOTLS
 /// RFC 9113 a load test needs: settings, pings, windows, resets and GOAWAY.
 ///
 /// A stream the server did not process (above a GOAWAY's last stream, or reset with
-/// REFUSED_STREAM) is sent again once, on this connection or the next; refused twice, it
-/// fails. Other resets fail as `stream reset`; streams lost when the server closes after a
-/// GOAWAY fail as `goaway`.
+/// REFUSED_STREAM) is sent again once, on this connection or the next, its latency counted from
+/// the first send; refused twice, it fails. Other resets fail as `stream reset`; streams lost
+/// when the server closes after a GOAWAY fail as `goaway`. A connection that ends before it
+/// carried a request (no settings in time, a GOAWAY or a close first) fails the request it was
+/// opened for, so a server that refuses everything cannot keep a run going in circles.
 final class HTTP2LoadHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -19,7 +21,10 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
     private struct Stream {
         var ticket: Ticket
         var sentAt: UInt64
+        /// Where its latency starts: the intended send time, or the first send of a retry.
         var intendedAt: UInt64
+        /// The first send, where the uncorrected latency starts.
+        var firstSentAt: UInt64
         var late: Bool
         var status = 0
         var bytesIn: UInt64 = 0
@@ -66,6 +71,9 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
     private var goaway: UInt32?
     /// Why the connection ended before it could carry a request.
     private var refusal: (kind: FailureKind, reason: String)?
+    /// This side closed the connection: nothing more is read or sent (TLS may still deliver
+    /// data while it waits for the server's close_notify).
+    private var closing = false
 
     /// The server's settings (RFC 9113 §6.5.2 defaults until its SETTINGS come).
     private var maxStreams = Int.max
@@ -77,6 +85,8 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
 
     private var scheduledSend: Scheduled<Void>?
     private var watchdog: Scheduled<Void>?
+    /// Until the server's settings come.
+    private var settingsDeadline: Scheduled<Void>?
 
     init(slot: ConnectionSlot, first: Ticket) {
         self.slot = slot
@@ -90,7 +100,10 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
             headers.add(name: name, value: value, indexing: .nonIndexable)
         }
         for field in target.headerFields {
-            headers.add(name: field.name.lowercased(), value: field.value, indexing: .nonIndexable)
+            let name = field.name.lowercased()
+            // Connection-specific fields make an HTTP/2 request malformed (RFC 9113 §8.2.2).
+            guard !Self.connectionSpecific.contains(name), name != "te" || field.value.lowercased() == "trailers" else { continue }
+            headers.add(name: name, value: field.value, indexing: .nonIndexable)
         }
         var encoder = HPACKEncoder(allocator: ByteBufferAllocator(), maxDynamicTableSize: 0)
         var block = ByteBuffer()
@@ -104,6 +117,9 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
         timeout = slot.run.plan.timeout
         waiting = [first]
     }
+
+    /// Header fields HTTP/1.1 uses for the connection, which HTTP/2 forbids: left out.
+    static let connectionSpecific: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]
 
     func handlerAdded(context: ChannelHandlerContext) {
         outbound = context.channel.allocator.buffer(capacity: 4_096)
@@ -128,10 +144,33 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    /// The preface and settings; requests go once the server's settings come.
+    /// The preface and settings; requests go once the server's settings come, within the
+    /// request timeout (and the run's hard stop).
     private func open(context: ChannelHandlerContext) {
         HTTP2Frames.writeOpening(to: &outbound)
         flush(context: context)
+        let seconds = Double(timeout.nanoseconds) / 1e9
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        settingsDeadline = context.eventLoop.scheduleTask(
+            deadline: min(.now() + timeout, .uptimeNanoseconds(slot.run.control.hardStop))
+        ) {
+            let (handler, context) = bound.value
+            handler.settingsDeadline = nil
+            guard !handler.settled else { return }
+            handler.refusal = (.timeout, "no HTTP/2 settings from the server within \(seconds) s")
+            handler.close(context: context)
+        }
+    }
+
+    /// Closes the connection, telling the server why with a GOAWAY (`code`).
+    private func close(context: ChannelHandlerContext, code: UInt32 = 0) {
+        guard !closing else { return }
+        closing = true
+        HTTP2Frames.writeHeader(length: 8, .goaway, to: &outbound)
+        outbound.writeInteger(UInt32(0))
+        outbound.writeInteger(code)
+        flush(context: context)
+        context.close(promise: nil)
     }
 
     private func flush(context: ChannelHandlerContext) {
@@ -145,7 +184,7 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
     /// Opens streams until `slot.streams` are in flight or waiting, sending those that are due
     /// as far as the server's stream limit allows.
     private func fill(context: ChannelHandlerContext) {
-        guard settled, context.channel.isActive else { return }
+        guard settled, !closing, context.channel.isActive else { return }
         if slot.run.control.isStopped { draining = true }
         while !draining, inFlight.count + waiting.count < slot.streams {
             guard let ticket = slot.run.control.take() else {
@@ -178,6 +217,7 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
             scheduledSend = context.eventLoop.scheduleTask(deadline: .uptimeNanoseconds(wake)) {
                 let (handler, context) = bound.value
                 handler.scheduledSend = nil
+                guard !handler.closing else { return }
                 handler.fill(context: context)
                 handler.flush(context: context)
             }
@@ -186,8 +226,7 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
         // used up, or the server allows no stream now): the next connection takes them.
         let stuck = goaway != nil || nextStreamID >= UInt32(Int32.max) || maxStreams == 0
         if inFlight.isEmpty, waiting.isEmpty ? draining : stuck {
-            flush(context: context)
-            context.close(promise: nil)
+            close(context: context)
         }
     }
 
@@ -206,8 +245,9 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
             bytesOut += UInt64(HTTP2Frames.headerLength)
             kind = .continuation
         } while block.readableBytes > 0
+        let firstSentAt = ticket.isRetry ? ticket.firstSentAt : now
         inFlight[id] = Stream(
-            ticket: ticket, sentAt: now, intendedAt: ticket.intended == 0 ? now : ticket.intended,
+            ticket: ticket, sentAt: now, intendedAt: ticket.intended == 0 ? firstSentAt : ticket.intended, firstSentAt: firstSentAt,
             late: ticket.intended != 0 && now > ticket.intended &+ LoadConnectionHandler.lateAfterNanoseconds,
             bytesOut: bytesOut, sendWindow: initialSendWindow)
         if body.readableBytes > 0 { bodies.append(id) }
@@ -237,6 +277,7 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
     // MARK: Receiving
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
         var bytes = unwrapInboundIn(data)
         if var pending = inbound {
             inbound = nil
@@ -252,13 +293,20 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
                 bytes.moveReaderIndex(forwardBy: HTTP2Frames.headerLength)
                 let payload = bytes.readSlice(length: header.length) ?? ByteBuffer()
                 try receive(header, payload, context: context)
+                if closing { return }
             }
         } catch {
             let reason = (error as? ProtocolViolation)?.reason ?? "\(error)"
-            connectionFailed(.badResponse, "the server broke HTTP/2: \(reason)", context: context)
+            // PROTOCOL_ERROR, or COMPRESSION_ERROR for a header block HPACK could not decode.
+            let code: UInt32 = error is ProtocolViolation ? 0x1 : 0x9
+            connectionFailed(.badResponse, "the server broke HTTP/2: \(reason)", code: code, context: context)
             return
         }
-        if bytes.readableBytes > 0 { inbound = bytes }
+        if bytes.readableBytes > 0 {
+            // Only the unparsed bytes are kept: the buffer does not grow with what was read.
+            bytes.discardReadBytes()
+            inbound = bytes
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -399,11 +447,12 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
         if !settled {
             guard maxStreams > 0 else {
                 refusal = (.other, "the server allows no streams (SETTINGS_MAX_CONCURRENT_STREAMS 0)")
-                flush(context: context)
-                context.close(promise: nil)
+                close(context: context)
                 return
             }
             settled = true
+            settingsDeadline?.cancel()
+            settingsDeadline = nil
         }
         sendBodies()
         fill(context: context)
@@ -412,10 +461,9 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
     private func goawayReceived(lastStream: UInt32, code: UInt32, context: ChannelHandlerContext) {
         draining = true
         goaway = code
-        guard settled else {
+        guard settled, nextStreamID > 1 else {
             refusal = (.goaway, "the server sent GOAWAY (\(HTTP2Frames.errorName(code))) before any request")
-            flush(context: context)
-            context.close(promise: nil)
+            close(context: context)
             return
         }
         sendAgain(
@@ -430,12 +478,12 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
         var again: [Ticket] = []
         for id in ids {
             guard let stream = inFlight[id] else { continue }
-            if stream.ticket.retried {
+            if stream.ticket.isRetry {
                 slot.run.explain(kind, reason)
                 failStream(id, kind)
             } else {
                 inFlight[id] = nil
-                again.append(Ticket(intended: stream.ticket.intended, retried: true))
+                again.append(Ticket(intended: stream.ticket.intended, firstSentAt: stream.firstSentAt))
             }
         }
         waiting.insert(contentsOf: again, at: 0)
@@ -443,10 +491,14 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
 
     private func completed(_ id: UInt32, context: ChannelHandlerContext) {
         guard let stream = inFlight.removeValue(forKey: id) else { return }
+        if stream.bodySent < body.readableBytes {
+            // Answered before its body was all sent: the rest is not wanted.
+            HTTP2Frames.writeRstStream(0x8, stream: id, to: &outbound)
+        }
         let now = NIODeadline.now().uptimeNanoseconds
         slot.responded(
             status: stream.status, latencyMicroseconds: (now &- stream.intendedAt) / 1_000,
-            uncorrectedMicroseconds: (now &- stream.sentAt) / 1_000, late: stream.late, bytesReceived: stream.bytesIn,
+            uncorrectedMicroseconds: (now &- stream.firstSentAt) / 1_000, late: stream.late, bytesReceived: stream.bytesIn,
             bytesSent: stream.bytesOut)
         fill(context: context)
     }
@@ -459,15 +511,15 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
             bytesReceived: stream.bytesIn, bytesSent: stream.bytesOut)
     }
 
-    /// The connection cannot go on: streams in flight fail as `kind`, it closes.
-    private func connectionFailed(_ kind: FailureKind, _ reason: String, context: ChannelHandlerContext) {
-        if !settled, refusal == nil { refusal = (kind, reason) }
+    /// The connection cannot go on: streams in flight fail as `kind`, it closes (with
+    /// GOAWAY `code`).
+    private func connectionFailed(_ kind: FailureKind, _ reason: String, code: UInt32 = 0, context: ChannelHandlerContext) {
+        if refusal == nil { refusal = (kind, reason) }
         if !inFlight.isEmpty {
             slot.run.explain(kind, reason)
             for id in Array(inFlight.keys) { failStream(id, kind) }
         }
-        flush(context: context)
-        context.close(promise: nil)
+        close(context: context, code: code)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -482,10 +534,11 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        watchdog?.cancel()
+        closing = true
+        for timer in [watchdog, scheduledSend, settingsDeadline] { timer?.cancel() }
         watchdog = nil
-        scheduledSend?.cancel()
         scheduledSend = nil
+        settingsDeadline = nil
         if !inFlight.isEmpty {
             if let goaway {
                 let reason = "the server sent GOAWAY (\(HTTP2Frames.errorName(goaway))) and closed the connection before answering"
@@ -500,12 +553,14 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
         waiting.removeAll()
         if !setup.ready {
             setup.closedBeforeReady(pending: pending)
-        } else if settled || pending == nil {
-            slot.connectionClosed(pending: pending)
-        } else if let pending {
-            // Up, but never ready for a stream: the request it was opened for fails.
-            let refusal = refusal ?? (.connectionClosed, "the server closed the connection before its HTTP/2 settings")
+        } else if let pending, !settled || (nextStreamID == 1 && pending.intended <= NIODeadline.now().uptimeNanoseconds) {
+            // Up, but it never carried a request, though one was due: that one fails.
+            let refusal = refusal ?? (
+                .connectionClosed,
+                settled ? "the server closed the connection before any request" : "the server closed the connection before its HTTP/2 settings")
             slot.setupFailed(pending, kind: refusal.kind, reason: refusal.reason)
+        } else {
+            slot.connectionClosed(pending: pending)
         }
         context.fireChannelInactive()
     }
@@ -521,6 +576,7 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
         watchdog = context.eventLoop.scheduleTask(deadline: deadline) {
             let (handler, context) = bound.value
             handler.watchdog = nil
+            guard !handler.closing else { return }
             handler.expireStreams(context: context)
         }
     }

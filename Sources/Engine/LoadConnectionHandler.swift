@@ -103,6 +103,8 @@ final class LoadConnectionHandler: ChannelInboundHandler {
             return
         }
         if buffer.readableBytes > 0, context.channel.isActive {
+            // Only the unparsed bytes are kept: the buffer does not grow with what was read.
+            buffer.discardReadBytes()
             leftover = buffer
         }
     }

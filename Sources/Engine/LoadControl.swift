@@ -6,8 +6,11 @@ import Synchronization
 struct Ticket: Sendable, Equatable {
     /// Intended send time in uptime nanoseconds (rate-driven runs); 0: send when ready.
     let intended: UInt64
-    /// Sent once already and not processed by the server (HTTP/2's refused streams).
-    var retried = false
+    /// For a request sent again because the server did not process it (HTTP/2's refused
+    /// streams): when it was first sent (uptime ns), where its latency starts. 0 otherwise.
+    var firstSentAt: UInt64 = 0
+
+    var isRetry: Bool { firstSentAt != 0 }
 }
 
 /// Shared by all connections of one engine run: hands out requests (by count, until a deadline,

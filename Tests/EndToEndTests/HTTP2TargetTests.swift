@@ -91,6 +91,8 @@ struct HTTP2TargetTests {
     @Test(
         "a server that breaks HTTP/2 or refuses all work: every request fails with the right kind, explained, and the run ends",
         arguments: [
+            // Nothing at all: no settings within --timeout.
+            ([], "timeout", "no HTTP/2 settings from the server within 3.0 s"),
             // GOAWAY before any request, then close: no request can go.
             (Server.frame(Server.goaway, Server.bytes(0) + Server.bytes(1)), "goaway", "GOAWAY (PROTOCOL_ERROR) before any request"),
             // Settings that allow no stream.
