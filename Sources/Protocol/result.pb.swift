@@ -91,6 +91,7 @@ public nonisolated struct Result_ConnectRequest: Sendable {
   /// goloadtest version of the slave, e.g. "0.1.0".
   public var version: String = String()
 
+  /// The plan the slave brings; absent (or without a url) when it takes the master's.
   public var plan: Result_Plan {
     get {_plan ?? Result_Plan()}
     set {_plan = newValue}
@@ -123,8 +124,23 @@ public nonisolated struct Result_ExecutionCommand: Sendable {
 
   public var runID: Int64 = 0
 
-  /// A human-readable note (why the session ended, ...).
+  /// A human-readable note (why the session ended, which plan wins, ...).
   public var message: String = String()
+
+  /// START from a master that owns the plan: this slave's share of it, run instead of the plan
+  /// the slave brought. Absent: the slave runs its own plan.
+  public var plan: Result_Plan {
+    get {_plan ?? Result_Plan()}
+    set {_plan = newValue}
+  }
+  /// Returns true if `plan` has been explicitly set.
+  public var hasPlan: Bool {self._plan != nil}
+  /// Clears the value of `plan`. Subsequent reads from it will return its default value.
+  public mutating func clearPlan() {self._plan = nil}
+
+  /// START: when the load begins, wall clock, nanoseconds since the Unix epoch; the same for
+  /// every slave of the run (0: at once). A slave waits at most 10 s for it.
+  public var startAtNs: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -189,6 +205,8 @@ public nonisolated struct Result_ExecutionCommand: Sendable {
   }
 
   public init() {}
+
+  fileprivate var _plan: Result_Plan? = nil
 }
 
 /// One closed window of measurements of one slave in one run.
@@ -528,7 +546,7 @@ nonisolated extension Result_ConnectRequest: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Result_ExecutionCommand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExecutionCommand"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{3}run_id\0\u{1}message\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{3}run_id\0\u{1}message\0\u{1}plan\0\u{3}start_at_ns\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -539,12 +557,18 @@ nonisolated extension Result_ExecutionCommand: SwiftProtobuf.Message, SwiftProto
       case 1: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.runID) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._plan) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.startAtNs) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.kind != .unspecified {
       try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 1)
     }
@@ -554,6 +578,12 @@ nonisolated extension Result_ExecutionCommand: SwiftProtobuf.Message, SwiftProto
     if !self.message.isEmpty {
       try visitor.visitSingularStringField(value: self.message, fieldNumber: 3)
     }
+    try { if let v = self._plan {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if self.startAtNs != 0 {
+      try visitor.visitSingularInt64Field(value: self.startAtNs, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -561,6 +591,8 @@ nonisolated extension Result_ExecutionCommand: SwiftProtobuf.Message, SwiftProto
     if lhs.kind != rhs.kind {return false}
     if lhs.runID != rhs.runID {return false}
     if lhs.message != rhs.message {return false}
+    if lhs._plan != rhs._plan {return false}
+    if lhs.startAtNs != rhs.startAtNs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

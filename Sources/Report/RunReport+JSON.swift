@@ -37,6 +37,8 @@ private struct JSONReport: Encodable {
         var startedAt: String
         var finishedAt: String?
         var durationSeconds: Double?
+        /// The master's plan, when it owned the run's; each slave's row has its share.
+        var plan: Plan?
     }
 
     struct Plan: Encodable {
@@ -131,7 +133,7 @@ private struct JSONReport: Encodable {
             id: report.header.runId, master: report.header.master, status: report.header.status.rawValue,
             startedAt: Formatting.iso8601(nanoseconds: report.header.startedAt),
             finishedAt: report.header.finishedAt.map { Formatting.iso8601(nanoseconds: $0) },
-            durationSeconds: report.header.durationSeconds)
+            durationSeconds: report.header.durationSeconds, plan: report.header.plan.map(Plan.init))
         slaves = report.slaves.map { Row($0, isTotal: false) }
         total = Row(report.total, isTotal: true)
     }

@@ -55,6 +55,9 @@ extension RunReport: Renderable {
         }
         timing += " · \(Formatting.seconds(header.durationSeconds))"
         lines.append(timing)
+        if let plan = header.plan {
+            lines.append(Formatting.fit("the master's plan: \(plan.shape)", 80))
+        }
         let plans = slaves.compactMap(\.plan)
         if let first = plans.first, plans.allSatisfy({ $0 == first }) {
             lines.append(Formatting.fit("\(slaves.count) slave(s), each: \(first.shape)", 80))

@@ -13,6 +13,8 @@ public struct RunReport: Sendable, Equatable {
 
         /// From start to finish, or to the last window while the run goes on.
         public var durationSeconds: Double?
+        /// The master's plan, when it owned the run's (its slaves ran shares of it).
+        public var plan: SlavePlan?
     }
 
     /// One slave, or the whole run.
@@ -204,7 +206,7 @@ extension RunReport {
             header = Header(
                 runId: run.id, master: run.master, status: run.status, startedAt: run.startedAt,
                 finishedAt: run.finishedAt,
-                durationSeconds: run.finishedAt.map { (Double($0) - Double(run.startedAt)) / 1e9 })
+                durationSeconds: run.finishedAt.map { (Double($0) - Double(run.startedAt)) / 1e9 }, plan: run.plan)
             plans = Dictionary(slaves.map { ($0.slave, $0) }, uniquingKeysWith: { first, _ in first })
         }
 

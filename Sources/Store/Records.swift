@@ -77,13 +77,17 @@ public struct RunRecord: Sendable, Equatable {
     /// Nanoseconds since the Unix epoch.
     public var startedAt: Int64
     public var finishedAt: Int64?
+    /// The plan of a master that owned it (its slaves ran shares of it); nil when each slave
+    /// brought its own.
+    public var plan: SlavePlan?
 
-    public init(id: Int64, master: String, status: RunStatus, startedAt: Int64, finishedAt: Int64?) {
+    public init(id: Int64, master: String, status: RunStatus, startedAt: Int64, finishedAt: Int64?, plan: SlavePlan? = nil) {
         self.id = id
         self.master = master
         self.status = status
         self.startedAt = startedAt
         self.finishedAt = finishedAt
+        self.plan = plan
     }
 }
 

@@ -5,7 +5,8 @@ enum Migrations {
     static let first = "v1-run-runSlave-summary"
     static let receivedDroppedFailures = "v2-summary-receivedAt-dropped-failureHistogram"
     static let connectionsAndTLS = "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure"
-    static let all: Set<String> = [first, receivedDroppedFailures, connectionsAndTLS]
+    static let masterPlan = "v4-run-plan"
+    static let all: Set<String> = [first, receivedDroppedFailures, connectionsAndTLS, masterPlan]
 }
 
 extension RunStore {
@@ -82,6 +83,11 @@ extension RunStore {
                     ALTER TABLE runSlave ADD COLUMN connections INTEGER CHECK (connections > 0);
                     ALTER TABLE runSlave ADD COLUMN insecure INTEGER NOT NULL DEFAULT 0;
                     """)
+        }
+        migrator.registerMigration(Migrations.masterPlan) { db in
+            // The master's plan (JSON, `StoredPlan`) when it owned the run's plan; NULL when
+            // each slave brought its own.
+            try db.execute(sql: "ALTER TABLE run ADD COLUMN plan TEXT")
         }
         return migrator
     }()

@@ -105,7 +105,9 @@ extension RunRecord {
             master: try row.text("master", "run.master"),
             status: RunStatus(rawValue: try row.text("status", "run.status")) ?? .running,
             startedAt: try row.integer("startedAt", "run.startedAt"),
-            finishedAt: try row.optionalInteger("finishedAt", "run.finishedAt"))
+            finishedAt: try row.optionalInteger("finishedAt", "run.finishedAt"),
+            // A plan that does not read back (edited by hand) is shown as none.
+            plan: row.hasColumn("plan") ? (row["plan"] as String?).flatMap(StoredPlan.decode) : nil)
     }
 }
 

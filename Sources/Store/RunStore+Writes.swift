@@ -3,16 +3,19 @@ import GRDB
 
 extension RunStore {
     /// Creates a run with its slaves and their plans; returns its id (the N of `--run N`).
+    /// `plan`: the master's, when it owns the plan and `slaves` run shares of it.
     public func createRun(
         master: String,
         slaves: [(name: String, plan: SlavePlan)],
-        startedAt: Int64
+        startedAt: Int64,
+        plan masterPlan: SlavePlan? = nil
     ) async throws(StoreError) -> Int64 {
         let slaves = slaves.map { SlaveRow(name: $0.name, plan: $0.plan) }
+        let storedPlan = masterPlan.map(StoredPlan.encode)
         return try await write { db in
             try db.execute(
-                sql: "INSERT INTO run (master, status, startedAt) VALUES (?, 'running', ?)",
-                arguments: [master, startedAt])
+                sql: "INSERT INTO run (master, status, startedAt, plan) VALUES (?, 'running', ?, ?)",
+                arguments: [master, startedAt, storedPlan])
             let runId = db.lastInsertedRowID
             for slave in slaves {
                 let plan = slave.plan

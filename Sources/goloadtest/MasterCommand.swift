@@ -34,6 +34,7 @@ struct MasterOptions: ParsableArguments {
     @Option(help: "Mutual TLS: slaves must present a certificate signed by this PEM CA.")
     var tlsClientCa: String?
 
+    @OptionGroup var plan: MasterPlanOptions
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -116,6 +117,12 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
     } catch {
         throw fail("\(error)")
     }
+    let plan: MasterPlan?
+    do {
+        plan = try options.plan.masterPlan(environment: environment)
+    } catch {
+        throw fail("\(error)")
+    }
     var tls: MasterTLS?
     if let certificate = options.tlsCert, let key = options.tlsKey {
         do {
@@ -135,6 +142,10 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
         token: options.token ?? environment.value("GOLOADTEST_TOKEN"),
         expectSlaves: options.expectSlaves)
     configuration.tls = tls
+    configuration.plan = plan
+    if let plan {
+        logger.notice("the plan: \(plan.plan.shape) to \(plan.plan.url), split over the slaves of each run")
+    }
     if tls == nil, configuration.token == nil, !isLoopback(host) {
         logger.warning(
             "WARNING: listening on \(host) with neither TLS nor a token: anyone who can reach port \(port) can join as a slave and write runs. Pass --tls-cert/--tls-key (and --tls-client-ca), set --token, or listen on 127.0.0.1."

@@ -46,18 +46,29 @@ struct SlaveCommand: AsyncParsableCommand {
 
     @Option(help: "The master, as HOST:PORT.") var master: String
     @Option(help: "This slave's name, unique among the master's slaves.") var name: String
-    @Option(help: "Requests to send per run.") var tasks: Int
-    @Option(help: "At most this many requests in flight (keep-alive connections).") var batch: Int
+    @Option(help: "Requests to send per run (without --tasks and --duration: the master's plan).") var tasks: Int?
+    @Option(help: "At most this many requests in flight (keep-alive connections; default 64).") var batch: Int?
     @OptionGroup var options: SlaveOptions
+
+    /// Whether this slave brings a plan of its own.
+    var bringsPlan: Bool { tasks != nil || options.load.duration != nil }
 
     func validate() throws {
         _ = try parseMaster(master)
-        try validatePlan(tasks: tasks, batch: batch)
+        if bringsPlan {
+            try validatePlan(tasks: tasks ?? 1, batch: batch ?? 64)
+        } else if batch != nil || options.url != nil || options.load.rate != nil || options.load.method != nil
+            || !options.load.headers.isEmpty || options.load.bodyFile != nil || options.load.http2
+        {
+            throw ValidationError(
+                "--url, --batch and the load flags describe a plan this slave brings: give --tasks or --duration too, or leave them all to the master's plan")
+        }
     }
 
     func run() async throws {
         let (host, port) = try parseMaster(master)
-        try await runSlave(host: host, port: port, name: name, tasks: tasks, batch: batch, options: options)
+        try await runSlave(
+            host: host, port: port, name: name, plan: bringsPlan ? (tasks ?? 0, batch ?? 64) : nil, options: options)
     }
 
     func parseMaster(_ text: String) throws -> (String, Int) {
@@ -90,7 +101,7 @@ struct LegacySlaveCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await runSlave(host: masterHost, port: port, name: name, tasks: tasks, batch: batch, options: options)
+        try await runSlave(host: masterHost, port: port, name: name, plan: (tasks, batch), options: options)
     }
 }
 
@@ -101,7 +112,8 @@ func validatePlan(tasks: Int, batch: Int) throws {
     }
 }
 
-func runSlave(host: String, port: Int, name: String, tasks: Int, batch: Int, options: SlaveOptions) async throws {
+/// `plan`: the tasks and batch of the plan this slave brings; nil: it takes its master's.
+func runSlave(host: String, port: Int, name: String, plan own: (tasks: Int, batch: Int)?, options: SlaveOptions) async throws {
     let logger = options.logging.makeLogger("slave \(name)")
     let environment: Environment
     do {
@@ -112,11 +124,15 @@ func runSlave(host: String, port: Int, name: String, tasks: Int, batch: Int, opt
     let url = options.url ?? environment.value("GET_URL") ?? ""
     var configuration: SlaveConfiguration
     do {
-        let (plan, body) = try options.load.plan(tasks: tasks, batch: batch, url: url, environment: environment)
-        configuration = try SlaveConfiguration(
-            masterHost: host, masterPort: port, name: name, plan: plan,
-            token: options.token ?? environment.value("GOLOADTEST_TOKEN"), headers: options.load.headers, body: body,
-            tls: options.load.targetTLS)
+        let token = options.token ?? environment.value("GOLOADTEST_TOKEN")
+        if let own {
+            let (plan, body) = try options.load.plan(tasks: own.tasks, batch: own.batch, url: url, environment: environment)
+            configuration = try SlaveConfiguration(
+                masterHost: host, masterPort: port, name: name, plan: plan, token: token, headers: options.load.headers,
+                body: body, tls: options.load.targetTLS)
+        } else {
+            configuration = SlaveConfiguration(masterHost: host, masterPort: port, name: name, token: token, tls: options.load.targetTLS)
+        }
         if options.tlsCa != nil || options.tlsCert != nil {
             configuration.masterTLS = try SlaveTLS(
                 caFile: options.tlsCa, certificateFile: options.tlsCert, keyFile: options.tlsKey)

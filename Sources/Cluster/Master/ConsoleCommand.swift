@@ -39,7 +39,7 @@ extension MasterStatus {
         } else {
             lines.append("\(slaves.count) slave(s) connected:")
             for slave in slaves {
-                var line = "  \(slave.name): \(slave.plan.tasks) requests, \(slave.plan.batch) at a time, \(slave.plan.url)"
+                var line = "  \(slave.name): " + (slave.plan.map { "\($0.shape), \($0.url)" } ?? "takes the master's plan")
                 if let status = slave.runStatus {
                     line += " [\(status.rawValue), \(slave.requests) done]"
                 }

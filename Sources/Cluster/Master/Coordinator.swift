@@ -16,7 +16,8 @@ public enum MasterEvent: Sendable, Equatable {
 public struct MasterStatus: Sendable {
     public struct Slave: Sendable {
         public var name: String
-        public var plan: SlavePlan
+        /// The plan it brought (nil: it takes the master's).
+        public var plan: SlavePlan?
         public var version: String
         /// In the current run: its status and what it has delivered so far.
         public var runStatus: SlaveStatus?
@@ -37,7 +38,8 @@ public struct MasterStatus: Sendable {
 actor Coordinator {
     struct Connection {
         let id: UInt64
-        let plan: SlavePlan
+        /// The plan the slave brought; nil when it takes the master's.
+        let plan: SlavePlan?
         let version: String
         let sessionId: String
         let commands: AsyncStream<Result_ExecutionCommand>.Continuation
@@ -57,6 +59,8 @@ actor Coordinator {
     let store: RunStore
     let writer: WindowWriter
     let masterName: String
+    /// The master's plan: when set, every run is this plan split over the slaves.
+    let plan: MasterPlan?
     let logger: Logger
     let events: AsyncStream<MasterEvent>.Continuation
 
@@ -79,6 +83,10 @@ actor Coordinator {
     /// Refusals of hostile or broken messages, logged at most once a second.
     private var refusals = RefusalLog()
 
+    /// With the master's plan, slaves start together this long after the run is created, so
+    /// that every START has arrived by then.
+    static let startLead: Duration = .milliseconds(250)
+
     /// No window is longer than this (slaves close one a second; a frozen slave, or the last
     /// window of a long stop, can make one longer).
     static let maximumWindow: Duration = .seconds(3600)
@@ -100,8 +108,9 @@ actor Coordinator {
 
     init(
         store: RunStore, masterName: String, logger: Logger, events: AsyncStream<MasterEvent>.Continuation,
-        slaveTimeout: Duration = .seconds(3), maxClockSkew: Duration = .seconds(60)
+        slaveTimeout: Duration = .seconds(3), maxClockSkew: Duration = .seconds(60), plan: MasterPlan? = nil
     ) {
+        self.plan = plan
         self.store = store
         self.writer = WindowWriter(store: store)
         self.masterName = masterName
@@ -150,10 +159,15 @@ actor Coordinator {
 
     /// Admits a slave under a unique name and returns the stream of commands it will be sent.
     func register(
-        name: String, version: String, plan: SlavePlan, sessionId: String = "", resumeRunId: Int64 = 0
+        name: String, version: String, plan: SlavePlan?, sessionId: String = "", resumeRunId: Int64 = 0
     ) async throws(RPCError) -> Registration {
         guard !shuttingDown else {
             throw RPCError(code: .unavailable, message: "the master is shutting down")
+        }
+        guard plan != nil || self.plan != nil else {
+            throw RPCError(
+                code: .failedPrecondition,
+                message: "neither this slave nor the master has a plan: give the master --url and --tasks or --duration, or this slave --tasks and --batch")
         }
         if let existing = connections[name] {
             // The same slave process reconnecting (its old stream is dead but not yet noticed)
@@ -171,7 +185,12 @@ actor Coordinator {
         connections[name] = Connection(
             id: nextConnectionId, plan: plan, version: version, sessionId: sessionId, commands: continuation,
             lastSeen: .now)
-        continuation.yield(.make(.welcome, message: masterName))
+        var welcome = masterName
+        if let own = plan, let master = self.plan {
+            welcome += "; its plan wins over this slave's (\(own.shape)): a share of \(master.plan.shape) to \(master.plan.url)"
+            logger.notice("slave \(name) brought a plan of its own; this master's plan wins")
+        }
+        continuation.yield(.make(.welcome, message: welcome))
         absentSince[name] = nil
         if resumeRunId != 0, var tracker = run, tracker.runId == resumeRunId, tracker.participants[name] != nil {
             guard tracker.bind(name, session: sessionId) else {
@@ -188,8 +207,10 @@ actor Coordinator {
                 try? await store.markSlaveReturned(runId: resumeRunId, slave: name)
                 logger.warning("slave \(name), lost earlier, returned to run \(resumeRunId)")
             }
-        } else {
+        } else if let plan {
             logger.info("slave \(name) connected (\(plan.shape), \(plan.url), version \(version))")
+        } else {
+            logger.info("slave \(name) connected (takes this master's plan, version \(version))")
         }
         events.yield(.slaveJoined(name: name, connected: connections.count))
         return Registration(id: nextConnectionId, commands: commands, continuation: continuation)
@@ -291,13 +312,28 @@ actor Coordinator {
         }
         starting = true
         defer { starting = false }
-        let participants = connections.mapValues(\.plan)
+        // The master's plan is split over the slaves in name order, to start together a
+        // moment from now; otherwise each runs the plan it brought, at once.
+        let participants: [String: SlavePlan]
+        var startAt = wallClockNanoseconds()
+        if let plan {
+            let names = connections.keys.sorted()
+            guard let shares = plan.shares(names.count) else {
+                throw ClusterError(
+                    .invalidPlan,
+                    "the plan's \(plan.plan.tasks) tasks cannot be split over \(names.count) slaves: each needs one at least")
+            }
+            participants = Dictionary(uniqueKeysWithValues: zip(names, shares))
+            startAt = startAt.addingSaturating(Self.startLead.nanoseconds)
+        } else {
+            participants = connections.compactMapValues(\.plan)
+        }
         let runId: Int64
         do {
             runId = try await store.createRun(
                 master: masterName,
                 slaves: participants.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-                startedAt: wallClockNanoseconds())
+                startedAt: startAt, plan: plan?.plan)
         } catch {
             throw ClusterError(.noRun, "could not record a new run: \(error)")
         }
@@ -306,12 +342,16 @@ actor Coordinator {
         var gone: [String] = []
         for name in participants.keys.sorted() {
             if let connection = connections[name] {
-                connection.commands.yield(.make(.start, runId: runId))
+                if let plan, let share = participants[name] {
+                    connection.commands.yield(plan.command(runId: runId, share: share, startAt: startAt))
+                } else {
+                    connection.commands.yield(.make(.start, runId: runId))
+                }
             } else if tracker.lost(name) {
                 gone.append(name)
             }
         }
-        takeUp(tracker, startedAt: wallClockNanoseconds())
+        takeUp(tracker, startedAt: min(startAt, wallClockNanoseconds()))
         logger.notice("run \(runId) started with \(participants.count) slave(s): \(participants.keys.sorted().joined(separator: ", "))")
         events.yield(.runStarted(runId: runId, slaves: participants.keys.sorted()))
         for name in gone {

@@ -13,6 +13,9 @@ public struct MasterConfiguration: Sendable {
     public var token: String?
     /// TLS on the gRPC port (plaintext when nil); with a client CA, mutual TLS.
     public var tls: MasterTLS?
+    /// The test, when the master owns it: each run is this plan split over the slaves, and
+    /// slaves need no plan of their own (one they bring is overruled).
+    public var plan: MasterPlan?
     /// Start a run as soon as this many slaves are connected, then exit when it ends.
     public var expectSlaves: Int?
     /// How often progress is logged during a run.

@@ -37,12 +37,12 @@ struct MasterService: Result_Result.SimpleServiceProtocol {
         let name = request.slaveName
         if let problem = Names.problem(slave: name) ?? Self.problem(session: request.sessionID)
             ?? Names.problem(request.version.isEmpty ? "?" : request.version, what: "version", maximumBytes: 64)
-            ?? Self.problem(with: request.plan)
+            ?? (Self.bringsPlan(request) ? PlanLimits.problem(with: request.plan) : nil)
         {
             throw RPCError(code: .invalidArgument, message: problem)
         }
         let registration = try await coordinator.register(
-            name: name, version: request.version, plan: request.plan.slavePlan,
+            name: name, version: request.version, plan: Self.bringsPlan(request) ? request.plan.slavePlan : nil,
             sessionId: request.sessionID, resumeRunId: request.resumeRunID)
         do {
             try await withRPCCancellationHandler {
@@ -94,18 +94,10 @@ struct MasterService: Result_Result.SimpleServiceProtocol {
         return Names.problem(session, what: "session id", maximumBytes: 64)
     }
 
-    static func problem(with plan: Result_Plan) -> String? {
-        if plan.tasks == 0 && plan.durationNs == 0 { return "the plan needs a number of tasks or a duration" }
-        if plan.batch == 0 { return "batch must be positive" }
-        if plan.tasks > UInt64(Int64.max) || plan.durationNs > UInt64(Int64.max) || plan.timeoutNs > UInt64(Int64.max) {
-            return "tasks, duration or timeout is too large"
-        }
-        if !plan.rate.isFinite || plan.rate < 0 { return "rate \(plan.rate) is not a number of requests per second" }
-        if plan.method.utf8.count > 32 || plan.headers.count > 100 || plan.body.count > 1 << 20 {
-            return "method, headers or body too large"
-        }
-        if plan.url.isEmpty || plan.url.utf8.count > 4096 { return "the plan's URL is empty or longer than 4096 bytes" }
-        return nil
+    /// A slave that brings no plan (none, or one without a URL, tasks or duration) takes the
+    /// master's.
+    static func bringsPlan(_ request: Result_ConnectRequest) -> Bool {
+        request.hasPlan && (!request.plan.url.isEmpty || request.plan.tasks != 0 || request.plan.durationNs != 0)
     }
 }
 

@@ -13,6 +13,19 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
     let engine: HTTPLoadEngine
     let runId: Int64
     let control: LoadControl
+    let plan: RunnablePlan
+    /// When the load begins, as `control` counts time.
+    let start: NIODeadline
+
+    /// The longest a START may ask to wait for its start time.
+    static var maximumStartWait: Duration { .seconds(10) }
+
+    /// The start a master asks for (wall clock ns, 0: at once) on this process's clock that
+    /// never steps: a slave whose clock is wrong waits at most `maximumStartWait`.
+    static func start(at wallClock: Int64) -> NIODeadline {
+        let wait = wallClock == 0 ? 0 : wallClock.subtractingSaturating(wallClockNanoseconds())
+        return .now() + .nanoseconds(min(max(0, wait), maximumStartWait.nanoseconds))
+    }
 
     private var configuration: SlaveConfiguration { slave.configuration }
     private var logger: Logger { slave.logger }
@@ -22,13 +35,16 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
     }
 
     func execute() async throws {
-        logger.info("run \(runId): \(configuration.plan.shape) to \(configuration.target.url)")
+        logger.info("run \(runId): \(plan.plan.shape) to \(plan.target.url)")
+        // A start time from the master: all its slaves begin together.
+        let wait = Int64(clamping: start.uptimeNanoseconds) - Int64(clamping: NIODeadline.now().uptimeNanoseconds)
+        if wait > 0 { try await Task.sleep(for: .nanoseconds(wait)) }
         let recorder = engine.makeRecorder(rateDriven: control.isRateDriven)
-        let plan = LoadPlan(
-            target: configuration.target, tasks: configuration.plan.tasks,
-            concurrency: Int(configuration.plan.batch), timeout: TimeAmount(configuration.requestTimeout),
-            tls: configuration.targetTLS, http2: configuration.plan.http2,
-            connections: Int(configuration.plan.connections ?? 1))
+        let loadPlan = LoadPlan(
+            target: plan.target, tasks: plan.plan.tasks,
+            concurrency: Int(plan.plan.batch), timeout: TimeAmount(plan.plan.timeout ?? .seconds(30)),
+            tls: plan.tls, http2: plan.plan.http2,
+            connections: Int(plan.plan.connections ?? 1))
         let (windows, outbox) = AsyncStream.makeStream(of: (window: SummaryWindow, total: UInt64).self)
         let (events, eventSink) = AsyncStream.makeStream(of: WindowEvent.self)
         var sentTotal: UInt64 = 0
@@ -42,7 +58,7 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
             }
             await withTaskGroup(of: Void.self) { measuring in
                 measuring.addTask {
-                    _ = await engine.run(plan, recorder: recorder, control: control)
+                    _ = await engine.run(loadPlan, recorder: recorder, control: control)
                     eventSink.yield(.engineDone)
                 }
                 measuring.addTask {

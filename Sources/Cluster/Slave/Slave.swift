@@ -92,11 +92,23 @@ public final class Slave: Sendable {
                             logger.warning("ignoring start of run \(command.runID): run \(state.runId ?? 0) is going")
                             continue
                         }
-                        let plan = configuration.plan
-                        let control = LoadControl(tasks: plan.tasks, duration: plan.duration, rate: plan.rate)
-                        current = control
                         let runId = command.runID
-                        let execution = RunExecution(slave: self, master: master, engine: engine, runId: runId, control: control)
+                        let runnable: RunnablePlan
+                        do throws(ClusterError) {
+                            runnable = try plan(for: command)
+                        } catch {
+                            state.end(runId: runId)
+                            current?.stop()
+                            group.cancelAll()
+                            throw error
+                        }
+                        let plan = runnable.plan
+                        let start = RunExecution<Transport>.start(at: command.startAtNs)
+                        let control = LoadControl(tasks: plan.tasks, duration: plan.duration, rate: plan.rate, start: start)
+                        current = control
+                        let execution = RunExecution(
+                            slave: self, master: master, engine: engine, runId: runId, control: control, plan: runnable,
+                            start: start)
                         group.addTask {
                             do {
                                 try await execution.execute()
@@ -150,6 +162,24 @@ public final class Slave: Sendable {
             }
             return farewell
         }
+    }
+
+    /// What to run for `START`: the master's share when it sends one (it wins over this
+    /// slave's own plan), else the plan this slave brought.
+    private func plan(for start: Result_ExecutionCommand) throws(ClusterError) -> RunnablePlan {
+        if start.hasPlan {
+            let share = try RunnablePlan(master: start.plan, tls: configuration.tls)
+            if configuration.plan != nil {
+                logger.notice("run \(start.runID): the master's plan wins over this slave's own; running \(share.plan.shape) to \(share.target.url)")
+            }
+            return share
+        }
+        guard let own = configuration.ownPlan else {
+            throw ClusterError(
+                .invalidPlan,
+                "the master started run \(start.runID) without a plan, and this slave has none: give it --tasks and --batch, or the master --url and --tasks")
+        }
+        return own
     }
 
     var metadata: Metadata {

@@ -10,10 +10,14 @@ public struct SlaveConfiguration: Sendable {
     public var masterPort: Int
     /// Unique among the slaves of one master.
     public var name: String
-    public var plan: SlavePlan
-    public var target: LoadTarget
+    /// The plan this slave brings; nil when it takes its master's at each START.
+    public var plan: SlavePlan?
+    /// The plan's request (nil without a plan).
+    public var target: LoadTarget?
     /// `https://` targets: how certificates are checked, built once (nil for `http://`).
     public var targetTLS: NIOSSLContext?
+    /// This slave's own settings for `https://` targets, also used for a master's plan.
+    public var tls: TargetTLS
     /// The master's address over TLS: how its certificate is checked, and this slave's own.
     public var masterTLS: SlaveTLS?
     /// Sent as `goloadtest-token` metadata when the master requires one.
@@ -22,8 +26,8 @@ public struct SlaveConfiguration: Sendable {
     public var connectTimeout: Duration = .seconds(10)
     /// A request with no complete response after this long fails as a timeout (the plan's).
     public var requestTimeout: Duration {
-        get { plan.timeout ?? .seconds(30) }
-        set { plan.timeout = newValue }
+        get { plan?.timeout ?? .seconds(30) }
+        set { plan?.timeout = newValue }
     }
     /// How long to keep retrying a window the master cannot take.
     public var reconnectFor: Duration = .seconds(60)
@@ -54,7 +58,8 @@ public struct SlaveConfiguration: Sendable {
         self.name = name
         self.plan = plan
         do throws(EngineError) {
-            self.target = try LoadTarget(url: plan.url, method: plan.method, headers: headers, body: body)
+            let target = try LoadTarget(url: plan.url, method: plan.method, headers: headers, body: body)
+            self.target = target
             if target.isTLS {
                 targetTLS = try tls.makeContext(http2: plan.http2)
             } else if tls != TargetTLS() {
@@ -65,6 +70,22 @@ public struct SlaveConfiguration: Sendable {
             throw ClusterError(error.code == .invalidURL ? .invalidURL : .invalidPlan, error.message)
         }
         self.token = token
-        self.plan.insecure = tls.insecure && target.isTLS
+        self.tls = tls
+        self.plan?.insecure = tls.insecure && target?.isTLS == true
+    }
+
+    /// A slave without a plan of its own: it runs the share its master sends with each START.
+    public init(masterHost: String, masterPort: Int, name: String, token: String? = nil, tls: TargetTLS = TargetTLS()) {
+        self.masterHost = masterHost
+        self.masterPort = masterPort
+        self.name = name
+        self.token = token
+        self.tls = tls
+    }
+
+    /// The plan it brought, ready to run.
+    var ownPlan: RunnablePlan? {
+        guard let plan, let target else { return nil }
+        return RunnablePlan(plan: plan, target: target, tls: targetTLS)
     }
 }

@@ -83,7 +83,7 @@ struct SlaveConnection<Transport: ClientTransport>: Sendable {
         var request = Result_ConnectRequest()
         request.slaveName = configuration.name
         request.version = goloadtestVersion
-        request.plan = Result_Plan(configuration.plan)
+        if let plan = configuration.plan { request.plan = Result_Plan(plan) }
         request.sessionID = slave.sessionId
         request.resumeRunID = slave.state.runId ?? 0
         let events = self.events

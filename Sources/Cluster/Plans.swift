@@ -1,0 +1,128 @@
+import Engine
+import Foundation
+import NIOSSL
+import Protocol
+import Store
+
+/// A plan the master owns: the whole test, given to the slaves in shares at each `START`.
+public struct MasterPlan: Sendable, Equatable {
+    /// Totals for the whole run: tasks, rate, batch and HTTP/2 connections are split.
+    public let plan: SlavePlan
+    public let headers: [String]
+    public let body: [UInt8]
+
+    /// Checks the plan as a slave will run it: an error here is one no slave would get later.
+    public init(plan: SlavePlan, headers: [String] = [], body: [UInt8] = []) throws(ClusterError) {
+        guard plan.tasks > 0 || plan.duration != nil, plan.batch > 0 else {
+            throw ClusterError(.invalidPlan, "the plan needs --tasks N or --duration D, and a positive --batch")
+        }
+        let target: LoadTarget
+        do throws(EngineError) {
+            target = try LoadTarget(url: plan.url, method: plan.method, headers: headers, body: body)
+        } catch {
+            throw ClusterError(error.code == .invalidURL ? .invalidURL : .invalidPlan, error.message)
+        }
+        if plan.insecure, !target.isTLS {
+            throw ClusterError(.invalidPlan, "--insecure is for https:// targets; \(plan.url) is http://")
+        }
+        self.plan = plan
+        self.headers = headers
+        self.body = body
+    }
+
+    /// The plan split over `count` slaves, as k6 splits a test into execution segments: tasks,
+    /// batch and HTTP/2 connections are shared out whole, the remainder one each on the first
+    /// slaves, so that the shares add up to the plan; the rate is divided evenly; each slave
+    /// gets at least one connection. Nil when there are fewer tasks than slaves.
+    public func shares(_ count: Int) -> [SlavePlan]? {
+        guard count > 0, plan.tasks == 0 || plan.tasks >= UInt64(count) else { return nil }
+        let n = UInt64(count)
+        func share(_ total: UInt64, _ index: Int) -> UInt64 {
+            total / n + (UInt64(index) < total % n ? 1 : 0)
+        }
+        return (0..<count).map { index in
+            var part = plan
+            part.tasks = share(plan.tasks, index)
+            part.batch = UInt32(max(1, share(UInt64(plan.batch), index)))
+            part.rate = plan.rate.map { $0 / Double(count) }
+            if plan.http2 {
+                part.connections = UInt32(min(UInt64(part.batch), max(1, share(UInt64(plan.connections ?? 1), index))))
+            }
+            return part
+        }
+    }
+
+    /// What a slave is sent with `START`: its share, with the request's headers and body.
+    func command(runId: Int64, share: SlavePlan, startAt: Int64) -> Result_ExecutionCommand {
+        var command = Result_ExecutionCommand.make(.start, runId: runId)
+        command.plan = Result_Plan(share)
+        command.plan.headers = headers
+        command.plan.body = Data(body)
+        command.startAtNs = startAt
+        return command
+    }
+}
+
+/// A plan a slave can run: the plan, its request, and for `https://` how certificates are
+/// checked. Built from the slave's own flags, or from the share a master sends.
+struct RunnablePlan: Sendable {
+    let plan: SlavePlan
+    let target: LoadTarget
+    let tls: NIOSSLContext?
+
+    init(plan: SlavePlan, target: LoadTarget, tls: NIOSSLContext?) {
+        self.plan = plan
+        self.target = target
+        self.tls = tls
+    }
+
+    /// A master's share, checked as the master checks a slave's plan (a master may be wrong
+    /// or lie); certificates are checked with this slave's own `tls` settings, unless the
+    /// master's plan says `--insecure`.
+    init(master share: Result_Plan, tls: TargetTLS) throws(ClusterError) {
+        func refuse(_ why: String) -> ClusterError {
+            ClusterError(.invalidPlan, "the master sent a plan this slave cannot run: \(why)")
+        }
+        if let problem = PlanLimits.problem(with: share) { throw refuse(problem) }
+        var plan = share.slavePlan
+        do throws(EngineError) {
+            target = try LoadTarget(url: plan.url, method: plan.method, headers: share.headers, body: Array(share.body))
+            if target.isTLS {
+                var tls = tls
+                if plan.insecure { tls = TargetTLS(insecure: true, certificateFile: tls.certificateFile, keyFile: tls.keyFile) }
+                self.tls = try tls.makeContext(http2: plan.http2)
+            } else {
+                self.tls = nil
+            }
+        } catch {
+            throw refuse(error.message)
+        }
+        plan.insecure = plan.insecure && target.isTLS
+        self.plan = plan
+    }
+}
+
+/// What a plan sent over the wire may hold, whoever sends it.
+enum PlanLimits {
+    static let maximumBatch: UInt32 = 100_000
+    static let maximumConnections: UInt32 = 10_000
+
+    static func problem(with plan: Result_Plan) -> String? {
+        if plan.tasks == 0 && plan.durationNs == 0 { return "the plan needs a number of tasks or a duration" }
+        if plan.batch == 0 || plan.batch > maximumBatch { return "batch must be between 1 and \(maximumBatch) (got \(plan.batch))" }
+        if plan.connections > maximumConnections {
+            return "connections must be at most \(maximumConnections) (got \(plan.connections))"
+        }
+        if plan.tasks > UInt64(Int64.max) || plan.durationNs > UInt64(Int64.max) || plan.timeoutNs > UInt64(Int64.max) {
+            return "tasks, duration or timeout is too large"
+        }
+        if !plan.rate.isFinite || plan.rate < 0 || plan.rate > 10_000_000 {
+            return "rate \(plan.rate) is not a number of requests per second from 0 to 10000000"
+        }
+        if plan.method.utf8.count > 32 || plan.headers.count > 100 || plan.body.count > 1 << 20 {
+            return "method, headers or body too large"
+        }
+        if plan.url.isEmpty || plan.url.utf8.count > 4096 { return "the plan's URL is empty or longer than 4096 bytes" }
+        return nil
+    }
+}

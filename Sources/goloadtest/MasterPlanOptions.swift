@@ -1,0 +1,134 @@
+import ArgumentParser
+import Cluster
+import Foundation
+import Store
+
+/// The test, when the master owns it: `--url` with `--tasks` or `--duration` (and the rest of
+/// the load flags), or a `--plan` file; flags win over the file. Slaves then need only
+/// `--master` and `--name`.
+struct MasterPlanOptions: ParsableArguments {
+    @Option(help: "The master's plan: this JSON file (url, tasks, batch, duration, rate, timeout, method, headers, body, http2, connections, insecure); flags win over it.")
+    var plan: String?
+
+    @Option(help: "The master's plan: the target URL (default: GET_URL from the environment or .env).")
+    var url: String?
+
+    @Option(help: "The master's plan: requests in all, split over the slaves.")
+    var tasks: Int?
+
+    @Option(help: "The master's plan: requests in flight in all, split over the slaves (each at least one; default 64).")
+    var batch: Int?
+
+    @OptionGroup var load: LoadOptions
+
+    /// Whether the flags describe a plan at all.
+    var isGiven: Bool { plan != nil || url != nil || tasks != nil || load.duration != nil }
+
+    func validate() throws {
+        if load.caFile != nil || load.cert != nil || load.key != nil {
+            throw ValidationError("--ca-file, --cert and --key are each slave's own (its trust and its certificate): pass them to the slaves")
+        }
+        let shaping =
+            load.rate != nil || load.timeout != nil || load.method != nil || !load.headers.isEmpty || load.bodyFile != nil
+            || load.http2 || load.connections != nil || load.insecure || batch != nil
+        if shaping, !isGiven {
+            throw ValidationError(
+                "--batch, --rate, --timeout, --method, --header, --body-file, --http2, --connections and --insecure describe the master's plan: give it --url and --tasks or --duration too")
+        }
+        if let tasks { try validatePlan(tasks: tasks, batch: batch ?? 64) } else if let batch { try validatePlan(tasks: 1, batch: batch) }
+    }
+
+    /// The plan, or nil when the slaves bring theirs.
+    func masterPlan(environment: Environment) throws -> MasterPlan? {
+        guard isGiven else { return nil }
+        let file = try plan.map(PlanFile.load) ?? PlanFile()
+        var load = self.load
+        load.duration = load.duration ?? file.duration
+        load.rate = load.rate ?? file.rate
+        load.timeout = load.timeout ?? file.timeout
+        load.method = load.method ?? file.method
+        if load.headers.isEmpty { load.headers = file.headers }
+        load.http2 = load.http2 || file.http2
+        load.connections = load.connections ?? file.connections
+        load.insecure = load.insecure || file.insecure
+        try load.validate()
+        let tasks = self.tasks ?? file.tasks ?? 0
+        guard tasks > 0 || load.duration != nil else {
+            throw CLIError("the master's plan needs --tasks N or --duration D (on the command line or in the --plan file)")
+        }
+        let batch = self.batch ?? file.batch ?? 64
+        try validatePlan(tasks: max(tasks, 1), batch: batch)
+        let url = self.url ?? file.url ?? environment.value("GET_URL") ?? ""
+        var (plan, body) = try load.plan(tasks: tasks, batch: batch, url: url, environment: environment)
+        if load.bodyFile == nil, let text = file.body { body = Array(text.utf8) }
+        plan.insecure = load.insecure
+        return try MasterPlan(plan: plan, headers: load.headers, body: body)
+    }
+}
+
+/// A `--plan` file: a JSON object whose keys are the master's plan flags. Unknown keys and
+/// wrong types are refused, naming them, so a typo is not a silent default.
+struct PlanFile {
+    var url: String?
+    var tasks: Int?
+    var batch: Int?
+    var duration: DurationArgument?
+    var rate: Double?
+    var timeout: DurationArgument?
+    var method: String?
+    var headers: [String] = []
+    var body: String?
+    var http2 = false
+    var connections: Int?
+    var insecure = false
+
+    /// The file's JSON, as typed as the flags are.
+    private struct Raw: Decodable {
+        var url: String?
+        var tasks: Int?
+        var batch: Int?
+        var duration: String?
+        var rate: Double?
+        var timeout: String?
+        var method: String?
+        var headers: [String]?
+        var body: String?
+        var http2: Bool?
+        var connections: Int?
+        var insecure: Bool?
+    }
+
+    static let keys = ["batch", "body", "connections", "duration", "headers", "http2", "insecure", "method", "rate", "tasks", "timeout", "url"]
+
+    static func load(_ path: String) throws -> PlanFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CLIError("cannot read --plan \(path): check the path and permissions")
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw CLIError("--plan \(path) is not a JSON object, e.g. {\"url\": \"http://127.0.0.1:8080/\", \"tasks\": 1000}")
+        }
+        if let unknown = object.keys.sorted().first(where: { !keys.contains($0) }) {
+            throw CLIError("--plan \(path): unknown key \"\(unknown)\" (known: \(keys.joined(separator: ", ")))")
+        }
+        let raw: Raw
+        do {
+            raw = try JSONDecoder().decode(Raw.self, from: data)
+        } catch let DecodingError.typeMismatch(type, context) {
+            let key = context.codingPath.first?.stringValue ?? "?"
+            throw CLIError("--plan \(path): \"\(key)\" must be \(type == [String].self ? "a list of \"Name: value\" strings" : "a \(type)")")
+        } catch {
+            throw CLIError("--plan \(path): \(error)")
+        }
+        func duration(_ key: String, _ text: String?) throws -> DurationArgument? {
+            guard let text else { return nil }
+            guard let duration = DurationArgument(argument: text) else {
+                throw CLIError("--plan \(path): \"\(key)\" must be a duration like \"30s\" or \"2m\" (got \"\(text)\")")
+            }
+            return duration
+        }
+        return PlanFile(
+            url: raw.url, tasks: raw.tasks, batch: raw.batch, duration: try duration("duration", raw.duration), rate: raw.rate,
+            timeout: try duration("timeout", raw.timeout), method: raw.method, headers: raw.headers ?? [], body: raw.body,
+            http2: raw.http2 ?? false, connections: raw.connections, insecure: raw.insecure ?? false)
+    }
+}
