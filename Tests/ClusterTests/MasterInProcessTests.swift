@@ -224,7 +224,7 @@ struct MasterInProcessTests {
             _ = try await withInProcessMaster(store: store) { master in
                 let slave = master.connect(bad.request)
                 let error = try await slave.refusal()
-                #expect(error.code == .invalidArgument)
+                #expect(error.code == bad.code)
                 #expect(error.message.contains(bad.mentions), "\(error.message)")
                 #expect(slave.pending.isEmpty)
                 #expect(try await master.ask("status").contains("no slaves connected"))
@@ -279,6 +279,7 @@ struct BadConnect: Sendable, CustomTestStringConvertible {
     let name: String
     let request: Result_ConnectRequest
     let mentions: String
+    var code: RPCError.Code = .invalidArgument
 
     var testDescription: String { name }
 
@@ -290,7 +291,8 @@ struct BadConnect: Sendable, CustomTestStringConvertible {
         BadConnect(name: "tasks 0", request: .slave("s1", tasks: 0), mentions: "tasks"),
         BadConnect(name: "batch 0", request: .slave("s1", batch: 0), mentions: "batch"),
         BadConnect(name: "an empty URL", request: .slave("s1", url: ""), mentions: "URL"),
-        BadConnect(name: "no plan at all", request: noPlan, mentions: "tasks"),
+        // Neither it nor the master has a plan.
+        BadConnect(name: "no plan at all", request: noPlan, mentions: "neither this slave nor the master has a plan", code: .failedPrecondition),
     ]
 
     private static var noPlan: Result_ConnectRequest {

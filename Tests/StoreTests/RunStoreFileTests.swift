@@ -97,11 +97,37 @@ struct RunStoreFileTests {
         #expect(FileManager.default.fileExists(atPath: path))
         #expect(try store.runIds().isEmpty)
         #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
-            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure"])
+            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-run-plan"])
         #expect(Set(try tables()).isSuperset(of: ["run", "runSlave", "summary"]))
 
         let runId = try await store.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 1)
         #expect(try store.run(runId).master == "m")
+    }
+
+    @Test("a file from before the master's plan (schema v3): read as it is, migrated by a writer, its runs unchanged")
+    func beforeTheMastersPlan() async throws {
+        let runId = try await makeGoloadtestDatabase()
+        do {
+            let store = try RunStore.open(path: path)
+            try await store.recordWindow(Fixture.window(runId, "a", seq: 0, isFinal: true), reportedTotal: 3)
+        }
+        // What goloadtest wrote before v4: no plan column, no v4 in the migrations.
+        try await DatabaseQueue(path: path).write { db in
+            try db.execute(sql: "ALTER TABLE run DROP COLUMN plan")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v4-run-plan'")
+        }
+        let before = fileBytes
+        let reader = try RunStore.openReadOnly(path: path)
+        #expect(try reader.run(runId).plan == nil)
+        #expect(try Fixture.windows(reader, run: runId) == [Fixture.window(runId, "a", seq: 0, isFinal: true)])
+        #expect(fileBytes == before, "a reader never writes")
+
+        let writer = try RunStore.open(path: path)
+        #expect(try migrations().last == "v4-run-plan")
+        #expect(try writer.run(runId).plan == nil)
+        #expect(try Fixture.windows(writer, run: runId) == [Fixture.window(runId, "a", seq: 0, isFinal: true)])
+        let planned = try await writer.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 2, plan: Fixture.plan)
+        #expect(try writer.run(planned).plan == Fixture.plan)
     }
 
     @Test("opening an existing file again keeps its runs and windows")
@@ -117,7 +143,7 @@ struct RunStoreFileTests {
         let second = try await reopened.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 2)
         #expect(second > first)
         #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
-            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure"])
+            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-run-plan"])
 
         let reader = try RunStore.openReadOnly(path: path)
         #expect(try reader.runIds() == [first, second])
@@ -179,7 +205,7 @@ struct RunStoreFileTests {
             try opening(path)
         }
         #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
-            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v99-future"])
+            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-run-plan", "v99-future"])
         #expect(fileBytes == before)
         // What an older goloadtest could still read is there.
         try removeFutureMigration()
