@@ -5,7 +5,7 @@ extension RunReport {
     public static let csvColumns = [
         "run", "scope", "slave", "status", "requests", "successes", "failures", "error_percent", "duration_s",
         "requests_per_s", "bytes_received", "bytes_per_s", "min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms",
-        "p99_ms", "p99_9_ms", "max_ms", "late", "status_codes", "errors",
+        "p99_ms", "p99_9_ms", "max_ms", "late", "status_codes", "errors", "thresholds",
     ]
 
     /// RFC 4180 CSV: a header row, then one row per slave and a total row.
@@ -25,6 +25,8 @@ extension RunReport {
                 Formatting.decimal(row.maxMilliseconds, places: 3), String(row.late),
                 row.statusCodes.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ";"),
                 row.errorsByFrequency.map { "\($0.kind):\($0.count)" }.joined(separator: ";"),
+                // On the total row: each threshold and its verdict, "p99<250ms:pass;rps>=900:FAIL".
+                scope == "total" ? verdicts(header.thresholds).map { "\($0.threshold):\($0.passed ? "pass" : "FAIL")" }.joined(separator: ";") : "",
             ]
             rows.append(cells)
         }

@@ -39,6 +39,16 @@ private struct JSONReport: Encodable {
         var durationSeconds: Double?
         /// The master's plan, when it owned the run's; each slave's row has its share.
         var plan: Plan?
+        var endReason: String?
+    }
+
+    struct Verdict: Encodable {
+        var threshold: String
+        var metric: String
+        var value: Double?
+        var limit: Double
+        var unit: String
+        var passed: Bool
     }
 
     struct Plan: Encodable {
@@ -126,6 +136,10 @@ private struct JSONReport: Encodable {
     var run: Run
     var slaves: [Row]
     var total: Row
+    /// Each threshold's verdict on the total; absent without thresholds.
+    var thresholds: [Verdict]?
+    /// Whether every threshold passed; absent without thresholds.
+    var thresholdsPassed: Bool?
     var precision = Precision()
 
     init(_ report: RunReport) {
@@ -133,8 +147,19 @@ private struct JSONReport: Encodable {
             id: report.header.runId, master: report.header.master, status: report.header.status.rawValue,
             startedAt: Formatting.iso8601(nanoseconds: report.header.startedAt),
             finishedAt: report.header.finishedAt.map { Formatting.iso8601(nanoseconds: $0) },
-            durationSeconds: report.header.durationSeconds, plan: report.header.plan.map(Plan.init))
+            durationSeconds: report.header.durationSeconds, plan: report.header.plan.map(Plan.init),
+            endReason: report.header.endReason)
         slaves = report.slaves.map { Row($0, isTotal: false) }
         total = Row(report.total, isTotal: true)
+        let verdicts = report.verdicts(report.header.thresholds)
+        if !verdicts.isEmpty {
+            thresholds = verdicts.map {
+                Verdict(
+                    threshold: $0.threshold.description, metric: $0.threshold.metric.rawValue,
+                    value: $0.value.map { ($0 * 1000).rounded() / 1000 }, limit: $0.threshold.limit,
+                    unit: $0.threshold.metric.unit, passed: $0.passed)
+            }
+            thresholdsPassed = verdicts.allSatisfy(\.passed)
+        }
     }
 }

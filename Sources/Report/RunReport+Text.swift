@@ -1,3 +1,4 @@
+import Foundation
 import Store
 
 extension RunReport: Renderable {
@@ -39,12 +40,27 @@ extension RunReport: Renderable {
             lines.append(
                 "\(Formatting.fit(slave.name, Self.nameWidth)): reported \(reported) requests sent, \(slave.requests) stored")
         }
+        lines += thresholdLines
         lines.append(Precision.text)
         lines += countLines(title: "status codes", { $0.statusCodes.isEmpty ? nil : Formatting.counts($0.statusCodes) })
         lines += countLines(title: "errors", { row in
             row.errors.isEmpty ? nil : row.errorsByFrequency.prefix(5).map { "\($0.kind): \($0.count)" }.joined(separator: ", ")
         })
         return lines.map(Names.escaped).joined(separator: "\n") + "\n"
+    }
+
+    /// `thresholds: 2 passed, 1 FAILED` and one line per threshold.
+    var thresholdLines: [String] {
+        let verdicts = verdicts(header.thresholds)
+        guard !verdicts.isEmpty else { return [] }
+        let failed = verdicts.filter { !$0.passed }.count
+        var lines = ["", "thresholds: \(verdicts.count - failed) passed" + (failed > 0 ? ", \(failed) FAILED" : "")]
+        let width = verdicts.map(\.threshold.description.count).max() ?? 0
+        for verdict in verdicts {
+            let name = verdict.threshold.description.padding(toLength: width, withPad: " ", startingAt: 0)
+            lines.append("  \(verdict.passed ? "pass" : "FAIL")  \(name)  \(verdict.text)")
+        }
+        return lines
     }
 
     var headerLines: [String] {
@@ -55,6 +71,9 @@ extension RunReport: Renderable {
         }
         timing += " · \(Formatting.seconds(header.durationSeconds))"
         lines.append(timing)
+        if let reason = header.endReason {
+            lines.append(Formatting.fit("ended early: \(reason)", 80))
+        }
         if let plan = header.plan {
             lines.append(Formatting.fit("the master's plan: \(plan.shape)", 80))
         }

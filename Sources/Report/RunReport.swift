@@ -15,6 +15,11 @@ public struct RunReport: Sendable, Equatable {
         public var durationSeconds: Double?
         /// The master's plan, when it owned the run's (its slaves ran shares of it).
         public var plan: SlavePlan?
+        /// The run's thresholds (stored ones that no longer parse are left out), and any more
+        /// a report is asked to evaluate.
+        public var thresholds: [Threshold] = []
+        /// Why the run ended before its plan did, if it did.
+        public var endReason: String?
     }
 
     /// One slave, or the whole run.
@@ -206,7 +211,8 @@ extension RunReport {
             header = Header(
                 runId: run.id, master: run.master, status: run.status, startedAt: run.startedAt,
                 finishedAt: run.finishedAt,
-                durationSeconds: run.finishedAt.map { (Double($0) - Double(run.startedAt)) / 1e9 }, plan: run.plan)
+                durationSeconds: run.finishedAt.map { (Double($0) - Double(run.startedAt)) / 1e9 }, plan: run.plan,
+                thresholds: run.thresholds.compactMap { try? Threshold(parsing: $0) }, endReason: run.endReason)
             plans = Dictionary(slaves.map { ($0.slave, $0) }, uniquingKeysWith: { first, _ in first })
         }
 

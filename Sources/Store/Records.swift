@@ -80,14 +80,23 @@ public struct RunRecord: Sendable, Equatable {
     /// The plan of a master that owned it (its slaves ran shares of it); nil when each slave
     /// brought its own.
     public var plan: SlavePlan?
+    /// The run's thresholds, as given (`p99<250ms`, ...).
+    public var thresholds: [String]
+    /// Why the run ended before its plan did (a breached threshold), if it did.
+    public var endReason: String?
 
-    public init(id: Int64, master: String, status: RunStatus, startedAt: Int64, finishedAt: Int64?, plan: SlavePlan? = nil) {
+    public init(
+        id: Int64, master: String, status: RunStatus, startedAt: Int64, finishedAt: Int64?, plan: SlavePlan? = nil,
+        thresholds: [String] = [], endReason: String? = nil
+    ) {
         self.id = id
         self.master = master
         self.status = status
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.plan = plan
+        self.thresholds = thresholds
+        self.endReason = endReason
     }
 }
 

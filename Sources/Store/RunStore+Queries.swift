@@ -106,8 +106,12 @@ extension RunRecord {
             status: RunStatus(rawValue: try row.text("status", "run.status")) ?? .running,
             startedAt: try row.integer("startedAt", "run.startedAt"),
             finishedAt: try row.optionalInteger("finishedAt", "run.finishedAt"),
-            // A plan that does not read back (edited by hand) is shown as none.
-            plan: row.hasColumn("plan") ? (row["plan"] as String?).flatMap(StoredPlan.decode) : nil)
+            // A plan or thresholds that do not read back (edited by hand) are shown as none.
+            plan: row.hasColumn("plan") ? (row["plan"] as String?).flatMap(StoredPlan.decode) : nil,
+            thresholds: row.hasColumn("thresholds")
+                ? (row["thresholds"] as String?).flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? []
+                : [],
+            endReason: row.hasColumn("endReason") ? row["endReason"] as String? : nil)
     }
 }
 

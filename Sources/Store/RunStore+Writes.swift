@@ -3,19 +3,23 @@ import GRDB
 
 extension RunStore {
     /// Creates a run with its slaves and their plans; returns its id (the N of `--run N`).
-    /// `plan`: the master's, when it owns the plan and `slaves` run shares of it.
+    /// `plan`: the master's, when it owns the plan and `slaves` run shares of it;
+    /// `thresholds`: the run's, as given.
     public func createRun(
         master: String,
         slaves: [(name: String, plan: SlavePlan)],
         startedAt: Int64,
-        plan masterPlan: SlavePlan? = nil
+        plan masterPlan: SlavePlan? = nil,
+        thresholds: [String] = []
     ) async throws(StoreError) -> Int64 {
         let slaves = slaves.map { SlaveRow(name: $0.name, plan: $0.plan) }
         let storedPlan = masterPlan.map(StoredPlan.encode)
+        let storedThresholds = thresholds.isEmpty
+            ? nil : (try? JSONEncoder().encode(thresholds)).map { String(decoding: $0, as: UTF8.self) }
         return try await write { db in
             try db.execute(
-                sql: "INSERT INTO run (master, status, startedAt, plan) VALUES (?, 'running', ?, ?)",
-                arguments: [master, startedAt, storedPlan])
+                sql: "INSERT INTO run (master, status, startedAt, plan, thresholds) VALUES (?, 'running', ?, ?, ?)",
+                arguments: [master, startedAt, storedPlan, storedThresholds])
             let runId = db.lastInsertedRowID
             for slave in slaves {
                 let plan = slave.plan
@@ -131,11 +135,12 @@ extension RunStore {
     }
 
     /// Closes a run with its final status.
-    public func finishRun(_ runId: Int64, status: RunStatus, at time: Int64) async throws(StoreError) {
+    /// `reason`: why the run ended before its plan did, if it did.
+    public func finishRun(_ runId: Int64, status: RunStatus, at time: Int64, reason: String? = nil) async throws(StoreError) {
         try await write { db in
             try db.execute(
-                sql: "UPDATE run SET status = ?, finishedAt = ? WHERE id = ?",
-                arguments: [status.rawValue, time, runId])
+                sql: "UPDATE run SET status = ?, finishedAt = ?, endReason = coalesce(?, endReason) WHERE id = ?",
+                arguments: [status.rawValue, time, reason, runId])
         }
     }
 }

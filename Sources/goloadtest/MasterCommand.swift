@@ -35,6 +35,7 @@ struct MasterOptions: ParsableArguments {
     var tlsClientCa: String?
 
     @OptionGroup var plan: MasterPlanOptions
+    @OptionGroup var thresholds: ThresholdOptions
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -155,6 +156,7 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
     if let timeout = options.slaveTimeout { configuration.slaveTimeout = timeout.duration }
     if let skew = options.maxClockSkew { configuration.maxClockSkew = skew.duration }
     configuration.waitFor = options.waitFor?.duration
+    try options.thresholds.configure(&configuration, store: store)
 
     let master = Master(configuration: configuration, store: store, logger: logger)
     let exit: Master.Exit
@@ -176,9 +178,11 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
     switch exit {
     case .quit:
         return
-    case .runEnded(_, .completed):
-        return
+    case .runEnded(let runId, .completed):
+        try await checkThresholds(store: store, runId: runId)
     case .runEnded(let runId, let status):
+        // An abort for a breached threshold is the thresholds' failure (exit 99).
+        try await checkThresholds(store: store, runId: runId)
         throw fail("run \(runId) ended \(status.rawValue)")
     case .failed(let message):
         throw fail(message)

@@ -25,6 +25,12 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: "Timeline of this slave only.") var slave: String?
     @Option(help: "Compare with this run (the baseline): its id or `latest`.") var compare: String?
     @Option(help: "A change beyond this is marked better or worse, e.g. 5% or 0.05.") var tolerance: String = "5%"
+    @Option(
+        name: .customLong("threshold"),
+        help: "Judge the run on this too, besides the thresholds stored with it (repeatable): p99<250ms, error_rate<1%, rps>=900. A failed one makes report exit 99.")
+    var thresholds: [String] = []
+    @Option(help: "With --compare: `worse` exits 99 when any metric is worse than the baseline beyond --tolerance.")
+    var failOn: String?
 
     func validate() throws {
         for (flag, value) in [("--run", run), ("--compare", compare)] {
@@ -38,6 +44,20 @@ struct ReportCommand: AsyncParsableCommand {
         }
         if compare != nil, timeline { throw ValidationError("--timeline and --compare do not go together; pick one") }
         if slave != nil, !timeline { throw ValidationError("--slave goes with --timeline") }
+        if let failOn {
+            guard failOn == "worse" else { throw ValidationError("--fail-on takes `worse` (got \"\(failOn)\")") }
+            guard compare != nil else { throw ValidationError("--fail-on worse goes with --compare M: it gates on the comparison") }
+        }
+        if !thresholds.isEmpty, timeline || compare != nil {
+            throw ValidationError("--threshold judges one run's report: leave out --timeline and --compare")
+        }
+        for threshold in thresholds {
+            do {
+                _ = try Threshold(parsing: threshold)
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
     }
 
     var toleranceFraction: Double? {
@@ -50,6 +70,8 @@ struct ReportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let text: String
+        /// Why the gate failed (exit 99), if it did.
+        var failed: String?
         do {
             let store = try RunStore.openReadOnly(path: db)
             defer { store.close() }
@@ -60,15 +82,30 @@ struct ReportCommand: AsyncParsableCommand {
             } else if let compare {
                 let baseline = try RunReport(store: store, runId: try resolve(compare, in: store))
                 let candidate = try RunReport(store: store, runId: runId)
-                text = try RunComparison(candidate: candidate, baseline: baseline, tolerance: toleranceFraction ?? 0.05)
-                    .rendered(as: format)
+                let comparison = try RunComparison(candidate: candidate, baseline: baseline, tolerance: toleranceFraction ?? 0.05)
+                text = comparison.rendered(as: format)
+                let worse = comparison.metrics.filter { comparison.verdict(of: $0) == .worse }.map(\.name)
+                if failOn == "worse", !worse.isEmpty {
+                    failed = "run \(runId) is worse than run \(baseline.header.runId) beyond \(tolerance) on \(worse.joined(separator: ", "))"
+                }
             } else {
-                text = try RunReport(store: store, runId: runId).rendered(as: format)
+                var report = try RunReport(store: store, runId: runId)
+                report.header.thresholds += try thresholds.map { try Threshold(parsing: $0) }
+                text = report.rendered(as: format)
+                let breached = report.verdicts(report.header.thresholds).filter { !$0.passed }
+                if !breached.isEmpty {
+                    failed = "run \(runId): \(breached.count) threshold(s) failed: "
+                        + breached.map { "\($0.threshold) (\($0.text))" }.joined(separator: ", ")
+                }
             }
         } catch {
             throw fail("\(error)")
         }
         try writeReport(text, to: output, database: db)
+        if let failed {
+            Output.error(failed)
+            throw ExitCode(thresholdsFailedExitCode)
+        }
     }
 
     func resolve(_ id: String, in store: RunStore) throws -> Int64 {

@@ -17,6 +17,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "SQLite database the run is recorded in (created if missing).") var db = "goloadtest.db"
     @Option(help: "text, csv or json: the report printed at the end.") var format: ReportFormat = .text
     @OptionGroup var load: LoadOptions
+    @OptionGroup var thresholds: ThresholdOptions
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -38,7 +39,9 @@ struct RunCommand: AsyncParsableCommand {
                 body: body, tls: load.targetTLS)
             let store = try RunStore.open(path: db)
             let format = self.format
-            let (runId, status) = try await LocalRun(slave: slave, threads: threads).run(
+            var local = LocalRun(slave: slave, threads: threads)
+            try thresholds.configure(&local.master, store: store)
+            let (runId, status) = try await local.run(
                 store: store, logger: logger, interrupts: Signals.interrupts(),
                 runFinished: { runId, _ in
                     do {
@@ -47,8 +50,11 @@ struct RunCommand: AsyncParsableCommand {
                         Output.error("could not read run \(runId) back from the database: \(error)")
                     }
                 })
+            try await checkThresholds(store: store, runId: runId)
             guard status == .completed else { throw CLIError("run \(runId) ended \(status.rawValue)") }
         } catch let error as ValidationError {
+            throw error
+        } catch let error as ExitCode {
             throw error
         } catch {
             throw fail("\(error)")

@@ -97,7 +97,7 @@ struct RunStoreFileTests {
         #expect(FileManager.default.fileExists(atPath: path))
         #expect(try store.runIds().isEmpty)
         #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
-            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-run-plan"])
+            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-run-plan-thresholds-endReason-runSlave-expectStatus"])
         #expect(Set(try tables()).isSuperset(of: ["run", "runSlave", "summary"]))
 
         let runId = try await store.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 1)
@@ -114,7 +114,7 @@ struct RunStoreFileTests {
         // What goloadtest wrote before v4: no plan column, no v4 in the migrations.
         try await DatabaseQueue(path: path).write { db in
             try db.execute(sql: "ALTER TABLE run DROP COLUMN plan")
-            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v4-run-plan'")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v4-run-plan-thresholds-endReason-runSlave-expectStatus'")
         }
         let before = fileBytes
         let reader = try RunStore.openReadOnly(path: path)
@@ -123,7 +123,7 @@ struct RunStoreFileTests {
         #expect(fileBytes == before, "a reader never writes")
 
         let writer = try RunStore.open(path: path)
-        #expect(try migrations().last == "v4-run-plan")
+        #expect(try migrations().last == "v4-run-plan-thresholds-endReason-runSlave-expectStatus")
         #expect(try writer.run(runId).plan == nil)
         #expect(try Fixture.windows(writer, run: runId) == [Fixture.window(runId, "a", seq: 0, isFinal: true)])
         let planned = try await writer.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 2, plan: Fixture.plan)
@@ -143,7 +143,7 @@ struct RunStoreFileTests {
         let second = try await reopened.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 2)
         #expect(second > first)
         #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
-            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-run-plan"])
+            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-run-plan-thresholds-endReason-runSlave-expectStatus"])
 
         let reader = try RunStore.openReadOnly(path: path)
         #expect(try reader.runIds() == [first, second])
@@ -205,7 +205,7 @@ struct RunStoreFileTests {
             try opening(path)
         }
         #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
-            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-run-plan", "v99-future"])
+            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-run-plan-thresholds-endReason-runSlave-expectStatus", "v99-future"])
         #expect(fileBytes == before)
         // What an older goloadtest could still read is there.
         try removeFutureMigration()

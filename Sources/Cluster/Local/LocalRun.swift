@@ -13,6 +13,8 @@ public struct LocalRun: Sendable {
     public static let slaveName = "local"
 
     public var slave: SlaveConfiguration
+    /// The in-process master's settings (thresholds, abort check); its address is ignored.
+    public var master: MasterConfiguration
     public var masterName: String
     /// Event loop threads for the load engine.
     public var threads: Int
@@ -20,6 +22,7 @@ public struct LocalRun: Sendable {
     /// `slave` describes the plan; its master address is ignored.
     public init(slave: SlaveConfiguration, masterName: String = "local", threads: Int = 1) {
         self.slave = slave
+        self.master = MasterConfiguration(host: "in-process", port: 0, name: masterName, expectSlaves: 1)
         self.masterName = masterName
         self.threads = threads
     }
@@ -33,9 +36,10 @@ public struct LocalRun: Sendable {
         runFinished: @escaping @Sendable (Int64, RunStatus) async -> Void
     ) async throws -> (runId: Int64, status: RunStatus) {
         let transport = InProcessTransport()
-        let master = Master(
-            configuration: MasterConfiguration(host: "in-process", port: 0, name: masterName, expectSlaves: 1),
-            store: store, logger: logger)
+        var configuration = self.master
+        configuration.name = masterName
+        configuration.expectSlaves = 1
+        let master = Master(configuration: configuration, store: store, logger: logger)
         var slaveConfiguration = slave
         slaveConfiguration.name = Self.slaveName
         slaveConfiguration.eventLoopThreads = threads

@@ -61,6 +61,10 @@ actor Coordinator {
     let masterName: String
     /// The master's plan: when set, every run is this plan split over the slaves.
     let plan: MasterPlan?
+    /// Stored with every run.
+    let thresholds: [String]
+    /// Why the current run was stopped, stored when it ends.
+    private var endReason: String?
     let logger: Logger
     let events: AsyncStream<MasterEvent>.Continuation
 
@@ -108,9 +112,11 @@ actor Coordinator {
 
     init(
         store: RunStore, masterName: String, logger: Logger, events: AsyncStream<MasterEvent>.Continuation,
-        slaveTimeout: Duration = .seconds(3), maxClockSkew: Duration = .seconds(60), plan: MasterPlan? = nil
+        slaveTimeout: Duration = .seconds(3), maxClockSkew: Duration = .seconds(60), plan: MasterPlan? = nil,
+        thresholds: [String] = []
     ) {
         self.plan = plan
+        self.thresholds = thresholds
         self.store = store
         self.writer = WindowWriter(store: store)
         self.masterName = masterName
@@ -333,7 +339,7 @@ actor Coordinator {
             runId = try await store.createRun(
                 master: masterName,
                 slaves: participants.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-                startedAt: startAt, plan: plan?.plan)
+                startedAt: startAt, plan: plan?.plan, thresholds: thresholds)
         } catch {
             throw ClusterError(.noRun, "could not record a new run: \(error)")
         }
@@ -362,11 +368,12 @@ actor Coordinator {
     }
 
     /// Asks every slave of the current run to stop; the run ends `aborted` once their final
-    /// windows are in.
-    func stopRun() throws(ClusterError) -> Int64 {
+    /// windows are in, with `reason` stored if given.
+    func stopRun(reason: String? = nil) throws(ClusterError) -> Int64 {
         guard var tracker = run else {
             throw ClusterError(.noRun, "no run is going")
         }
+        if let reason, endReason == nil { endReason = reason }
         tracker.stop()
         run = tracker
         for name in tracker.running {
@@ -484,8 +491,10 @@ actor Coordinator {
         runTakenUp = nil
         runTakenUpWall = nil
         absentSince = [:]
+        let reason = endReason
+        endReason = nil
         do {
-            try await store.finishRun(runId, status: status, at: wallClockNanoseconds())
+            try await store.finishRun(runId, status: status, at: wallClockNanoseconds(), reason: reason)
         } catch {
             logger.error("could not record the end of run \(runId): \(error)")
         }

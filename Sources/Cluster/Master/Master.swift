@@ -76,7 +76,8 @@ public struct Master: Sendable {
         let (events, eventSink) = AsyncStream.makeStream(of: MasterEvent.self)
         let coordinator = Coordinator(
             store: store, masterName: configuration.name, logger: logger, events: eventSink,
-            slaveTimeout: configuration.slaveTimeout, maxClockSkew: configuration.maxClockSkew, plan: configuration.plan)
+            slaveTimeout: configuration.slaveTimeout, maxClockSkew: configuration.maxClockSkew, plan: configuration.plan,
+            thresholds: configuration.thresholds)
         let server = GRPCServer(
             transport: transport,
             services: [MasterService(coordinator: coordinator, maximumMessageBytes: configuration.maximumMessageBytes)],

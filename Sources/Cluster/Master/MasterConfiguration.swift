@@ -16,6 +16,11 @@ public struct MasterConfiguration: Sendable {
     /// The test, when the master owns it: each run is this plan split over the slaves, and
     /// slaves need no plan of their own (one they bring is overruled).
     public var plan: MasterPlan?
+    /// Thresholds stored with every run, as given (`p99<250ms`, ...): the report judges them.
+    public var thresholds: [String] = []
+    /// Asked every second while a run goes (`--abort-on-fail`): the reason to stop the run
+    /// now, or nil. The run then ends `aborted`, with the reason stored.
+    public var abortCheck: (@Sendable (_ runId: Int64) async -> String?)?
     /// Start a run as soon as this many slaves are connected, then exit when it ends.
     public var expectSlaves: Int?
     /// How often progress is logged during a run.

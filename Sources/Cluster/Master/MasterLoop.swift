@@ -165,6 +165,13 @@ struct MasterLoop: Sendable {
                 if now - lastProgress >= configuration.progressInterval {
                     lastProgress = now
                     await logProgress()
+                    if let check = configuration.abortCheck, stopDeadline == nil, let runId = await coordinator.currentRunId,
+                        let reason = await check(runId), (try? await coordinator.stopRun(reason: reason)) != nil
+                    {
+                        logger.warning("run \(runId): \(reason); stopping it (--abort-on-fail)")
+                        say("stopping run \(runId): \(reason)")
+                        stopDeadline = .now + configuration.stopGrace
+                    }
                 }
             }
         }

@@ -1,0 +1,142 @@
+import Foundation
+
+/// A pass/fail condition on a run's totals, as k6 gates CI with: `p99<250ms`,
+/// `error_rate<1%`, `rps>=900`, `failures==0`, evaluated on the merged histograms and counts of
+/// the stored windows, never on averages.
+public struct Threshold: Sendable, Equatable, CustomStringConvertible {
+    public enum Metric: String, Sendable, CaseIterable {
+        case p50, p75, p90, p95, p99, p99_9 = "p99.9", max, min, mean
+        case errorRate = "error_rate"
+        case rps, failures, requests
+
+        /// The unit its limit and value are in.
+        var unit: String {
+            switch self {
+            case .errorRate: "%"
+            case .rps: "req/s"
+            case .failures, .requests: ""
+            default: "ms"
+            }
+        }
+
+        var isLatency: Bool { unit == "ms" }
+    }
+
+    public enum Comparison: String, Sendable, CaseIterable {
+        // Longest first, so `<=` is not read as `<`.
+        case atMost = "<=", atLeast = ">=", equal = "==", less = "<", greater = ">"
+
+        func holds(_ value: Double, _ limit: Double) -> Bool {
+            switch self {
+            case .less: value < limit
+            case .atMost: value <= limit
+            case .greater: value > limit
+            case .atLeast: value >= limit
+            case .equal: value == limit
+            }
+        }
+    }
+
+    public let metric: Metric
+    public let comparison: Comparison
+    /// In the metric's unit: ms for latencies, percent for `error_rate`.
+    public let limit: Double
+    /// As given, without spaces: what reports print.
+    public let description: String
+
+    /// Parses `p99<250ms`, `p(95)<=1s`, `error_rate<1%`, `rps>=900`, `failures==0`. Latencies
+    /// take `us`, `ms` (the default) or `s`.
+    public init(parsing text: String) throws(ThresholdError) {
+        let compact = text.filter { !$0.isWhitespace }
+        func invalid(_ why: String) -> ThresholdError {
+            ThresholdError("threshold \"\(text)\" \(why); write it like p99<250ms, error_rate<1%, rps>=900 or failures==0")
+        }
+        guard let comparison = Comparison.allCases.first(where: { compact.contains($0.rawValue) }),
+            let range = compact.range(of: comparison.rawValue)
+        else { throw invalid("has no comparison (<, <=, >, >=, ==)") }
+        var name = String(compact[..<range.lowerBound]).lowercased()
+        var value = String(compact[range.upperBound...]).lowercased()
+        // k6's spelling of percentiles: p(95).
+        if name.hasPrefix("p("), name.hasSuffix(")") { name = "p" + name.dropFirst(2).dropLast() }
+        guard let metric = Metric(rawValue: name) else {
+            throw invalid("names no metric this tool knows (\(Metric.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        var scale = 1.0
+        switch metric.unit {
+        case "ms":
+            for (suffix, factor) in [("ms", 1.0), ("us", 0.001), ("µs", 0.001), ("s", 1000.0)] where value.hasSuffix(suffix) {
+                value = String(value.dropLast(suffix.count))
+                scale = factor
+                break
+            }
+        case "%":
+            guard value.hasSuffix("%") else { throw invalid("needs a percentage, e.g. error_rate<1%") }
+            value = String(value.dropLast())
+        default:
+            break
+        }
+        guard let number = Double(value), number.isFinite, number >= 0 else { throw invalid("has no number to compare with") }
+        self.metric = metric
+        self.comparison = comparison
+        self.limit = number * scale
+        self.description = compact
+    }
+
+    /// Whether a breach seen while the run goes on stands (an upper limit, or `failures==N`):
+    /// what `--abort-on-fail` checks every second. A lower limit (`rps>=900`) is only judged
+    /// at the end.
+    public var canFailEarly: Bool {
+        comparison == .less || comparison == .atMost || (comparison == .equal && metric == .failures)
+    }
+
+    /// This threshold on `row` (a slave's, or the total).
+    public func verdict(on row: RunReport.Row) -> ThresholdVerdict {
+        let value: Double
+        switch metric {
+        case .p50: value = row.milliseconds(atPercentile: 50)
+        case .p75: value = row.milliseconds(atPercentile: 75)
+        case .p90: value = row.milliseconds(atPercentile: 90)
+        case .p95: value = row.milliseconds(atPercentile: 95)
+        case .p99: value = row.milliseconds(atPercentile: 99)
+        case .p99_9: value = row.milliseconds(atPercentile: 99.9)
+        case .max: value = row.maxMilliseconds
+        case .min: value = row.minMilliseconds
+        case .mean: value = row.meanMilliseconds
+        case .errorRate: value = row.errorPercent
+        case .rps: value = row.requestsPerSecond
+        case .failures: value = Double(row.failures)
+        case .requests: value = Double(row.requests)
+        }
+        // A latency of a run without a single response is no pass.
+        let measured = !metric.isLatency || row.latency.count > 0
+        return ThresholdVerdict(threshold: self, value: measured ? value : nil, passed: measured && comparison.holds(value, limit))
+    }
+}
+
+public struct ThresholdVerdict: Sendable, Equatable {
+    public let threshold: Threshold
+    /// Nil for a latency of a run with no response.
+    public let value: Double?
+    public let passed: Bool
+
+    /// `p99<250ms: p99 = 12.345 ms, pass`.
+    public var text: String {
+        let shown = value.map { "\(Formatting.decimal($0, places: 3))\(threshold.metric.unit.isEmpty ? "" : " " + threshold.metric.unit)" }
+        return "\(threshold.metric.rawValue) = \(shown ?? "no responses")"
+    }
+}
+
+public struct ThresholdError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The exit code of a command whose thresholds failed (k6's for the same).
+public let thresholdsFailedExitCode: Int32 = 99
+
+extension RunReport {
+    /// Each of `thresholds` on the run's total.
+    public func verdicts(_ thresholds: [Threshold]) -> [ThresholdVerdict] {
+        thresholds.map { $0.verdict(on: total) }
+    }
+}

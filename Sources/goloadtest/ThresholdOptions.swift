@@ -1,0 +1,52 @@
+import ArgumentParser
+import Cluster
+import Report
+import Store
+
+/// `--threshold` and `--abort-on-fail`, for `master` and `run`.
+struct ThresholdOptions: ParsableArguments {
+    @Option(
+        name: .customLong("threshold"),
+        help: "Pass/fail on the run's totals, stored with it (repeatable): p99<250ms, p(95)<=1s, error_rate<1%, rps>=900, failures==0. A failed one makes the command exit 99.")
+    var thresholds: [String] = []
+
+    @Flag(help: "Check the thresholds every second during the run and stop it at the first breach of an upper limit (the run ends aborted, the reason stored).")
+    var abortOnFail = false
+
+    func validate() throws {
+        _ = try parsed()
+        if abortOnFail, thresholds.isEmpty {
+            throw ValidationError("--abort-on-fail needs at least one --threshold to check")
+        }
+    }
+
+    func parsed() throws -> [Threshold] {
+        do {
+            return try thresholds.map { try Threshold(parsing: $0) }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    /// Stores the thresholds with each run and, with `--abort-on-fail`, checks them every second.
+    func configure(_ configuration: inout MasterConfiguration, store: RunStore) throws {
+        configuration.thresholds = try parsed().map(\.description)
+        guard abortOnFail else { return }
+        let early = try parsed().filter(\.canFailEarly)
+        configuration.abortCheck = { runId in
+            guard !early.isEmpty, let report = try? await RunReport.load(store: store, runId: runId) else { return nil }
+            return report.verdicts(early).first { !$0.passed && $0.value != nil }.map {
+                "threshold \($0.threshold) failed (\($0.text))"
+            }
+        }
+    }
+}
+
+/// Exit 99 (as k6 does) when a stored run's thresholds failed, saying which.
+func checkThresholds(store: RunStore, runId: Int64) async throws {
+    guard let report = try? await RunReport.load(store: store, runId: runId) else { return }
+    let failed = report.verdicts(report.header.thresholds).filter { !$0.passed }
+    guard !failed.isEmpty else { return }
+    Output.error("run \(runId): \(failed.count) threshold(s) failed: " + failed.map { "\($0.threshold) (\($0.text))" }.joined(separator: ", "))
+    throw ExitCode(thresholdsFailedExitCode)
+}
