@@ -121,7 +121,8 @@ public struct ThresholdVerdict: Sendable, Equatable {
 
     /// `p99<250ms: p99 = 12.345 ms, pass`.
     public var text: String {
-        let shown = value.map { "\(Formatting.decimal($0, places: 3))\(threshold.metric.unit.isEmpty ? "" : " " + threshold.metric.unit)" }
+        let unit = threshold.metric.unit
+        let shown = value.map { unit.isEmpty ? String(format: "%.0f", $0) : "\(Formatting.decimal($0, places: 3)) \(unit)" }
         return "\(threshold.metric.rawValue) = \(shown ?? "no responses")"
     }
 }

@@ -113,7 +113,9 @@ struct RunStoreFileTests {
         }
         // What goloadtest wrote before v4: no plan column, no v4 in the migrations.
         try await DatabaseQueue(path: path).write { db in
-            try db.execute(sql: "ALTER TABLE run DROP COLUMN plan")
+            for (table, column) in [("run", "plan"), ("run", "thresholds"), ("run", "endReason"), ("runSlave", "expectStatus")] {
+                try db.execute(sql: "ALTER TABLE \(table) DROP COLUMN \(column)")
+            }
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v4-run-plan-thresholds-endReason-runSlave-expectStatus'")
         }
         let before = fileBytes
