@@ -60,7 +60,11 @@ final class ConnectionSlot {
     /// Connects to the run's addresses in the resolver's order, starting from the one that
     /// last worked and falling back on the next when one fails (like curl), so a name with
     /// several addresses works whenever one of them does. One channel per attempt.
-    private func connect(_ ticket: Ticket, attempt: Int = 0, startedAt: UInt64 = NIODeadline.now().uptimeNanoseconds) {
+    /// `first`: the address the first attempt used (read once: another connection may change
+    /// the preferred one meanwhile, and every address must get its turn).
+    private func connect(
+        _ ticket: Ticket, attempt: Int = 0, first: Int? = nil, startedAt: UInt64 = NIODeadline.now().uptimeNanoseconds
+    ) {
         let addresses = run.addresses
         guard !addresses.isEmpty else {
             // Through the event loop, not recursively: every request of the run fails this way.
@@ -82,7 +86,8 @@ final class ConnectionSlot {
         // A connect cut short by the run's deadline, not by its own timeout: the request was
         // never sent, so it is not a failure (a rate-driven run counts it as dropped).
         let cutByDeadline = timeout < run.plan.timeout.nanoseconds
-        let index = (run.preferredAddress + attempt) % addresses.count
+        let first = first ?? run.preferredAddress
+        let index = (first + attempt) % addresses.count
         connecting = ticket
         connectStartedAt = startedAt
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
@@ -98,7 +103,7 @@ final class ConnectionSlot {
                     slot.run.control.giveBack()
                     slot.finish()
                 } else if attempt + 1 < addresses.count, !slot.run.control.isStopped {
-                    slot.connect(ticket, attempt: attempt + 1, startedAt: startedAt)
+                    slot.connect(ticket, attempt: attempt + 1, first: first, startedAt: startedAt)
                 } else {
                     slot.setupFailed(ticket, kind: kind, reason: "\(error)")
                 }
