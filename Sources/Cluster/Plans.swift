@@ -25,6 +25,13 @@ public struct MasterPlan: Sendable, Equatable {
         if plan.insecure, !target.isTLS {
             throw ClusterError(.invalidPlan, "--insecure is for https:// targets; \(plan.url) is http://")
         }
+        if let expected = plan.expectStatus {
+            do throws(EngineError) {
+                _ = try StatusSet(parsing: expected)
+            } catch {
+                throw ClusterError(.invalidPlan, error.message)
+            }
+        }
         self.plan = plan
         self.headers = headers
         self.body = body
@@ -69,11 +76,15 @@ struct RunnablePlan: Sendable {
     let plan: SlavePlan
     let target: LoadTarget
     let tls: NIOSSLContext?
+    /// The statuses that count as successes.
+    let expected: StatusSet
 
     init(plan: SlavePlan, target: LoadTarget, tls: NIOSSLContext?) {
         self.plan = plan
         self.target = target
         self.tls = tls
+        // Checked when the plan was made.
+        expected = plan.expectStatus.flatMap { try? StatusSet(parsing: $0) } ?? .successes
     }
 
     /// A master's share, checked as the master checks a slave's plan (a master may be wrong
@@ -94,6 +105,7 @@ struct RunnablePlan: Sendable {
             } else {
                 self.tls = nil
             }
+            expected = try plan.expectStatus.map { text throws(EngineError) in try StatusSet(parsing: text) } ?? .successes
         } catch {
             throw refuse(error.message)
         }
@@ -123,6 +135,13 @@ enum PlanLimits {
             return "method, headers or body too large"
         }
         if plan.url.isEmpty || plan.url.utf8.count > 4096 { return "the plan's URL is empty or longer than 4096 bytes" }
+        if !plan.expectStatus.isEmpty {
+            do {
+                _ = try StatusSet(parsing: plan.expectStatus)
+            } catch {
+                return error.message
+            }
+        }
         return nil
     }
 }

@@ -64,8 +64,8 @@ public struct HTTPLoadEngine: Sendable {
 
     /// A recorder with one shard per event loop of this engine; `rateDriven` also keeps the
     /// uncorrected latencies and counts late requests.
-    public func makeRecorder(rateDriven: Bool = false) -> WindowRecorder {
-        WindowRecorder(shards: group.makeIterator().reduce(0) { count, _ in count + 1 }, rateDriven: rateDriven)
+    public func makeRecorder(rateDriven: Bool = false, expected: StatusSet = .successes) -> WindowRecorder {
+        WindowRecorder(shards: group.makeIterator().reduce(0) { count, _ in count + 1 }, rateDriven: rateDriven, expected: expected)
     }
 
     /// Sends the plan's requests and returns when every one has succeeded or failed, or when

@@ -29,12 +29,13 @@ public struct WindowCounts: Sendable {
     }
 
     /// A response arrived: 2xx and 3xx succeed, any other status fails.
+    /// `success`: whether the status is one the plan expects (by default 2xx and 3xx).
     mutating func recordResponse(
-        status: Int, latencyMicroseconds: UInt64, uncorrectedMicroseconds: UInt64 = 0, late: Bool = false,
-        bytesReceived: UInt64, bytesSent: UInt64
+        status: Int, success: Bool? = nil, latencyMicroseconds: UInt64, uncorrectedMicroseconds: UInt64 = 0,
+        late: Bool = false, bytesReceived: UInt64, bytesSent: UInt64
     ) {
         requests &+= 1
-        if (200..<400).contains(status) { successes &+= 1 } else { failures &+= 1 }
+        if success ?? StatusSet.successes.contains(status) { successes &+= 1 } else { failures &+= 1 }
         statusCodes[status, default: 0] &+= 1
         self.bytesReceived &+= bytesReceived
         self.bytesSent &+= bytesSent

@@ -6,9 +6,10 @@ public final class WindowRecorder: Sendable {
     let shards: [Shard]
     let rateDriven: Bool
 
-    public init(shards: Int, rateDriven: Bool = false) {
+    /// `expected`: the statuses that count as successes.
+    public init(shards: Int, rateDriven: Bool = false, expected: StatusSet = .successes) {
         self.rateDriven = rateDriven
-        self.shards = (0..<max(1, shards)).map { _ in Shard(rateDriven: rateDriven) }
+        self.shards = (0..<max(1, shards)).map { _ in Shard(rateDriven: rateDriven, expected: expected) }
     }
 
     /// Takes everything recorded since the last call and starts a new, empty window.
@@ -24,18 +25,21 @@ public final class WindowRecorder: Sendable {
 
     final class Shard: Sendable {
         let counts: Mutex<WindowCounts>
+        let expected: StatusSet
 
-        init(rateDriven: Bool) {
+        init(rateDriven: Bool, expected: StatusSet) {
             counts = Mutex(WindowCounts(rateDriven: rateDriven))
+            self.expected = expected
         }
 
         func recordResponse(
             status: Int, latencyMicroseconds: UInt64, uncorrectedMicroseconds: UInt64 = 0, late: Bool = false,
             bytesReceived: UInt64, bytesSent: UInt64
         ) {
+            let success = expected.contains(status)
             counts.withLock {
                 $0.recordResponse(
-                    status: status, latencyMicroseconds: latencyMicroseconds,
+                    status: status, success: success, latencyMicroseconds: latencyMicroseconds,
                     uncorrectedMicroseconds: uncorrectedMicroseconds, late: late,
                     bytesReceived: bytesReceived, bytesSent: bytesSent)
             }

@@ -78,6 +78,7 @@ extension Result_Plan {
         http2 = plan.http2
         connections = plan.connections ?? 0
         insecure = plan.insecure
+        expectStatus = plan.expectStatus ?? ""
     }
 
     package var slavePlan: SlavePlan {
@@ -86,7 +87,8 @@ extension Result_Plan {
             duration: durationNs == 0 ? nil : .nanoseconds(Int64(clamping: durationNs)),
             rate: rate > 0 ? rate : nil, method: method.isEmpty ? "GET" : method,
             timeout: timeoutNs == 0 ? nil : .nanoseconds(Int64(clamping: timeoutNs)), http2: http2,
-            connections: connections == 0 ? nil : connections, insecure: insecure)
+            connections: connections == 0 ? nil : connections, insecure: insecure,
+            expectStatus: expectStatus.isEmpty ? nil : expectStatus)
     }
 
 }

@@ -75,72 +75,99 @@ public nonisolated struct Result_Plan: Sendable {
   /// https:// targets whose certificates are not verified (shown in the report).
   public var insecure: Bool = false
 
+  /// The statuses that count as successes, codes and ranges: "200-299,304" ("": 2xx and 3xx).
+  public var expectStatus: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
 
-public nonisolated struct Result_ConnectRequest: Sendable {
+public nonisolated struct Result_ConnectRequest: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Unique among the slaves connected to one master.
-  public var slaveName: String = String()
+  public var slaveName: String {
+    get {_storage._slaveName}
+    set {_uniqueStorage()._slaveName = newValue}
+  }
 
   /// goloadtest version of the slave, e.g. "0.1.0".
-  public var version: String = String()
+  public var version: String {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
 
   /// The plan the slave brings; absent (or without a url) when it takes the master's.
   public var plan: Result_Plan {
-    get {_plan ?? Result_Plan()}
-    set {_plan = newValue}
+    get {_storage._plan ?? Result_Plan()}
+    set {_uniqueStorage()._plan = newValue}
   }
   /// Returns true if `plan` has been explicitly set.
-  public var hasPlan: Bool {self._plan != nil}
+  public var hasPlan: Bool {_storage._plan != nil}
   /// Clears the value of `plan`. Subsequent reads from it will return its default value.
-  public mutating func clearPlan() {self._plan = nil}
+  public mutating func clearPlan() {_uniqueStorage()._plan = nil}
 
   /// Random per slave process: a reconnect from the same process replaces its old connection,
   /// another process with the same name is refused.
-  public var sessionID: String = String()
+  public var sessionID: String {
+    get {_storage._sessionID}
+    set {_uniqueStorage()._sessionID = newValue}
+  }
 
   /// The run this slave is still executing or holding windows of (after a reconnect); 0: none.
-  public var resumeRunID: Int64 = 0
+  public var resumeRunID: Int64 {
+    get {_storage._resumeRunID}
+    set {_uniqueStorage()._resumeRunID = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _plan: Result_Plan? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
-public nonisolated struct Result_ExecutionCommand: Sendable {
+public nonisolated struct Result_ExecutionCommand: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var kind: Result_ExecutionCommand.Kind = .unspecified
+  public var kind: Result_ExecutionCommand.Kind {
+    get {_storage._kind}
+    set {_uniqueStorage()._kind = newValue}
+  }
 
-  public var runID: Int64 = 0
+  public var runID: Int64 {
+    get {_storage._runID}
+    set {_uniqueStorage()._runID = newValue}
+  }
 
   /// A human-readable note (why the session ended, which plan wins, ...).
-  public var message: String = String()
+  public var message: String {
+    get {_storage._message}
+    set {_uniqueStorage()._message = newValue}
+  }
 
   /// START from a master that owns the plan: this slave's share of it, run instead of the plan
   /// the slave brought. Absent: the slave runs its own plan.
   public var plan: Result_Plan {
-    get {_plan ?? Result_Plan()}
-    set {_plan = newValue}
+    get {_storage._plan ?? Result_Plan()}
+    set {_uniqueStorage()._plan = newValue}
   }
   /// Returns true if `plan` has been explicitly set.
-  public var hasPlan: Bool {self._plan != nil}
+  public var hasPlan: Bool {_storage._plan != nil}
   /// Clears the value of `plan`. Subsequent reads from it will return its default value.
-  public mutating func clearPlan() {self._plan = nil}
+  public mutating func clearPlan() {_uniqueStorage()._plan = nil}
 
   /// START: when the load begins, wall clock, nanoseconds since the Unix epoch; the same for
   /// every slave of the run (0: at once). A slave waits at most 10 s for it.
-  public var startAtNs: Int64 = 0
+  public var startAtNs: Int64 {
+    get {_storage._startAtNs}
+    set {_uniqueStorage()._startAtNs = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -206,7 +233,7 @@ public nonisolated struct Result_ExecutionCommand: Sendable {
 
   public init() {}
 
-  fileprivate var _plan: Result_Plan? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// One closed window of measurements of one slave in one run.
@@ -407,7 +434,7 @@ fileprivate nonisolated let _protobuf_package = "result"
 
 nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Plan"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0\u{1}batch\0\u{1}url\0\u{3}duration_ns\0\u{1}rate\0\u{1}method\0\u{1}headers\0\u{1}body\0\u{3}timeout_ns\0\u{1}http2\0\u{1}connections\0\u{1}insecure\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0\u{1}batch\0\u{1}url\0\u{3}duration_ns\0\u{1}rate\0\u{1}method\0\u{1}headers\0\u{1}body\0\u{3}timeout_ns\0\u{1}http2\0\u{1}connections\0\u{1}insecure\0\u{3}expect_status\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -427,6 +454,7 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
       case 10: try { try decoder.decodeSingularBoolField(value: &self.http2) }()
       case 11: try { try decoder.decodeSingularUInt32Field(value: &self.connections) }()
       case 12: try { try decoder.decodeSingularBoolField(value: &self.insecure) }()
+      case 13: try { try decoder.decodeSingularStringField(value: &self.expectStatus) }()
       default: break
       }
     }
@@ -469,6 +497,9 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
     if self.insecure != false {
       try visitor.visitSingularBoolField(value: self.insecure, fieldNumber: 12)
     }
+    if !self.expectStatus.isEmpty {
+      try visitor.visitSingularStringField(value: self.expectStatus, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -485,6 +516,7 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
     if lhs.http2 != rhs.http2 {return false}
     if lhs.connections != rhs.connections {return false}
     if lhs.insecure != rhs.insecure {return false}
+    if lhs.expectStatus != rhs.expectStatus {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -494,51 +526,95 @@ nonisolated extension Result_ConnectRequest: SwiftProtobuf.Message, SwiftProtobu
   public static let protoMessageName: String = _protobuf_package + ".ConnectRequest"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}slave_name\0\u{1}version\0\u{1}plan\0\u{3}session_id\0\u{3}resume_run_id\0")
 
+  fileprivate class _StorageClass {
+    var _slaveName: String = String()
+    var _version: String = String()
+    var _plan: Result_Plan? = nil
+    var _sessionID: String = String()
+    var _resumeRunID: Int64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _slaveName = source._slaveName
+      _version = source._version
+      _plan = source._plan
+      _sessionID = source._sessionID
+      _resumeRunID = source._resumeRunID
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.slaveName) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.version) }()
-      case 3: try { try decoder.decodeSingularMessageField(value: &self._plan) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
-      case 5: try { try decoder.decodeSingularInt64Field(value: &self.resumeRunID) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._slaveName) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._version) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._plan) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._sessionID) }()
+        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._resumeRunID) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.slaveName.isEmpty {
-      try visitor.visitSingularStringField(value: self.slaveName, fieldNumber: 1)
-    }
-    if !self.version.isEmpty {
-      try visitor.visitSingularStringField(value: self.version, fieldNumber: 2)
-    }
-    try { if let v = self._plan {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    } }()
-    if !self.sessionID.isEmpty {
-      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 4)
-    }
-    if self.resumeRunID != 0 {
-      try visitor.visitSingularInt64Field(value: self.resumeRunID, fieldNumber: 5)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._slaveName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._slaveName, fieldNumber: 1)
+      }
+      if !_storage._version.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._version, fieldNumber: 2)
+      }
+      try { if let v = _storage._plan {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+      if !_storage._sessionID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sessionID, fieldNumber: 4)
+      }
+      if _storage._resumeRunID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._resumeRunID, fieldNumber: 5)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Result_ConnectRequest, rhs: Result_ConnectRequest) -> Bool {
-    if lhs.slaveName != rhs.slaveName {return false}
-    if lhs.version != rhs.version {return false}
-    if lhs._plan != rhs._plan {return false}
-    if lhs.sessionID != rhs.sessionID {return false}
-    if lhs.resumeRunID != rhs.resumeRunID {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._slaveName != rhs_storage._slaveName {return false}
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._plan != rhs_storage._plan {return false}
+        if _storage._sessionID != rhs_storage._sessionID {return false}
+        if _storage._resumeRunID != rhs_storage._resumeRunID {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -548,51 +624,95 @@ nonisolated extension Result_ExecutionCommand: SwiftProtobuf.Message, SwiftProto
   public static let protoMessageName: String = _protobuf_package + ".ExecutionCommand"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{3}run_id\0\u{1}message\0\u{1}plan\0\u{3}start_at_ns\0")
 
+  fileprivate class _StorageClass {
+    var _kind: Result_ExecutionCommand.Kind = .unspecified
+    var _runID: Int64 = 0
+    var _message: String = String()
+    var _plan: Result_Plan? = nil
+    var _startAtNs: Int64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _kind = source._kind
+      _runID = source._runID
+      _message = source._message
+      _plan = source._plan
+      _startAtNs = source._startAtNs
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
-      case 2: try { try decoder.decodeSingularInt64Field(value: &self.runID) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.message) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._plan) }()
-      case 5: try { try decoder.decodeSingularInt64Field(value: &self.startAtNs) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularEnumField(value: &_storage._kind) }()
+        case 2: try { try decoder.decodeSingularInt64Field(value: &_storage._runID) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._message) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._plan) }()
+        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._startAtNs) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.kind != .unspecified {
-      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 1)
-    }
-    if self.runID != 0 {
-      try visitor.visitSingularInt64Field(value: self.runID, fieldNumber: 2)
-    }
-    if !self.message.isEmpty {
-      try visitor.visitSingularStringField(value: self.message, fieldNumber: 3)
-    }
-    try { if let v = self._plan {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    if self.startAtNs != 0 {
-      try visitor.visitSingularInt64Field(value: self.startAtNs, fieldNumber: 5)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._kind != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._kind, fieldNumber: 1)
+      }
+      if _storage._runID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._runID, fieldNumber: 2)
+      }
+      if !_storage._message.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._message, fieldNumber: 3)
+      }
+      try { if let v = _storage._plan {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      if _storage._startAtNs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._startAtNs, fieldNumber: 5)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Result_ExecutionCommand, rhs: Result_ExecutionCommand) -> Bool {
-    if lhs.kind != rhs.kind {return false}
-    if lhs.runID != rhs.runID {return false}
-    if lhs.message != rhs.message {return false}
-    if lhs._plan != rhs._plan {return false}
-    if lhs.startAtNs != rhs.startAtNs {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._kind != rhs_storage._kind {return false}
+        if _storage._runID != rhs_storage._runID {return false}
+        if _storage._message != rhs_storage._message {return false}
+        if _storage._plan != rhs_storage._plan {return false}
+        if _storage._startAtNs != rhs_storage._startAtNs {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

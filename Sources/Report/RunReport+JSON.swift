@@ -62,11 +62,14 @@ private struct JSONReport: Encodable {
         var connections: UInt32?
         /// Present (true) only when certificates were not verified.
         var insecure: Bool?
+        /// Present only when not the default (2xx and 3xx).
+        var expectStatus: String?
 
         init(_ plan: SlavePlan) {
             http2 = plan.http2 ? true : nil
             connections = plan.http2 ? max(plan.connections ?? 1, 1) : nil
             insecure = plan.insecure ? true : nil
+            expectStatus = plan.expectStatus
             tasks = plan.tasks == 0 ? nil : plan.tasks
             batch = plan.batch
             url = plan.url

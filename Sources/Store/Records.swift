@@ -27,12 +27,15 @@ public struct SlavePlan: Sendable, Equatable, Codable {
     public var connections: UInt32?
     /// `https://` targets whose certificates were not verified.
     public var insecure: Bool
+    /// The statuses that count as successes (`200-299,304`); nil: 2xx and 3xx.
+    public var expectStatus: String?
 
     public init(
         tasks: UInt64, batch: UInt32, url: String, duration: Duration? = nil, rate: Double? = nil,
         method: String = "GET", timeout: Duration? = nil, http2: Bool = false, connections: UInt32? = nil,
-        insecure: Bool = false
+        insecure: Bool = false, expectStatus: String? = nil
     ) {
+        self.expectStatus = expectStatus
         self.http2 = http2
         self.connections = connections
         self.insecure = insecure
@@ -61,6 +64,7 @@ public struct SlavePlan: Sendable, Equatable, Codable {
         } else {
             parts.append(rate == nil ? "\(batch) at a time" : "\(batch) connections")
         }
+        if let expectStatus { parts.append("success: \(expectStatus)") }
         return parts.joined(separator: ", ")
     }
 

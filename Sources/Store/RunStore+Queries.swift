@@ -131,7 +131,8 @@ extension RunSlaveRecord {
             http2: row.hasColumn("protocol") ? try row.text("protocol", "runSlave.protocol") == "h2" : false,
             connections: row.hasColumn("connections")
                 ? try row.optionalInteger("connections", "runSlave.connections").map { UInt32(clamping: $0) } : nil,
-            insecure: row.hasColumn("insecure") ? try row.integer("insecure", "runSlave.insecure") != 0 : false)
+            insecure: row.hasColumn("insecure") ? try row.integer("insecure", "runSlave.insecure") != 0 : false,
+            expectStatus: row.hasColumn("expectStatus") ? row["expectStatus"] as String? : nil)
         self.init(
             runId: try row.integer("runId", "runSlave.runId"),
             slave: try row.text("slave", "runSlave.slave"),

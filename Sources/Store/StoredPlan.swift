@@ -13,12 +13,13 @@ struct StoredPlan: Codable {
     var http2: Bool
     var connections: UInt32?
     var insecure: Bool
+    var expectStatus: String?
 
     static func encode(_ plan: SlavePlan) -> String {
         let stored = StoredPlan(
             tasks: plan.tasks == 0 ? nil : plan.tasks, batch: plan.batch, url: plan.url, durationNs: plan.duration?.nanoseconds,
             rate: plan.rate, method: plan.method, timeoutNs: plan.timeout?.nanoseconds, http2: plan.http2,
-            connections: plan.connections, insecure: plan.insecure)
+            connections: plan.connections, insecure: plan.insecure, expectStatus: plan.expectStatus)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         // Plain numbers and strings: encoding cannot fail.
@@ -32,6 +33,6 @@ struct StoredPlan: Codable {
             tasks: stored.tasks ?? 0, batch: stored.batch, url: stored.url,
             duration: stored.durationNs.flatMap { $0 > 0 ? .nanoseconds($0) : nil }, rate: stored.rate.flatMap { $0 > 0 && $0.isFinite ? $0 : nil },
             method: stored.method, timeout: stored.timeoutNs.flatMap { $0 > 0 ? .nanoseconds($0) : nil }, http2: stored.http2,
-            connections: stored.connections, insecure: stored.insecure)
+            connections: stored.connections, insecure: stored.insecure, expectStatus: stored.expectStatus)
     }
 }

@@ -46,6 +46,9 @@ struct LoadOptions: ParsableArguments {
     @Option(help: "Send this file's bytes as the request body.")
     var bodyFile: String?
 
+    @Option(help: "The statuses that count as successes, codes and ranges, e.g. 200-299,304 (default: 2xx and 3xx).")
+    var expectStatus: String?
+
     @Flag(help: "Speak HTTP/2 (ALPN h2 over https://, prior knowledge over http://); --batch is then streams in all.")
     var http2 = false
 
@@ -84,6 +87,13 @@ struct LoadOptions: ParsableArguments {
         if insecure, caFile != nil {
             throw ValidationError("--insecure skips verification, so --ca-file would be ignored: pass one or the other")
         }
+        if let expectStatus {
+            do {
+                _ = try StatusSet(parsing: expectStatus)
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
         if let rate, !Self.rates.contains(rate) {
             throw ValidationError(
                 "--rate must be a number of requests per second from 0.001 to 10000000 (got \(rate))")
@@ -119,7 +129,8 @@ struct LoadOptions: ParsableArguments {
         let plan = SlavePlan(
             tasks: UInt64(max(tasks, 0)), batch: UInt32(clamping: batch), url: url, duration: duration?.duration,
             rate: rate, method: (method ?? environment.value("METHOD") ?? "GET").uppercased(), timeout: timeout?.duration,
-            http2: http2, connections: connections.map { UInt32($0) })
+            http2: http2, connections: connections.map { UInt32($0) },
+            expectStatus: try expectStatus.map { try StatusSet(parsing: $0).description })
         return (plan, body)
     }
 }

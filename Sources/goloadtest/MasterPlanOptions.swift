@@ -30,10 +30,10 @@ struct MasterPlanOptions: ParsableArguments {
         }
         let shaping =
             load.rate != nil || load.timeout != nil || load.method != nil || !load.headers.isEmpty || load.bodyFile != nil
-            || load.http2 || load.connections != nil || load.insecure || batch != nil
+            || load.http2 || load.connections != nil || load.insecure || load.expectStatus != nil || batch != nil
         if shaping, !isGiven {
             throw ValidationError(
-                "--batch, --rate, --timeout, --method, --header, --body-file, --http2, --connections and --insecure describe the master's plan: give it --url and --tasks or --duration too")
+                "--batch, --rate, --timeout, --method, --header, --body-file, --http2, --connections, --insecure and --expect-status describe the master's plan: give it --url and --tasks or --duration too")
         }
         if let tasks { try validatePlan(tasks: tasks, batch: batch ?? 64) } else if let batch { try validatePlan(tasks: 1, batch: batch) }
     }
@@ -51,6 +51,7 @@ struct MasterPlanOptions: ParsableArguments {
         load.http2 = load.http2 || file.http2
         load.connections = load.connections ?? file.connections
         load.insecure = load.insecure || file.insecure
+        load.expectStatus = load.expectStatus ?? file.expectStatus
         try load.validate()
         let tasks = self.tasks ?? file.tasks ?? 0
         guard tasks > 0 || load.duration != nil else {
@@ -81,6 +82,7 @@ struct PlanFile {
     var http2 = false
     var connections: Int?
     var insecure = false
+    var expectStatus: String?
 
     /// The file's JSON, as typed as the flags are.
     private struct Raw: Decodable {
@@ -96,9 +98,13 @@ struct PlanFile {
         var http2: Bool?
         var connections: Int?
         var insecure: Bool?
+        var expectStatus: String?
     }
 
-    static let keys = ["batch", "body", "connections", "duration", "headers", "http2", "insecure", "method", "rate", "tasks", "timeout", "url"]
+    static let keys = [
+        "batch", "body", "connections", "duration", "expectStatus", "headers", "http2", "insecure", "method", "rate", "tasks",
+        "timeout", "url",
+    ]
 
     static func load(_ path: String) throws -> PlanFile {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -129,6 +135,7 @@ struct PlanFile {
         return PlanFile(
             url: raw.url, tasks: raw.tasks, batch: raw.batch, duration: try duration("duration", raw.duration), rate: raw.rate,
             timeout: try duration("timeout", raw.timeout), method: raw.method, headers: raw.headers ?? [], body: raw.body,
-            http2: raw.http2 ?? false, connections: raw.connections, insecure: raw.insecure ?? false)
+            http2: raw.http2 ?? false, connections: raw.connections, insecure: raw.insecure ?? false,
+            expectStatus: raw.expectStatus)
     }
 }

@@ -122,6 +122,9 @@ struct MasterPlanTests {
             (["--url", "ftp://127.0.0.1:9/", "--tasks", "10"], "is not an http:// or https:// URL"),
             (["--url", "http://127.0.0.1:9/", "--tasks", "10", "--insecure"], "--insecure is for https:// targets"),
             (["--url", "http://127.0.0.1:9/", "--tasks", "0"], "tasks must be a positive integer"),
+            (["--expect-status", "404"], "describe the master's plan"),
+            (["--url", "http://127.0.0.1:9/", "--tasks", "10", "--expect-status", "600"], "codes go from 100 to 599"),
+            (["--plan", try write("status.json", #"{"url": "http://127.0.0.1:9/", "tasks": 5, "expectStatus": "abc"}"#)], "--expect-status \"abc\""),
             (["--plan", try write("typo.json", #"{"url": "http://127.0.0.1:9/", "taks": 10}"#)], #"unknown key "taks""#),
             (["--plan", try write("type.json", #"{"url": "http://127.0.0.1:9/", "tasks": "ten"}"#)], #""tasks" must be"#),
             (["--plan", try write("time.json", #"{"url": "http://127.0.0.1:9/", "duration": "soon"}"#)], #""duration" must be a duration"#),
@@ -220,6 +223,7 @@ struct HostilePlanTests {
             (plan { $0.tasks = .max }, "too large"),
             (plan { $0.headers = ["no colon here"] }, "header"),
             (plan { $0.connections = 20_000 }, "connections must be at most 10000"),
+            (plan { $0.expectStatus = "2xx" }, "--expect-status \"2xx\""),
         ] as [(Result_Plan, String)])
     func refused(plan: Result_Plan, message: String) async throws {
         let folder = try TemporaryDirectory()

@@ -39,7 +39,7 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
         // A start time from the master: all its slaves begin together.
         let wait = Int64(clamping: start.uptimeNanoseconds) - Int64(clamping: NIODeadline.now().uptimeNanoseconds)
         if wait > 0 { try await Task.sleep(for: .nanoseconds(wait)) }
-        let recorder = engine.makeRecorder(rateDriven: control.isRateDriven)
+        let recorder = engine.makeRecorder(rateDriven: control.isRateDriven, expected: plan.expected)
         let loadPlan = LoadPlan(
             target: plan.target, tasks: plan.plan.tasks,
             concurrency: Int(plan.plan.batch), timeout: TimeAmount(plan.plan.timeout ?? .seconds(30)),
