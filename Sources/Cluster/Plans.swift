@@ -25,6 +25,16 @@ public struct MasterPlan: Sendable, Equatable {
         if plan.insecure, !target.isTLS {
             throw ClusterError(.invalidPlan, "--insecure is for https:// targets; \(plan.url) is http://")
         }
+        if plan.http2, let connections = plan.connections, connections > plan.batch {
+            throw ClusterError(.invalidPlan, "--connections \(connections) is more than --batch \(plan.batch): each connection needs a stream")
+        }
+        // What every slave will check the share it is sent against.
+        var wire = Result_Plan(plan)
+        wire.headers = headers
+        wire.body = Data(body)
+        if let problem = PlanLimits.problem(with: wire) {
+            throw ClusterError(.invalidPlan, problem)
+        }
         if let expected = plan.expectStatus {
             do throws(EngineError) {
                 _ = try StatusSet(parsing: expected)
@@ -39,21 +49,29 @@ public struct MasterPlan: Sendable, Equatable {
 
     /// The plan split over `count` slaves, as k6 splits a test into execution segments: tasks,
     /// batch and HTTP/2 connections are shared out whole, the remainder one each on the first
-    /// slaves, so that the shares add up to the plan; the rate is divided evenly; each slave
-    /// gets at least one connection. Nil when there are fewer tasks than slaves.
-    public func shares(_ count: Int) -> [SlavePlan]? {
-        guard count > 0, plan.tasks == 0 || plan.tasks >= UInt64(count) else { return nil }
+    /// slaves, so that the shares add up to the plan; the rate is divided evenly. Every slave
+    /// needs a task, a connection (and a stream) of its own: fewer than slaves is refused.
+    public func shares(_ count: Int) throws(ClusterError) -> [SlavePlan] {
+        guard count > 0 else { throw ClusterError(.noSlaves, "no slaves to share the plan with") }
         let n = UInt64(count)
+        for (name, total) in [
+            ("tasks", plan.tasks), ("--batch", UInt64(plan.batch)), ("--connections", plan.http2 ? UInt64(plan.connections ?? 1) : n),
+        ] where total != 0 && total < n {
+            throw ClusterError(
+                .invalidPlan,
+                "the plan's \(name) \(total) cannot be split over \(count) slaves: each needs one at least; raise it or start fewer slaves")
+        }
         func share(_ total: UInt64, _ index: Int) -> UInt64 {
             total / n + (UInt64(index) < total % n ? 1 : 0)
         }
         return (0..<count).map { index in
             var part = plan
             part.tasks = share(plan.tasks, index)
-            part.batch = UInt32(max(1, share(UInt64(plan.batch), index)))
+            part.batch = UInt32(share(UInt64(plan.batch), index))
             part.rate = plan.rate.map { $0 / Double(count) }
             if plan.http2 {
-                part.connections = UInt32(min(UInt64(part.batch), max(1, share(UInt64(plan.connections ?? 1), index))))
+                // connections <= batch, so each share's connections <= its batch.
+                part.connections = UInt32(share(UInt64(plan.connections ?? 1), index))
             }
             return part
         }
@@ -99,8 +117,11 @@ struct RunnablePlan: Sendable {
         do throws(EngineError) {
             target = try LoadTarget(url: plan.url, method: plan.method, headers: share.headers, body: Array(share.body))
             if target.isTLS {
-                var tls = tls
-                if plan.insecure { tls = TargetTLS(insecure: true, certificateFile: tls.certificateFile, keyFile: tls.keyFile) }
+                // Whether certificates are verified is the plan's, as the report will say; what
+                // to trust and present is this slave's own.
+                let tls = TargetTLS(
+                    caFile: plan.insecure ? nil : tls.caFile, insecure: plan.insecure, certificateFile: tls.certificateFile,
+                    keyFile: tls.keyFile)
                 self.tls = try tls.makeContext(http2: plan.http2)
             } else {
                 self.tls = nil

@@ -107,4 +107,4 @@ extension Result_ExecutionCommand {
 public let tokenMetadataKey = "goloadtest-token"
 
 /// This build's version, sent by slaves when they connect.
-public let goloadtestVersion = "0.1.0"
+public let goloadtestVersion = "0.2.0"

@@ -86,7 +86,15 @@ public struct Threshold: Sendable, Equatable, CustomStringConvertible {
     /// what `--abort-on-fail` checks every second. A lower limit (`rps>=900`) is only judged
     /// at the end.
     public var canFailEarly: Bool {
-        comparison == .less || comparison == .atMost || (comparison == .equal && metric == .failures)
+        // The smallest latency can still fall.
+        metric != .min && (comparison == .less || comparison == .atMost || (comparison == .equal && metric == .failures))
+    }
+
+    /// A breach seen during the run that the rest of it cannot undo: `failures==N` once there
+    /// are more than N.
+    public func failedEarly(_ verdict: ThresholdVerdict) -> Bool {
+        guard canFailEarly, let value = verdict.value else { return false }
+        return comparison == .equal ? value > limit : !verdict.passed
     }
 
     /// This threshold on `row` (a slave's, or the total).
@@ -107,8 +115,9 @@ public struct Threshold: Sendable, Equatable, CustomStringConvertible {
         case .failures: value = Double(row.failures)
         case .requests: value = Double(row.requests)
         }
-        // A latency of a run without a single response is no pass.
-        let measured = !metric.isLatency || row.latency.count > 0
+        // A latency of a run without a single response, or an error rate of a run without a
+        // request, is no pass.
+        let measured = metric.isLatency ? row.latency.count > 0 : (metric != .errorRate && metric != .failures) || row.requests > 0
         return ThresholdVerdict(threshold: self, value: measured ? value : nil, passed: measured && comparison.holds(value, limit))
     }
 }

@@ -107,11 +107,9 @@ extension RunRecord {
             startedAt: try row.integer("startedAt", "run.startedAt"),
             finishedAt: try row.optionalInteger("finishedAt", "run.finishedAt"),
             // A plan or thresholds that do not read back (edited by hand) are shown as none.
-            plan: row.hasColumn("plan") ? (row["plan"] as String?).flatMap(StoredPlan.decode) : nil,
-            thresholds: row.hasColumn("thresholds")
-                ? (row["thresholds"] as String?).flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? []
-                : [],
-            endReason: row.hasColumn("endReason") ? row["endReason"] as String? : nil)
+            plan: row.optionalText("plan").flatMap(StoredPlan.decode),
+            thresholds: row.optionalText("thresholds").flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? [],
+            endReason: row.optionalText("endReason"))
     }
 }
 
@@ -132,7 +130,7 @@ extension RunSlaveRecord {
             connections: row.hasColumn("connections")
                 ? try row.optionalInteger("connections", "runSlave.connections").map { UInt32(clamping: $0) } : nil,
             insecure: row.hasColumn("insecure") ? try row.integer("insecure", "runSlave.insecure") != 0 : false,
-            expectStatus: row.hasColumn("expectStatus") ? row["expectStatus"] as String? : nil)
+            expectStatus: row.optionalText("expectStatus"))
         self.init(
             runId: try row.integer("runId", "runSlave.runId"),
             slave: try row.text("slave", "runSlave.slave"),
@@ -201,6 +199,13 @@ extension Row {
     /// A count: never negative (a negative stored count reads as 0).
     func count<Key: RowKey>(_ key: Key, _ column: String) throws(StoreError) -> UInt64 {
         UInt64(Swift.max(try integer(key, column), 0))
+    }
+
+    /// Text, or nil for NULL and for a value that is not text (a column edited by hand, in
+    /// a column that only adds to what a report shows).
+    func optionalText(_ column: String) -> String? {
+        guard hasColumn(column), case .string(let text) = (self[column] as DatabaseValue).storage else { return nil }
+        return text
     }
 
     func text<Key: RowKey>(_ key: Key, _ column: String) throws(StoreError) -> String {

@@ -27,7 +27,9 @@ public final class RunStore: Sendable {
     /// Closes the database. SQLite's own files (`-wal`, `-shm`) are SQLite's: nothing here
     /// removes them.
     public func close() {
-        try? writer.close()
+        // The next writer may come in only once this one is closed.
+        guard (try? writer.close()) != nil else { return }
+        lock?.release()
     }
 
     /// Opens (creating if needed) the database a master writes to, and migrates it.

@@ -30,6 +30,11 @@ final class WriterLock: Sendable {
         self.descriptor = descriptor
     }
 
+    /// Lets the next writer in now, not when this object goes away.
+    func release() {
+        flock(descriptor, LOCK_UN)
+    }
+
     deinit {
         close(descriptor)
     }

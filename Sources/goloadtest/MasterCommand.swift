@@ -179,10 +179,10 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
     case .quit:
         return
     case .runEnded(let runId, .completed):
-        try await checkThresholds(store: store, runId: runId)
+        try await checkThresholds(store: store, runId: runId, status: .completed)
     case .runEnded(let runId, let status):
         // An abort for a breached threshold is the thresholds' failure (exit 99).
-        try await checkThresholds(store: store, runId: runId)
+        try await checkThresholds(store: store, runId: runId, status: status)
         throw fail("run \(runId) ended \(status.rawValue)")
     case .failed(let message):
         throw fail(message)

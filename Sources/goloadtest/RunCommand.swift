@@ -50,7 +50,7 @@ struct RunCommand: AsyncParsableCommand {
                         Output.error("could not read run \(runId) back from the database: \(error)")
                     }
                 })
-            try await checkThresholds(store: store, runId: runId)
+            try await checkThresholds(store: store, runId: runId, status: status)
             guard status == .completed else { throw CLIError("run \(runId) ended \(status.rawValue)") }
         } catch let error as ValidationError {
             throw error

@@ -59,10 +59,11 @@ struct SlaveCommand: AsyncParsableCommand {
             try validatePlan(tasks: tasks ?? 1, batch: batch ?? 64)
         } else if batch != nil || options.url != nil || options.load.rate != nil || options.load.method != nil
             || !options.load.headers.isEmpty || options.load.bodyFile != nil || options.load.http2
-            || options.load.expectStatus != nil
+            || options.load.expectStatus != nil || options.load.timeout != nil || options.load.insecure
+            || options.load.connections != nil
         {
             throw ValidationError(
-                "--url, --batch and the load flags describe a plan this slave brings: give --tasks or --duration too, or leave them all to the master's plan")
+                "--url, --batch and the load flags (--rate, --timeout, --insecure, ...) describe a plan this slave brings: give --tasks or --duration too, or leave them all to the master's plan")
         }
     }
 

@@ -35,16 +35,24 @@ struct ThresholdOptions: ParsableArguments {
         let early = try parsed().filter(\.canFailEarly)
         configuration.abortCheck = { runId in
             guard !early.isEmpty, let report = try? await RunReport.load(store: store, runId: runId) else { return nil }
-            return report.verdicts(early).first { !$0.passed && $0.value != nil }.map {
+            return report.verdicts(early).first { $0.threshold.failedEarly($0) }.map {
                 "threshold \($0.threshold) failed (\($0.text))"
             }
         }
     }
 }
 
-/// Exit 99 (as k6 does) when a stored run's thresholds failed, saying which.
-func checkThresholds(store: RunStore, runId: Int64) async throws {
-    guard let report = try? await RunReport.load(store: store, runId: runId) else { return }
+/// Exit 99 (as k6 does) when the thresholds of a run that completed, or that `--abort-on-fail`
+/// stopped, failed, saying which. A run that did not complete for another reason is left to
+/// exit 1.
+func checkThresholds(store: RunStore, runId: Int64, status: RunStatus) async throws {
+    let report: RunReport
+    do {
+        report = try await RunReport.load(store: store, runId: runId)
+    } catch {
+        throw fail("could not read run \(runId) back to judge its thresholds: \(error)")
+    }
+    guard status == .completed || report.header.endReason != nil else { return }
     let failed = report.verdicts(report.header.thresholds).filter { !$0.passed }
     guard !failed.isEmpty else { return }
     Output.error("run \(runId): \(failed.count) threshold(s) failed: " + failed.map { "\($0.threshold) (\($0.text))" }.joined(separator: ", "))

@@ -103,7 +103,7 @@ struct MasterPlanTests {
         let slaves = try Self.slaves(["a", "b", "c"], port: port, in: folder.url)
         defer { slaves.forEach { $0.terminate() } }
         #expect(try await master.waitForExit(timeout: .seconds(60)) == 1, "\(master.stderr)")
-        #expect(master.stderr.contains("the plan's 2 tasks cannot be split over 3 slaves"), "\(master.stderr)")
+        #expect(master.stderr.contains("the plan's tasks 2 cannot be split over 3 slaves"), "\(master.stderr)")
         #expect(try RunStore.openReadOnly(path: folder.path("runs.db")).runs().isEmpty)
         #expect(try await targetRequests(port: targetPort) == 0)
     }
@@ -137,6 +137,41 @@ struct MasterPlanTests {
             #expect(master.status != 0, "\(arguments)")
             #expect(master.stderr.contains(message), "\(arguments): \(master.stderr)")
             #expect(!master.stderr.contains("listening on"), "\(arguments)")
+        }
+    }
+
+    @Test("a slave older than 0.2.0 (it would run its own plan) is refused by a master that owns the plan")
+    func oldSlaveRefused() async throws {
+        let folder = try TemporaryDirectory()
+        let (master, port) = try await startMaster(
+            ["--db", "runs.db", "--url", "http://127.0.0.1:9/", "--tasks", "10"], in: folder.url)
+        defer { master.terminate() }
+        let peer = try HostilePeer(port: port)
+        var request = Result_ConnectRequest()
+        request.slaveName = "old"
+        request.sessionID = "session-old"
+        request.version = "0.1.0"
+        request.plan.tasks = 10
+        request.plan.batch = 1
+        request.plan.url = "http://127.0.0.1:9/"
+        do {
+            try await peer.master.connect(request) { response in
+                for try await _ in response.messages {}
+            }
+            Issue.record("a 0.1.0 slave was admitted")
+        } catch let error as RPCError {
+            #expect(error.code == .failedPrecondition)
+            #expect(error.message.contains("a slave of version 0.1.0 cannot take"), "\(error.message)")
+        }
+    }
+
+    @Test("a slave without a plan of its own refuses the flags that would describe one")
+    func slaveFlags() async throws {
+        let folder = try TemporaryDirectory()
+        for flags in [["--insecure"], ["--timeout", "5s"], ["--batch", "4"], ["--url", "http://127.0.0.1:9/"], ["--expect-status", "200"]] {
+            let slave = try await ChildProcess.run(["slave", "--master", "127.0.0.1:9", "--name", "s"] + flags, in: folder.url)
+            #expect(slave.status == 64, "\(flags)")
+            #expect(slave.stderr.contains("describe a plan this slave brings"), "\(flags): \(slave.stderr)")
         }
     }
 

@@ -72,6 +72,7 @@ struct RunStoreFileTests {
     /// Makes a goloadtest database holding one run; returns its id.
     func makeGoloadtestDatabase() async throws -> Int64 {
         let store = try RunStore.open(path: path)
+        defer { store.close() }
         return try await store.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 1)
     }
 
@@ -109,6 +110,7 @@ struct RunStoreFileTests {
         let runId = try await makeGoloadtestDatabase()
         do {
             let store = try RunStore.open(path: path)
+            defer { store.close() }
             try await store.recordWindow(Fixture.window(runId, "a", seq: 0, isFinal: true), reportedTotal: 3)
         }
         // What goloadtest wrote before v4: no plan column, no v4 in the migrations.
@@ -137,6 +139,7 @@ struct RunStoreFileTests {
         let first = try await makeGoloadtestDatabase()
         do {
             let store = try RunStore.open(path: path)
+            defer { store.close() }
             try await store.recordWindow(Fixture.window(first, "a", seq: 0, isFinal: true), reportedTotal: 3)
         }
 

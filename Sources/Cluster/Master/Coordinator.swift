@@ -87,6 +87,13 @@ actor Coordinator {
     /// Refusals of hostile or broken messages, logged at most once a second.
     private var refusals = RefusalLog()
 
+    /// Whether a slave of `version` runs the share of the master's plan that START carries
+    /// (0.2.0 and later).
+    static func takesMasterPlans(_ version: String) -> Bool {
+        let parts = version.split(separator: ".").map { Int($0) ?? 0 }
+        return (parts.first ?? 0, parts.count > 1 ? parts[1] : 0) >= (0, 2)
+    }
+
     /// With the master's plan, slaves start together this long after the run is created, so
     /// that every START has arrived by then.
     static let startLead: Duration = .milliseconds(250)
@@ -174,6 +181,12 @@ actor Coordinator {
             throw RPCError(
                 code: .failedPrecondition,
                 message: "neither this slave nor the master has a plan: give the master --url and --tasks or --duration, or this slave --tasks and --batch")
+        }
+        // Before 0.2.0 a slave ignores the share in START and runs its own plan.
+        if self.plan != nil, !Self.takesMasterPlans(version) {
+            throw RPCError(
+                code: .failedPrecondition,
+                message: "this master hands out its plan, which a slave of version \(version) cannot take: run goloadtest \(goloadtestVersion) or later on the slave")
         }
         if let existing = connections[name] {
             // The same slave process reconnecting (its old stream is dead but not yet noticed)
@@ -314,7 +327,11 @@ actor Coordinator {
             throw ClusterError(.runInProgress, "run \(run?.runId ?? 0) is still going; type stop to end it first")
         }
         guard !connections.isEmpty else {
-            throw ClusterError(.noSlaves, "no slaves are connected yet; start one with: goloadtest SLAVE <master-ip> <port> <name> <tasks> <batch>")
+            throw ClusterError(
+                .noSlaves,
+                plan == nil
+                    ? "no slaves are connected yet; start one with: goloadtest SLAVE <master-ip> <port> <name> <tasks> <batch>"
+                    : "no slaves are connected yet; start one with: goloadtest slave --master <master-ip>:<port> --name <name>")
         }
         starting = true
         defer { starting = false }
@@ -324,11 +341,7 @@ actor Coordinator {
         var startAt = wallClockNanoseconds()
         if let plan {
             let names = connections.keys.sorted()
-            guard let shares = plan.shares(names.count) else {
-                throw ClusterError(
-                    .invalidPlan,
-                    "the plan's \(plan.plan.tasks) tasks cannot be split over \(names.count) slaves: each needs one at least")
-            }
+            let shares = try plan.shares(names.count)
             participants = Dictionary(uniqueKeysWithValues: zip(names, shares))
             startAt = startAt.addingSaturating(Self.startLead.nanoseconds)
         } else {

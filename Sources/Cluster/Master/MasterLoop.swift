@@ -20,6 +20,8 @@ struct MasterLoop: Sendable {
         case interrupt
         case event(MasterEvent)
         case tick
+        /// `--abort-on-fail` found a breach in this run.
+        case breach(runId: Int64, reason: String)
     }
 
     /// Why the loop is winding down once the current run has ended.
@@ -48,6 +50,18 @@ struct MasterLoop: Sendable {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: Self.tick)
                     sink.yield(.tick)
+                }
+            }
+            if let check = configuration.abortCheck {
+                // Reading the run back takes a while on a big run: never in the loop, which
+                // keeps heartbeats and liveness on time.
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: configuration.progressInterval)
+                        if let runId = await coordinator.currentRunId, let reason = await check(runId) {
+                            sink.yield(.breach(runId: runId, reason: reason))
+                        }
+                    }
                 }
             }
             let exit = await handle(inputs, recovered: recovered)
@@ -165,14 +179,15 @@ struct MasterLoop: Sendable {
                 if now - lastProgress >= configuration.progressInterval {
                     lastProgress = now
                     await logProgress()
-                    if let check = configuration.abortCheck, stopDeadline == nil, let runId = await coordinator.currentRunId,
-                        let reason = await check(runId), (try? await coordinator.stopRun(reason: reason)) != nil
-                    {
-                        logger.warning("run \(runId): \(reason); stopping it (--abort-on-fail)")
-                        say("stopping run \(runId): \(reason)")
-                        stopDeadline = .now + configuration.stopGrace
-                    }
                 }
+
+            case .breach(let runId, let reason):
+                guard stopDeadline == nil, await coordinator.currentRunId == runId,
+                    (try? await coordinator.stopRun(reason: reason)) != nil
+                else { continue }
+                logger.warning("run \(runId): \(reason); stopping it (--abort-on-fail)")
+                say("stopping run \(runId): \(reason)")
+                stopDeadline = .now + configuration.stopGrace
             }
         }
         return .quit
