@@ -41,6 +41,15 @@ extension FakeMasterService {
         Result_HeartbeatReply()
     }
 
+    /// The ack of a window taken as new.
+    func stored(_ window: Result_Summary) -> Result_SummaryAck {
+        var ack = Result_SummaryAck()
+        ack.runID = window.runID
+        ack.seq = window.seq
+        ack.newlyStored = true
+        return ack
+    }
+
     /// Sends WELCOME, then START of run 1; returns the last command, to send more of.
     func welcomeAndStart(_ response: RPCWriter<Result_ExecutionCommand>) async throws -> Result_ExecutionCommand {
         var command = Result_ExecutionCommand()
@@ -102,10 +111,6 @@ struct StaleStopMaster: FakeMasterService {
 
     func postSummary(request: Result_Summary, context: ServerContext) async throws -> Result_SummaryAck {
         if request.final { reportedTotal.value.store(Int(request.totalRequests), ordering: .relaxed) }
-        var ack = Result_SummaryAck()
-        ack.runID = request.runID
-        ack.seq = request.seq
-        ack.newlyStored = true
-        return ack
+        return stored(request)
     }
 }

@@ -227,11 +227,7 @@ struct PlanningMaster: FakeMasterService {
 
     func postSummary(request: Result_Summary, context: ServerContext) async throws -> Result_SummaryAck {
         if request.final { finalPosted.value.store(Int(request.totalRequests), ordering: .relaxed) }
-        var ack = Result_SummaryAck()
-        ack.runID = request.runID
-        ack.seq = request.seq
-        ack.newlyStored = true
-        return ack
+        return stored(request)
     }
 }
 
