@@ -20,7 +20,8 @@ public final class LoadControl: Sendable {
     private let limit: UInt64
     private let deadline: UInt64
     private let start: UInt64
-    private let nanosecondsPerRequest: Double
+    /// Open model: when each request is meant to go; nil for the closed model.
+    private let schedule: RateSchedule?
     private let taken = Atomic<UInt64>(0)
     private let stopped = Atomic<Bool>(false)
     /// When `stop()` was first called (uptime ns); 0 while not stopped.
@@ -31,22 +32,31 @@ public final class LoadControl: Sendable {
     ///   - duration: no request starts (or, with a rate, is scheduled) after this long.
     ///   - rate: requests per second at fixed intended times (open model); nil sends each request
     ///     as soon as its connection is free (closed model).
-    public init(tasks: UInt64, duration: Duration? = nil, rate: Double? = nil, start: NIODeadline = .now()) {
+    ///   - stages: open model along a ramp instead of a fixed rate; the run ends with them.
+    public init(
+        tasks: UInt64, duration: Duration? = nil, rate: Double? = nil, stages: [RateStage] = [], start: NIODeadline = .now()
+    ) {
         self.start = start.uptimeNanoseconds
+        var duration = duration
+        if !stages.isEmpty {
+            let schedule = RateSchedule(stages: stages)
+            self.schedule = schedule
+            let total = Duration.nanoseconds(Int64(min((schedule.seconds ?? 0) * 1e9, 9e18)))
+            duration = min(duration ?? total, total)
+        } else if let rate, rate > 0, rate.isFinite {
+            schedule = RateSchedule(rate: rate)
+        } else {
+            schedule = nil
+        }
         if let duration {
             deadline = start.uptimeNanoseconds &+ UInt64(max(0, duration.nanoseconds))
         } else {
             deadline = .max
         }
         limit = tasks > 0 ? tasks : (duration == nil ? 0 : .max)
-        if let rate, rate > 0, rate.isFinite {
-            nanosecondsPerRequest = 1e9 / rate
-        } else {
-            nanosecondsPerRequest = 0
-        }
     }
 
-    package var isRateDriven: Bool { nanosecondsPerRequest > 0 }
+    package var isRateDriven: Bool { schedule != nil }
 
     /// Claims one more request, or nil when the run has no more to send. Past the deadline
     /// nothing is handed out, however far behind its schedule a rate-driven run is: a duration
@@ -62,7 +72,7 @@ public final class LoadControl: Sendable {
             giveBack()
             return nil
         }
-        if nanosecondsPerRequest > 0 {
+        if schedule != nil {
             guard let intended = intendedTime(of: index), intended < deadline else {
                 giveBack()
                 return nil
@@ -74,8 +84,9 @@ public final class LoadControl: Sendable {
 
     /// When request `index` is meant to go (uptime ns), or nil if that is beyond any clock.
     private func intendedTime(of index: UInt64) -> UInt64? {
-        let offset = (Double(index) * nanosecondsPerRequest).rounded()
-        guard offset < Double(UInt64.max - start) else { return nil }
+        guard let seconds = schedule?.offset(of: index) else { return nil }
+        let offset = (seconds * 1e9).rounded()
+        guard offset.isFinite, offset >= 0, offset < Double(UInt64.max - start) else { return nil }
         return start + UInt64(offset)
     }
 
@@ -99,12 +110,12 @@ public final class LoadControl: Sendable {
     /// stopped) that were never sent, because time was up or the engine fell behind. 0 for
     /// closed-model runs, which have no schedule. Call it once the engine has finished.
     package func dropped(now: UInt64 = NIODeadline.now().uptimeNanoseconds) -> UInt64 {
-        guard nanosecondsPerRequest > 0 else { return 0 }
+        guard let schedule else { return 0 }
         let stop = stoppedAt.load(ordering: .relaxed)
         let end = min(deadline, stop != 0 ? stop : now)
         guard end > start else { return 0 }
-        // Requests i with start + i * interval < end.
-        let meant = min(limit, UInt64(min((Double(end - start) / nanosecondsPerRequest).rounded(.up), 1.8e19)))
+        // Requests meant to go before the end: i with offset(i) < end.
+        let meant = min(limit, UInt64(min(schedule.meant(by: Double(end - start) / 1e9).rounded(.up), 1.8e19)))
         return meant > issued ? meant - issued : 0
     }
 

@@ -79,6 +79,12 @@ extension Result_Plan {
         connections = plan.connections ?? 0
         insecure = plan.insecure
         expectStatus = plan.expectStatus ?? ""
+        stages = plan.stages.map { stage in
+            var wire = Result_Stage()
+            wire.durationNs = UInt64(max(0, stage.durationNs))
+            wire.target = stage.target
+            return wire
+        }
     }
 
     package var slavePlan: SlavePlan {
@@ -88,7 +94,8 @@ extension Result_Plan {
             rate: rate > 0 ? rate : nil, method: method.isEmpty ? "GET" : method,
             timeout: timeoutNs == 0 ? nil : .nanoseconds(Int64(clamping: timeoutNs)), http2: http2,
             connections: connections == 0 ? nil : connections, insecure: insecure,
-            expectStatus: expectStatus.isEmpty ? nil : expectStatus)
+            expectStatus: expectStatus.isEmpty ? nil : expectStatus,
+            stages: stages.map { RateStage(durationNs: Int64(clamping: $0.durationNs), target: $0.target) })
     }
 
 }

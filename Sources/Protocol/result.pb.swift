@@ -78,6 +78,25 @@ public nonisolated struct Result_Plan: Sendable {
   /// The statuses that count as successes, codes and ranges: "200-299,304" ("": 2xx and 3xx).
   public var expectStatus: String = String()
 
+  /// Open model along a ramp instead of `rate`: the rate goes linearly from 0 through each
+  /// stage's target; `duration_ns` is their total.
+  public var stages: [Result_Stage] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One stage of a ramp: the rate reaches `target` requests/s over `duration_ns`.
+public nonisolated struct Result_Stage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var durationNs: UInt64 = 0
+
+  public var target: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -434,7 +453,7 @@ fileprivate nonisolated let _protobuf_package = "result"
 
 nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Plan"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0\u{1}batch\0\u{1}url\0\u{3}duration_ns\0\u{1}rate\0\u{1}method\0\u{1}headers\0\u{1}body\0\u{3}timeout_ns\0\u{1}http2\0\u{1}connections\0\u{1}insecure\0\u{3}expect_status\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0\u{1}batch\0\u{1}url\0\u{3}duration_ns\0\u{1}rate\0\u{1}method\0\u{1}headers\0\u{1}body\0\u{3}timeout_ns\0\u{1}http2\0\u{1}connections\0\u{1}insecure\0\u{3}expect_status\0\u{1}stages\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -455,6 +474,7 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
       case 11: try { try decoder.decodeSingularUInt32Field(value: &self.connections) }()
       case 12: try { try decoder.decodeSingularBoolField(value: &self.insecure) }()
       case 13: try { try decoder.decodeSingularStringField(value: &self.expectStatus) }()
+      case 14: try { try decoder.decodeRepeatedMessageField(value: &self.stages) }()
       default: break
       }
     }
@@ -500,6 +520,9 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
     if !self.expectStatus.isEmpty {
       try visitor.visitSingularStringField(value: self.expectStatus, fieldNumber: 13)
     }
+    if !self.stages.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.stages, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -517,6 +540,42 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
     if lhs.connections != rhs.connections {return false}
     if lhs.insecure != rhs.insecure {return false}
     if lhs.expectStatus != rhs.expectStatus {return false}
+    if lhs.stages != rhs.stages {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Result_Stage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Stage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}duration_ns\0\u{1}target\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.durationNs) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.target) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.durationNs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.durationNs, fieldNumber: 1)
+    }
+    if self.target.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.target, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Result_Stage, rhs: Result_Stage) -> Bool {
+    if lhs.durationNs != rhs.durationNs {return false}
+    if lhs.target != rhs.target {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

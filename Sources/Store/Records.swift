@@ -9,6 +9,23 @@ public enum SlaveStatus: String, Sendable, Codable, CaseIterable {
 }
 
 /// What a slave was asked to do: its run's shape.
+/// One stage of a ramp: the rate goes linearly to `target` requests/s over `durationNs` (the
+/// first from 0). `--stages 30s:100,2m:100,30s:0`.
+public struct RateStage: Sendable, Equatable, Codable {
+    public var durationNs: Int64
+    public var target: Double
+
+    public init(durationNs: Int64, target: Double) {
+        self.durationNs = durationNs
+        self.target = target
+    }
+
+    /// `30s:100,2m:100,30s:0`.
+    public static func text(_ stages: [RateStage]) -> String {
+        stages.map { "\(SlavePlan.trim(Double($0.durationNs) / 1e9))s:\(SlavePlan.trim($0.target))" }.joined(separator: ",")
+    }
+}
+
 public struct SlavePlan: Sendable, Equatable, Codable {
     /// Requests to send; 0 means no count limit (then `duration` ends the run).
     public var tasks: UInt64
@@ -29,13 +46,16 @@ public struct SlavePlan: Sendable, Equatable, Codable {
     public var insecure: Bool
     /// The statuses that count as successes (`200-299,304`); nil: 2xx and 3xx.
     public var expectStatus: String?
+    /// Open model along a ramp instead of a fixed `rate`; the run lasts their total.
+    public var stages: [RateStage]
 
     public init(
         tasks: UInt64, batch: UInt32, url: String, duration: Duration? = nil, rate: Double? = nil,
         method: String = "GET", timeout: Duration? = nil, http2: Bool = false, connections: UInt32? = nil,
-        insecure: Bool = false, expectStatus: String? = nil
+        insecure: Bool = false, expectStatus: String? = nil, stages: [RateStage] = []
     ) {
         self.expectStatus = expectStatus
+        self.stages = stages
         self.http2 = http2
         self.connections = connections
         self.insecure = insecure
@@ -58,17 +78,18 @@ public struct SlavePlan: Sendable, Equatable, Codable {
             parts.append("\(tasks) requests")
         }
         if let rate { parts.append("at \(Self.trim(rate)) req/s") }
+        if !stages.isEmpty { parts.append("stages \(RateStage.text(stages)) req/s") }
         if http2 {
             let connections = max(connections ?? 1, 1)
             parts.append("\(batch) streams on \(connections) HTTP/2 connection\(connections == 1 ? "" : "s")")
         } else {
-            parts.append(rate == nil ? "\(batch) at a time" : "\(batch) connections")
+            parts.append(rate == nil && stages.isEmpty ? "\(batch) at a time" : "\(batch) connections")
         }
         if let expectStatus { parts.append("success: \(expectStatus)") }
         return parts.joined(separator: ", ")
     }
 
-    private static func trim(_ value: Double) -> String {
+    static func trim(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 }

@@ -5,7 +5,7 @@ enum Migrations {
     static let first = "v1-run-runSlave-summary"
     static let receivedDroppedFailures = "v2-summary-receivedAt-dropped-failureHistogram"
     static let connectionsAndTLS = "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure"
-    static let masterPlan = "v4-run-plan-thresholds-endReason-runSlave-expectStatus"
+    static let masterPlan = "v4-run-plan-thresholds-endReason-runSlave-expectStatus-stages"
     static let all: Set<String> = [first, receivedDroppedFailures, connectionsAndTLS, masterPlan]
 }
 
@@ -89,13 +89,15 @@ extension RunStore {
             // NULL when each slave brought its own. run.thresholds: the run's thresholds (a JSON
             // array of their texts). run.endReason: why a run ended early (a breached
             // threshold). runSlave.expectStatus: the statuses that count as successes, as given
-            // ("200-299,304"); NULL for the default (2xx and 3xx).
+            // ("200-299,304"); NULL for the default (2xx and 3xx). runSlave.stages: the rate's
+            // ramp, a JSON array of {durationNs, target}; NULL without one.
             try db.execute(
                 sql: """
                     ALTER TABLE run ADD COLUMN plan TEXT;
                     ALTER TABLE run ADD COLUMN thresholds TEXT;
                     ALTER TABLE run ADD COLUMN endReason TEXT;
                     ALTER TABLE runSlave ADD COLUMN expectStatus TEXT;
+                    ALTER TABLE runSlave ADD COLUMN stages TEXT;
                     """)
         }
         return migrator

@@ -26,14 +26,15 @@ extension RunStore {
                 try db.execute(
                     sql: """
                         INSERT INTO runSlave (runId, slave, status, tasks, durationNs, rate, batch, method, url,
-                            timeoutNs, joinedAt, protocol, connections, insecure, expectStatus)
-                        VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            timeoutNs, joinedAt, protocol, connections, insecure, expectStatus, stages)
+                        VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         runId, slave.name, plan.tasks == 0 ? nil : Int64(clamping: plan.tasks),
                         plan.duration.map(\.nanoseconds), plan.rate, plan.batch, plan.method, plan.url,
                         plan.timeout.map(\.nanoseconds), startedAt, plan.http2 ? "h2" : "http/1.1",
                         plan.http2 ? plan.connections.map { max($0, 1) } : nil, plan.insecure, plan.expectStatus,
+                        plan.stages.isEmpty ? nil : (try? JSONEncoder().encode(plan.stages)).map { String(decoding: $0, as: UTF8.self) },
                     ])
             }
             return runId

@@ -14,12 +14,14 @@ struct StoredPlan: Codable {
     var connections: UInt32?
     var insecure: Bool
     var expectStatus: String?
+    var stages: [RateStage]?
 
     static func encode(_ plan: SlavePlan) -> String {
         let stored = StoredPlan(
             tasks: plan.tasks == 0 ? nil : plan.tasks, batch: plan.batch, url: plan.url, durationNs: plan.duration?.nanoseconds,
             rate: plan.rate, method: plan.method, timeoutNs: plan.timeout?.nanoseconds, http2: plan.http2,
-            connections: plan.connections, insecure: plan.insecure, expectStatus: plan.expectStatus)
+            connections: plan.connections, insecure: plan.insecure, expectStatus: plan.expectStatus,
+            stages: plan.stages.isEmpty ? nil : plan.stages)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         // Plain numbers and strings: encoding cannot fail.
@@ -33,6 +35,7 @@ struct StoredPlan: Codable {
             tasks: stored.tasks ?? 0, batch: stored.batch, url: stored.url,
             duration: stored.durationNs.flatMap { $0 > 0 ? .nanoseconds($0) : nil }, rate: stored.rate.flatMap { $0 > 0 && $0.isFinite ? $0 : nil },
             method: stored.method, timeout: stored.timeoutNs.flatMap { $0 > 0 ? .nanoseconds($0) : nil }, http2: stored.http2,
-            connections: stored.connections, insecure: stored.insecure, expectStatus: stored.expectStatus)
+            connections: stored.connections, insecure: stored.insecure, expectStatus: stored.expectStatus,
+            stages: stored.stages ?? [])
     }
 }

@@ -8,6 +8,10 @@ import Store
 struct DurationArgument: ExpressibleByArgument, Sendable {
     let duration: Duration
 
+    init(duration: Duration) {
+        self.duration = duration
+    }
+
     init?(argument: String) {
         let units: [(suffix: String, nanoseconds: Double)] = [
             ("ms", 1e6), ("us", 1e3), ("µs", 1e3), ("ns", 1), ("s", 1e9), ("m", 60e9), ("h", 3600e9),
@@ -33,6 +37,9 @@ struct LoadOptions: ParsableArguments {
 
     @Option(help: "Open model: this many requests per second at fixed intended times; latency counts from the intended time.")
     var rate: Double?
+
+    @Option(help: "Open model along a ramp: the rate goes linearly from 0 through each DURATION:REQUESTS_PER_S, e.g. 30s:100,2m:100,30s:0; the run lasts their total (instead of --rate and --duration).")
+    var stages: String?
 
     @Option(help: "A request without a complete response after this long fails as a timeout (e.g. 5s).")
     var timeout: DurationArgument?
@@ -94,9 +101,34 @@ struct LoadOptions: ParsableArguments {
                 throw ValidationError(error.message)
             }
         }
+        if let stages {
+            _ = try Self.parseStages(stages)
+            if rate != nil || duration != nil {
+                throw ValidationError("--stages sets the rate and the length of the run: leave out --rate and --duration")
+            }
+        }
         if let rate, !Self.rates.contains(rate) {
             throw ValidationError(
                 "--rate must be a number of requests per second from 0.001 to 10000000 (got \(rate))")
+        }
+    }
+
+    /// `30s:100,2m:100,30s:0`: each stage's length and the rate it ends at.
+    static func parseStages(_ text: String) throws -> [RateStage] {
+        func invalid(_ why: String) -> ValidationError {
+            ValidationError("--stages \"\(text)\" \(why); write DURATION:REQUESTS_PER_S stages separated by commas, e.g. 30s:100,2m:100,30s:0")
+        }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+        guard !text.isEmpty, parts.count <= 100 else { throw invalid(text.isEmpty ? "is empty" : "has more than 100 stages") }
+        return try parts.map { part in
+            let fields = part.split(separator: ":", omittingEmptySubsequences: false)
+            guard fields.count == 2, let duration = DurationArgument(argument: String(fields[0])) else {
+                throw invalid("has \"\(part)\", which is not DURATION:REQUESTS_PER_S")
+            }
+            guard let target = Double(fields[1]), target.isFinite, target >= 0, target <= Self.rates.upperBound else {
+                throw invalid("has \"\(part)\": a rate goes from 0 to 10000000 requests/s")
+            }
+            return RateStage(durationNs: duration.duration.nanoseconds, target: target)
         }
     }
 
@@ -110,10 +142,14 @@ struct LoadOptions: ParsableArguments {
             }
             return value
         }
-        let duration = try duration ?? fromEnvironment("DURATION")
+        let stages = try stages.map(Self.parseStages) ?? []
+        // With stages, the run lasts their total.
+        let duration = stages.isEmpty
+            ? try duration ?? fromEnvironment("DURATION")
+            : DurationArgument(duration: .nanoseconds(stages.reduce(Int64(0)) { $0.addingReportingOverflow($1.durationNs).partialValue }))
         let timeout = try timeout ?? fromEnvironment("TIMEOUT")
         var rate = self.rate
-        if rate == nil, let text = environment.value("RATE") {
+        if rate == nil, stages.isEmpty, let text = environment.value("RATE") {
             guard let value = Double(text), Self.rates.contains(value) else {
                 throw CLIError("RATE=\(text) in the environment or .env is not a number of requests per second from 0.001 to 10000000")
             }
@@ -130,7 +166,7 @@ struct LoadOptions: ParsableArguments {
             tasks: UInt64(max(tasks, 0)), batch: UInt32(clamping: batch), url: url, duration: duration?.duration,
             rate: rate, method: (method ?? environment.value("METHOD") ?? "GET").uppercased(), timeout: timeout?.duration,
             http2: http2, connections: connections.map { UInt32($0) },
-            expectStatus: try expectStatus.map { try StatusSet(parsing: $0).description })
+            expectStatus: try expectStatus.map { try StatusSet(parsing: $0).description }, stages: stages)
         return (plan, body)
     }
 }

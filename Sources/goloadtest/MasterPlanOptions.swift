@@ -22,7 +22,7 @@ struct MasterPlanOptions: ParsableArguments {
     @OptionGroup var load: LoadOptions
 
     /// Whether the flags describe a plan at all.
-    var isGiven: Bool { plan != nil || url != nil || tasks != nil || load.duration != nil }
+    var isGiven: Bool { plan != nil || url != nil || tasks != nil || load.duration != nil || load.stages != nil }
 
     func validate() throws {
         if load.caFile != nil || load.cert != nil || load.key != nil {
@@ -43,7 +43,8 @@ struct MasterPlanOptions: ParsableArguments {
         guard isGiven else { return nil }
         let file = try plan.map(PlanFile.load) ?? PlanFile()
         var load = self.load
-        load.duration = load.duration ?? file.duration
+        load.stages = load.stages ?? file.stages
+        if load.stages == nil { load.duration = load.duration ?? file.duration }
         load.rate = load.rate ?? file.rate
         load.timeout = load.timeout ?? file.timeout
         load.method = load.method ?? file.method
@@ -54,8 +55,8 @@ struct MasterPlanOptions: ParsableArguments {
         load.expectStatus = load.expectStatus ?? file.expectStatus
         try load.validate()
         let tasks = self.tasks ?? file.tasks ?? 0
-        guard tasks > 0 || load.duration != nil else {
-            throw CLIError("the master's plan needs --tasks N or --duration D (on the command line or in the --plan file)")
+        guard tasks > 0 || load.duration != nil || load.stages != nil else {
+            throw CLIError("the master's plan needs --tasks N, --duration D or --stages (on the command line or in the --plan file)")
         }
         let batch = self.batch ?? file.batch ?? 64
         try validatePlan(tasks: max(tasks, 1), batch: batch)
@@ -83,6 +84,7 @@ struct PlanFile {
     var connections: Int?
     var insecure = false
     var expectStatus: String?
+    var stages: String?
 
     /// The file's JSON, as typed as the flags are.
     private struct Raw: Decodable {
@@ -99,11 +101,12 @@ struct PlanFile {
         var connections: Int?
         var insecure: Bool?
         var expectStatus: String?
+        var stages: String?
     }
 
     static let keys = [
-        "batch", "body", "connections", "duration", "expectStatus", "headers", "http2", "insecure", "method", "rate", "tasks",
-        "timeout", "url",
+        "batch", "body", "connections", "duration", "expectStatus", "headers", "http2", "insecure", "method", "rate", "stages",
+        "tasks", "timeout", "url",
     ]
 
     static func load(_ path: String) throws -> PlanFile {
@@ -136,6 +139,6 @@ struct PlanFile {
             url: raw.url, tasks: raw.tasks, batch: raw.batch, duration: try duration("duration", raw.duration), rate: raw.rate,
             timeout: try duration("timeout", raw.timeout), method: raw.method, headers: raw.headers ?? [], body: raw.body,
             http2: raw.http2 ?? false, connections: raw.connections, insecure: raw.insecure ?? false,
-            expectStatus: raw.expectStatus)
+            expectStatus: raw.expectStatus, stages: raw.stages)
     }
 }

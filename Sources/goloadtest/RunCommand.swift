@@ -21,8 +21,8 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard tasks != nil || load.duration != nil else {
-            throw ValidationError("give --tasks N or --duration D (e.g. --duration 30s)")
+        guard tasks != nil || load.duration != nil || load.stages != nil else {
+            throw ValidationError("give --tasks N, --duration D (e.g. --duration 30s) or --stages")
         }
         if let tasks { try validatePlan(tasks: tasks, batch: batch) } else { try validatePlan(tasks: 1, batch: batch) }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }

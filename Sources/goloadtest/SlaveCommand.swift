@@ -51,7 +51,7 @@ struct SlaveCommand: AsyncParsableCommand {
     @OptionGroup var options: SlaveOptions
 
     /// Whether this slave brings a plan of its own.
-    var bringsPlan: Bool { tasks != nil || options.load.duration != nil }
+    var bringsPlan: Bool { tasks != nil || options.load.duration != nil || options.load.stages != nil }
 
     func validate() throws {
         _ = try parseMaster(master)

@@ -36,6 +36,15 @@ struct MasterPlanSharesTests {
         }
     }
 
+    @Test("stages are shared like the rate: each slave ramps to its part of every target")
+    func stages() throws {
+        let plan = try MasterPlan(plan: SlavePlan(
+            tasks: 0, batch: 30, url: "http://127.0.0.1:9/", duration: .seconds(6),
+            stages: [RateStage(durationNs: 3_000_000_000, target: 300), RateStage(durationNs: 3_000_000_000, target: 0)]))
+        let shares = try plan.shares(3)
+        #expect(shares.allSatisfy { $0.stages.map(\.target) == [100, 0] && $0.stages.map(\.durationNs) == [3_000_000_000, 3_000_000_000] })
+    }
+
     @Test("fewer tasks, connections or HTTP/2 connections than slaves: refused, naming which")
     func tooFew() throws {
         let plan = try MasterPlan(plan: SlavePlan(tasks: 2, batch: 10, url: "http://127.0.0.1:9/"))

@@ -118,11 +118,15 @@ struct MasterPlanTests {
         let cases: [([String], String)] = [
             (["--batch", "5"], "describe the master's plan: give it --url and --tasks or --duration too"),
             (["--url", "http://127.0.0.1:9/", "--tasks", "10", "--ca-file", "ca.pem"], "each slave's own"),
-            (["--url", "http://127.0.0.1:9/"], "needs --tasks N or --duration D"),
+            (["--url", "http://127.0.0.1:9/"], "needs --tasks N, --duration D or --stages"),
             (["--url", "ftp://127.0.0.1:9/", "--tasks", "10"], "is not an http:// or https:// URL"),
             (["--url", "http://127.0.0.1:9/", "--tasks", "10", "--insecure"], "--insecure is for https:// targets"),
             (["--url", "http://127.0.0.1:9/", "--tasks", "0"], "tasks must be a positive integer"),
             (["--expect-status", "404"], "describe the master's plan"),
+            (["--url", "http://127.0.0.1:9/", "--stages", "3s:400", "--rate", "5"], "leave out --rate and --duration"),
+            (["--url", "http://127.0.0.1:9/", "--stages", "3s"], "not DURATION:REQUESTS_PER_S"),
+            (["--url", "http://127.0.0.1:9/", "--stages", "3s:-1"], "a rate goes from 0 to 10000000"),
+            (["--url", "http://127.0.0.1:9/", "--stages", ""], "is empty"),
             (["--url", "http://127.0.0.1:9/", "--tasks", "10", "--expect-status", "600"], "codes go from 100 to 599"),
             (["--plan", try write("status.json", #"{"url": "http://127.0.0.1:9/", "tasks": 5, "expectStatus": "abc"}"#)], "--expect-status \"abc\""),
             (["--plan", try write("typo.json", #"{"url": "http://127.0.0.1:9/", "taks": 10}"#)], #"unknown key "taks""#),
@@ -255,6 +259,10 @@ struct HostilePlanTests {
             (plan { $0.headers = ["no colon here"] }, "header"),
             (plan { $0.connections = 20_000 }, "connections must be at most 10000"),
             (plan { $0.expectStatus = "2xx" }, "--expect-status \"2xx\""),
+            (plan { $0.stages = [Result_Stage()] }, "a stage must last from 1 ns to a year"),
+            (plan { var stage = Result_Stage(); stage.durationNs = 1_000; stage.target = .infinity; $0.stages = [stage] }, "a stage must last"),
+            (plan { var stage = Result_Stage(); stage.durationNs = 1_000; stage.target = 5; $0.stages = [stage]; $0.rate = 5 }, "stages or a rate, not both"),
+            (plan { $0.stages = Array(repeating: Result_Stage(), count: 101) }, "at most 100 stages"),
         ] as [(Result_Plan, String)])
     func refused(plan: Result_Plan, message: String) async throws {
         let folder = try TemporaryDirectory()
