@@ -70,6 +70,7 @@ public struct MasterPlan: Sendable, Equatable {
             part.batch = UInt32(share(UInt64(plan.batch), index))
             part.rate = plan.rate.map { $0 / Double(count) }
             part.stages = plan.stages.map { RateStage(durationNs: $0.durationNs, target: $0.target / Double(count)) }
+            part.connectionStages = plan.connectionStages.map { RateStage(durationNs: $0.durationNs, target: $0.target / Double(count)) }
             if plan.http2 {
                 // connections <= batch, so each share's connections <= its batch.
                 part.connections = UInt32(share(UInt64(plan.connections ?? 1), index))
@@ -157,14 +158,17 @@ enum PlanLimits {
             return "method, headers or body too large"
         }
         if plan.url.isEmpty || plan.url.utf8.count > 4096 { return "the plan's URL is empty or longer than 4096 bytes" }
-        if plan.stages.count > 100 { return "at most 100 stages (got \(plan.stages.count))" }
-        if let stage = plan.stages.first(where: {
+        if plan.stages.count > 100 || plan.connectionStages.count > 100 { return "at most 100 stages" }
+        if let stage = (plan.stages + plan.connectionStages).first(where: {
             $0.durationNs == 0 || $0.durationNs > 366 * 86_400 * 1_000_000_000 || !$0.target.isFinite || $0.target < 0
                 || $0.target > 10_000_000
         }) {
             return "a stage must last from 1 ns to a year and aim at 0 to 10000000 requests/s (got \(stage.durationNs) ns, \(stage.target))"
         }
         if !plan.stages.isEmpty, plan.rate != 0 { return "a plan has stages or a rate, not both" }
+        if !plan.connectionStages.isEmpty, plan.rate != 0 || !plan.stages.isEmpty {
+            return "connection stages ramp a closed-model run: not with a rate or rate stages"
+        }
         if !plan.expectStatus.isEmpty {
             do {
                 _ = try StatusSet(parsing: plan.expectStatus)

@@ -11,6 +11,8 @@ final class ConnectionSlot {
     let shard: WindowRecorder.Shard
     let requestSize: UInt64
     let streams: Int
+    /// Which of the run's connections this is (a connection ramp lets the first ones send).
+    let index: Int
     private var finished = false
     /// The request the connection being opened will send first.
     private var connecting: Ticket?
@@ -38,7 +40,8 @@ final class ConnectionSlot {
             }
     }()
 
-    init(eventLoop: any EventLoop, run: LoadRun, shard: WindowRecorder.Shard, streams: Int = 1) {
+    init(eventLoop: any EventLoop, run: LoadRun, shard: WindowRecorder.Shard, streams: Int = 1, index: Int = 0) {
+        self.index = index
         self.eventLoop = eventLoop
         self.run = run
         self.shard = shard
@@ -50,11 +53,33 @@ final class ConnectionSlot {
     /// finishes if there is none left.
     func start(pending: Ticket? = nil) {
         eventLoop.assertInEventLoop()
+        guard pending != nil || run.control.allows(connection: index) else {
+            park()
+            return
+        }
         guard let ticket = pending ?? run.control.take() else {
             finish()
             return
         }
         connect(ticket)
+    }
+
+    /// The next request for this connection, or nil: none left, or the connection ramp wants
+    /// this one idle now (it closes, and `start` waits until it is wanted again).
+    func take() -> Ticket? {
+        run.control.allows(connection: index) ? run.control.take() : nil
+    }
+
+    /// Not among the connections the ramp wants now: looks again every 100 ms until the run ends.
+    private func park() {
+        guard !run.control.isStopped, run.control.remainingNanoseconds > 0 else {
+            finish()
+            return
+        }
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        eventLoop.scheduleTask(in: .nanoseconds(Int64(LoadConnectionHandler.recheckNanoseconds))) {
+            bound.value.start()
+        }
     }
 
     /// Connects to the run's addresses in the resolver's order, starting from the one that
@@ -121,6 +146,10 @@ final class ConnectionSlot {
         let now = NIODeadline.now().uptimeNanoseconds
         let from = ticket.intended != 0 ? min(ticket.intended, startedAt) : startedAt
         failed(kind, latencyMicroseconds: (now &- from) / 1_000, late: false, bytesReceived: 0, bytesSent: 0)
+        guard run.control.allows(connection: index) else {
+            park()
+            return
+        }
         guard let next = run.control.take() else {
             finish()
             return

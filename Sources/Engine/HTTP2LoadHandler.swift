@@ -187,7 +187,7 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
         guard settled, !closing, context.channel.isActive else { return }
         if slot.run.control.isStopped { draining = true }
         while !draining, inFlight.count + waiting.count < slot.streams {
-            guard let ticket = slot.run.control.take() else {
+            guard let ticket = slot.take() else {
                 draining = true
                 break
             }

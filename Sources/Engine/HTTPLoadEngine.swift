@@ -82,7 +82,7 @@ public struct HTTPLoadEngine: Sendable {
                 let loop = loops[index % loops.count]
                 let shard = recorder.shards[index % recorder.shards.count]
                 loop.execute {
-                    ConnectionSlot(eventLoop: loop, run: run, shard: shard, streams: streams).start()
+                    ConnectionSlot(eventLoop: loop, run: run, shard: shard, streams: streams, index: index).start()
                 }
             }
         }

@@ -121,7 +121,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
             status: response.status, latencyMicroseconds: (now &- intendedAt) / 1_000,
             uncorrectedMicroseconds: (now &- sentAt) / 1_000, late: late, bytesReceived: bytesIn)
         bytesIn = 0
-        guard response.keepAlive, let next = slot.run.control.take() else {
+        guard response.keepAlive, let next = slot.take() else {
             context.close(promise: nil)
             return
         }

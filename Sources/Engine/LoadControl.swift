@@ -22,6 +22,8 @@ public final class LoadControl: Sendable {
     private let start: UInt64
     /// Open model: when each request is meant to go; nil for the closed model.
     private let schedule: RateSchedule?
+    /// Closed model along a ramp: how many connections may send now.
+    private let ramp: ConnectionRamp?
     private let taken = Atomic<UInt64>(0)
     private let stopped = Atomic<Bool>(false)
     /// When `stop()` was first called (uptime ns); 0 while not stopped.
@@ -33,11 +35,22 @@ public final class LoadControl: Sendable {
     ///   - rate: requests per second at fixed intended times (open model); nil sends each request
     ///     as soon as its connection is free (closed model).
     ///   - stages: open model along a ramp instead of a fixed rate; the run ends with them.
+    ///   - connectionStages: closed model with the connections in use ramped through them;
+    ///     the run ends with them.
     public init(
-        tasks: UInt64, duration: Duration? = nil, rate: Double? = nil, stages: [RateStage] = [], start: NIODeadline = .now()
+        tasks: UInt64, duration: Duration? = nil, rate: Double? = nil, stages: [RateStage] = [],
+        connectionStages: [RateStage] = [], start: NIODeadline = .now()
     ) {
         self.start = start.uptimeNanoseconds
         var duration = duration
+        if connectionStages.isEmpty {
+            ramp = nil
+        } else {
+            let ramp = ConnectionRamp(connectionStages)
+            self.ramp = ramp
+            let total = Duration.nanoseconds(Int64(min(ramp.seconds * 1e9, 9e18)))
+            duration = min(duration ?? total, total)
+        }
         if !stages.isEmpty {
             let schedule = RateSchedule(stages: stages)
             self.schedule = schedule
@@ -57,6 +70,14 @@ public final class LoadControl: Sendable {
     }
 
     package var isRateDriven: Bool { schedule != nil }
+
+    /// Whether connection `index` (0-based) may send now: always, unless the connections in use
+    /// follow a ramp that wants fewer right now.
+    func allows(connection index: Int) -> Bool {
+        guard let ramp else { return true }
+        let now = NIODeadline.now().uptimeNanoseconds
+        return index < ramp.connections(at: now > start ? Double(now - start) / 1e9 : 0)
+    }
 
     /// Claims one more request, or nil when the run has no more to send. Past the deadline
     /// nothing is handed out, however far behind its schedule a rate-driven run is: a duration

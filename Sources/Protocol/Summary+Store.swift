@@ -79,12 +79,8 @@ extension Result_Plan {
         connections = plan.connections ?? 0
         insecure = plan.insecure
         expectStatus = plan.expectStatus ?? ""
-        stages = plan.stages.map { stage in
-            var wire = Result_Stage()
-            wire.durationNs = UInt64(max(0, stage.durationNs))
-            wire.target = stage.target
-            return wire
-        }
+        stages = plan.stages.map(Result_Stage.init)
+        connectionStages = plan.connectionStages.map(Result_Stage.init)
     }
 
     package var slavePlan: SlavePlan {
@@ -95,9 +91,19 @@ extension Result_Plan {
             timeout: timeoutNs == 0 ? nil : .nanoseconds(Int64(clamping: timeoutNs)), http2: http2,
             connections: connections == 0 ? nil : connections, insecure: insecure,
             expectStatus: expectStatus.isEmpty ? nil : expectStatus,
-            stages: stages.map { RateStage(durationNs: Int64(clamping: $0.durationNs), target: $0.target) })
+            stages: stages.map(\.rateStage), connectionStages: connectionStages.map(\.rateStage))
     }
 
+}
+
+extension Result_Stage {
+    package init(_ stage: RateStage) {
+        self.init()
+        durationNs = UInt64(max(0, stage.durationNs))
+        target = stage.target
+    }
+
+    package var rateStage: RateStage { RateStage(durationNs: Int64(clamping: durationNs), target: target) }
 }
 
 extension Result_ExecutionCommand {

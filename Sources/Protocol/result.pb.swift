@@ -82,6 +82,10 @@ public nonisolated struct Result_Plan: Sendable {
   /// stage's target; `duration_ns` is their total.
   public var stages: [Result_Stage] = []
 
+  /// Closed model along a ramp: the connections in use go linearly from 0 through each stage's
+  /// target; `batch` is their maximum and `duration_ns` their total.
+  public var connectionStages: [Result_Stage] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -453,7 +457,7 @@ fileprivate nonisolated let _protobuf_package = "result"
 
 nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Plan"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0\u{1}batch\0\u{1}url\0\u{3}duration_ns\0\u{1}rate\0\u{1}method\0\u{1}headers\0\u{1}body\0\u{3}timeout_ns\0\u{1}http2\0\u{1}connections\0\u{1}insecure\0\u{3}expect_status\0\u{1}stages\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0\u{1}batch\0\u{1}url\0\u{3}duration_ns\0\u{1}rate\0\u{1}method\0\u{1}headers\0\u{1}body\0\u{3}timeout_ns\0\u{1}http2\0\u{1}connections\0\u{1}insecure\0\u{3}expect_status\0\u{1}stages\0\u{3}connection_stages\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -475,6 +479,7 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
       case 12: try { try decoder.decodeSingularBoolField(value: &self.insecure) }()
       case 13: try { try decoder.decodeSingularStringField(value: &self.expectStatus) }()
       case 14: try { try decoder.decodeRepeatedMessageField(value: &self.stages) }()
+      case 15: try { try decoder.decodeRepeatedMessageField(value: &self.connectionStages) }()
       default: break
       }
     }
@@ -523,6 +528,9 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
     if !self.stages.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.stages, fieldNumber: 14)
     }
+    if !self.connectionStages.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.connectionStages, fieldNumber: 15)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -541,6 +549,7 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
     if lhs.insecure != rhs.insecure {return false}
     if lhs.expectStatus != rhs.expectStatus {return false}
     if lhs.stages != rhs.stages {return false}
+    if lhs.connectionStages != rhs.connectionStages {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -48,14 +48,18 @@ public struct SlavePlan: Sendable, Equatable, Codable {
     public var expectStatus: String?
     /// Open model along a ramp instead of a fixed `rate`; the run lasts their total.
     public var stages: [RateStage]
+    /// Closed model with the connections in use ramped through these (targets are
+    /// connections); `batch` is their maximum and the run lasts their total.
+    public var connectionStages: [RateStage]
 
     public init(
         tasks: UInt64, batch: UInt32, url: String, duration: Duration? = nil, rate: Double? = nil,
         method: String = "GET", timeout: Duration? = nil, http2: Bool = false, connections: UInt32? = nil,
-        insecure: Bool = false, expectStatus: String? = nil, stages: [RateStage] = []
+        insecure: Bool = false, expectStatus: String? = nil, stages: [RateStage] = [], connectionStages: [RateStage] = []
     ) {
         self.expectStatus = expectStatus
         self.stages = stages
+        self.connectionStages = connectionStages
         self.http2 = http2
         self.connections = connections
         self.insecure = insecure
@@ -79,6 +83,7 @@ public struct SlavePlan: Sendable, Equatable, Codable {
         }
         if let rate { parts.append("at \(Self.trim(rate)) req/s") }
         if !stages.isEmpty { parts.append("stages \(RateStage.text(stages)) req/s") }
+        if !connectionStages.isEmpty { parts.append("connection stages \(RateStage.text(connectionStages))") }
         if http2 {
             let connections = max(connections ?? 1, 1)
             parts.append("\(batch) streams on \(connections) HTTP/2 connection\(connections == 1 ? "" : "s")")

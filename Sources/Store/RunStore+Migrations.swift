@@ -5,7 +5,7 @@ enum Migrations {
     static let first = "v1-run-runSlave-summary"
     static let receivedDroppedFailures = "v2-summary-receivedAt-dropped-failureHistogram"
     static let connectionsAndTLS = "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure"
-    static let masterPlan = "v4-run-plan-thresholds-endReason-runSlave-expectStatus-stages"
+    static let masterPlan = "v4-master-plan-thresholds-statuses-stages"
     static let all: Set<String> = [first, receivedDroppedFailures, connectionsAndTLS, masterPlan]
 }
 
@@ -91,6 +91,7 @@ extension RunStore {
             // threshold). runSlave.expectStatus: the statuses that count as successes, as given
             // ("200-299,304"); NULL for the default (2xx and 3xx). runSlave.stages: the rate's
             // ramp, a JSON array of {durationNs, target}; NULL without one.
+            // runSlave.connectionStages: the same for the connections in use.
             try db.execute(
                 sql: """
                     ALTER TABLE run ADD COLUMN plan TEXT;
@@ -98,6 +99,7 @@ extension RunStore {
                     ALTER TABLE run ADD COLUMN endReason TEXT;
                     ALTER TABLE runSlave ADD COLUMN expectStatus TEXT;
                     ALTER TABLE runSlave ADD COLUMN stages TEXT;
+                    ALTER TABLE runSlave ADD COLUMN connectionStages TEXT;
                     """)
         }
         return migrator

@@ -131,7 +131,10 @@ extension RunSlaveRecord {
                 ? try row.optionalInteger("connections", "runSlave.connections").map { UInt32(clamping: $0) } : nil,
             insecure: row.hasColumn("insecure") ? try row.integer("insecure", "runSlave.insecure") != 0 : false,
             expectStatus: row.optionalText("expectStatus"),
-            stages: row.optionalText("stages").flatMap { try? JSONDecoder().decode([RateStage].self, from: Data($0.utf8)) } ?? [])
+            stages: row.optionalText("stages").flatMap { try? JSONDecoder().decode([RateStage].self, from: Data($0.utf8)) } ?? [],
+            connectionStages: row.optionalText("connectionStages").flatMap {
+                try? JSONDecoder().decode([RateStage].self, from: Data($0.utf8))
+            } ?? [])
         self.init(
             runId: try row.integer("runId", "runSlave.runId"),
             slave: try row.text("slave", "runSlave.slave"),

@@ -26,15 +26,15 @@ extension RunStore {
                 try db.execute(
                     sql: """
                         INSERT INTO runSlave (runId, slave, status, tasks, durationNs, rate, batch, method, url,
-                            timeoutNs, joinedAt, protocol, connections, insecure, expectStatus, stages)
-                        VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            timeoutNs, joinedAt, protocol, connections, insecure, expectStatus, stages, connectionStages)
+                        VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         runId, slave.name, plan.tasks == 0 ? nil : Int64(clamping: plan.tasks),
                         plan.duration.map(\.nanoseconds), plan.rate, plan.batch, plan.method, plan.url,
                         plan.timeout.map(\.nanoseconds), startedAt, plan.http2 ? "h2" : "http/1.1",
                         plan.http2 ? plan.connections.map { max($0, 1) } : nil, plan.insecure, plan.expectStatus,
-                        plan.stages.isEmpty ? nil : (try? JSONEncoder().encode(plan.stages)).map { String(decoding: $0, as: UTF8.self) },
+                        Self.json(plan.stages), Self.json(plan.connectionStages),
                     ])
             }
             return runId
@@ -136,6 +136,11 @@ extension RunStore {
     }
 
     /// Closes a run with its final status.
+    /// Stages as stored: a JSON array, NULL for none.
+    private static func json(_ stages: [RateStage]) -> String? {
+        stages.isEmpty ? nil : (try? JSONEncoder().encode(stages)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// `reason`: why the run ended before its plan did, if it did.
     public func finishRun(_ runId: Int64, status: RunStatus, at time: Int64, reason: String? = nil) async throws(StoreError) {
         try await write { db in

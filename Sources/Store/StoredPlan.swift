@@ -15,13 +15,15 @@ struct StoredPlan: Codable {
     var insecure: Bool
     var expectStatus: String?
     var stages: [RateStage]?
+    var connectionStages: [RateStage]?
 
     static func encode(_ plan: SlavePlan) -> String {
         let stored = StoredPlan(
             tasks: plan.tasks == 0 ? nil : plan.tasks, batch: plan.batch, url: plan.url, durationNs: plan.duration?.nanoseconds,
             rate: plan.rate, method: plan.method, timeoutNs: plan.timeout?.nanoseconds, http2: plan.http2,
             connections: plan.connections, insecure: plan.insecure, expectStatus: plan.expectStatus,
-            stages: plan.stages.isEmpty ? nil : plan.stages)
+            stages: plan.stages.isEmpty ? nil : plan.stages,
+            connectionStages: plan.connectionStages.isEmpty ? nil : plan.connectionStages)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         // Plain numbers and strings: encoding cannot fail.
@@ -36,6 +38,6 @@ struct StoredPlan: Codable {
             duration: stored.durationNs.flatMap { $0 > 0 ? .nanoseconds($0) : nil }, rate: stored.rate.flatMap { $0 > 0 && $0.isFinite ? $0 : nil },
             method: stored.method, timeout: stored.timeoutNs.flatMap { $0 > 0 ? .nanoseconds($0) : nil }, http2: stored.http2,
             connections: stored.connections, insecure: stored.insecure, expectStatus: stored.expectStatus,
-            stages: stored.stages ?? [])
+            stages: stored.stages ?? [], connectionStages: stored.connectionStages ?? [])
     }
 }

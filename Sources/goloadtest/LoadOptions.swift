@@ -41,6 +41,9 @@ struct LoadOptions: ParsableArguments {
     @Option(help: "Open model along a ramp: the rate goes linearly from 0 through each DURATION:REQUESTS_PER_S, e.g. 30s:100,2m:100,30s:0; the run lasts their total (instead of --rate and --duration).")
     var stages: String?
 
+    @Option(help: "Closed model along a ramp: the connections in use go linearly from 0 through each DURATION:CONNECTIONS, e.g. 30s:10,1m:64; the run lasts their total and opens as many connections as the largest (instead of --batch and --duration).")
+    var connectionStages: String?
+
     @Option(help: "A request without a complete response after this long fails as a timeout (e.g. 5s).")
     var timeout: DurationArgument?
 
@@ -107,6 +110,15 @@ struct LoadOptions: ParsableArguments {
                 throw ValidationError("--stages sets the rate and the length of the run: leave out --rate and --duration")
             }
         }
+        if let connectionStages {
+            let stages = try Self.parseStages(connectionStages, flag: "--connection-stages", unit: "CONNECTIONS", maximum: 100_000)
+            if rate != nil || duration != nil || self.stages != nil {
+                throw ValidationError("--connection-stages sets the connections and the length of the run: leave out --rate, --stages and --duration")
+            }
+            guard stages.contains(where: { $0.target >= 0.5 }) else {
+                throw ValidationError("--connection-stages \"\(connectionStages)\" never uses a connection; give a stage a target of 1 or more")
+            }
+        }
         if let rate, !Self.rates.contains(rate) {
             throw ValidationError(
                 "--rate must be a number of requests per second from 0.001 to 10000000 (got \(rate))")
@@ -114,19 +126,21 @@ struct LoadOptions: ParsableArguments {
     }
 
     /// `30s:100,2m:100,30s:0`: each stage's length and the rate it ends at.
-    static func parseStages(_ text: String) throws -> [RateStage] {
+    static func parseStages(
+        _ text: String, flag: String = "--stages", unit: String = "REQUESTS_PER_S", maximum: Double = rates.upperBound
+    ) throws -> [RateStage] {
         func invalid(_ why: String) -> ValidationError {
-            ValidationError("--stages \"\(text)\" \(why); write DURATION:REQUESTS_PER_S stages separated by commas, e.g. 30s:100,2m:100,30s:0")
+            ValidationError("\(flag) \"\(text)\" \(why); write DURATION:\(unit) stages separated by commas, e.g. 30s:100,2m:100,30s:0")
         }
         let parts = text.split(separator: ",", omittingEmptySubsequences: false)
         guard !text.isEmpty, parts.count <= 100 else { throw invalid(text.isEmpty ? "is empty" : "has more than 100 stages") }
         return try parts.map { part in
             let fields = part.split(separator: ":", omittingEmptySubsequences: false)
             guard fields.count == 2, let duration = DurationArgument(argument: String(fields[0])) else {
-                throw invalid("has \"\(part)\", which is not DURATION:REQUESTS_PER_S")
+                throw invalid("has \"\(part)\", which is not DURATION:\(unit)")
             }
-            guard let target = Double(fields[1]), target.isFinite, target >= 0, target <= Self.rates.upperBound else {
-                throw invalid("has \"\(part)\": a rate goes from 0 to 10000000 requests/s")
+            guard let target = Double(fields[1]), target.isFinite, target >= 0, target <= maximum else {
+                throw invalid("has \"\(part)\": a target goes from 0 to \(Int(maximum))")
             }
             return RateStage(durationNs: duration.duration.nanoseconds, target: target)
         }
@@ -142,14 +156,20 @@ struct LoadOptions: ParsableArguments {
             }
             return value
         }
-        let stages = try stages.map(Self.parseStages) ?? []
+        let stages = try stages.map { try Self.parseStages($0) } ?? []
+        let connectionStages = try connectionStages.map {
+            try Self.parseStages($0, flag: "--connection-stages", unit: "CONNECTIONS", maximum: 100_000)
+        } ?? []
         // With stages, the run lasts their total.
-        let duration = stages.isEmpty
+        let ramp = stages.isEmpty ? connectionStages : stages
+        let duration = ramp.isEmpty
             ? try duration ?? fromEnvironment("DURATION")
-            : DurationArgument(duration: .nanoseconds(stages.reduce(Int64(0)) { $0.addingReportingOverflow($1.durationNs).partialValue }))
+            : DurationArgument(duration: .nanoseconds(ramp.reduce(Int64(0)) { $0.addingReportingOverflow($1.durationNs).partialValue }))
+        // With connection stages, as many connections as the largest stage wants.
+        let batch = connectionStages.isEmpty ? batch : Int((connectionStages.map(\.target).max() ?? 1).rounded())
         let timeout = try timeout ?? fromEnvironment("TIMEOUT")
         var rate = self.rate
-        if rate == nil, stages.isEmpty, let text = environment.value("RATE") {
+        if rate == nil, ramp.isEmpty, let text = environment.value("RATE") {
             guard let value = Double(text), Self.rates.contains(value) else {
                 throw CLIError("RATE=\(text) in the environment or .env is not a number of requests per second from 0.001 to 10000000")
             }
@@ -166,7 +186,8 @@ struct LoadOptions: ParsableArguments {
             tasks: UInt64(max(tasks, 0)), batch: UInt32(clamping: batch), url: url, duration: duration?.duration,
             rate: rate, method: (method ?? environment.value("METHOD") ?? "GET").uppercased(), timeout: timeout?.duration,
             http2: http2, connections: connections.map { UInt32($0) },
-            expectStatus: try expectStatus.map { try StatusSet(parsing: $0).description }, stages: stages)
+            expectStatus: try expectStatus.map { try StatusSet(parsing: $0).description }, stages: stages,
+            connectionStages: connectionStages)
         return (plan, body)
     }
 }

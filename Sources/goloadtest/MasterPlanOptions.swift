@@ -22,7 +22,9 @@ struct MasterPlanOptions: ParsableArguments {
     @OptionGroup var load: LoadOptions
 
     /// Whether the flags describe a plan at all.
-    var isGiven: Bool { plan != nil || url != nil || tasks != nil || load.duration != nil || load.stages != nil }
+    var isGiven: Bool {
+        plan != nil || url != nil || tasks != nil || load.duration != nil || load.stages != nil || load.connectionStages != nil
+    }
 
     func validate() throws {
         if load.caFile != nil || load.cert != nil || load.key != nil {
@@ -44,7 +46,8 @@ struct MasterPlanOptions: ParsableArguments {
         let file = try plan.map(PlanFile.load) ?? PlanFile()
         var load = self.load
         load.stages = load.stages ?? file.stages
-        if load.stages == nil { load.duration = load.duration ?? file.duration }
+        load.connectionStages = load.connectionStages ?? file.connectionStages
+        if load.stages == nil, load.connectionStages == nil { load.duration = load.duration ?? file.duration }
         load.rate = load.rate ?? file.rate
         load.timeout = load.timeout ?? file.timeout
         load.method = load.method ?? file.method
@@ -55,7 +58,7 @@ struct MasterPlanOptions: ParsableArguments {
         load.expectStatus = load.expectStatus ?? file.expectStatus
         try load.validate()
         let tasks = self.tasks ?? file.tasks ?? 0
-        guard tasks > 0 || load.duration != nil || load.stages != nil else {
+        guard tasks > 0 || load.duration != nil || load.stages != nil || load.connectionStages != nil else {
             throw CLIError("the master's plan needs --tasks N, --duration D or --stages (on the command line or in the --plan file)")
         }
         let batch = self.batch ?? file.batch ?? 64
@@ -85,6 +88,7 @@ struct PlanFile {
     var insecure = false
     var expectStatus: String?
     var stages: String?
+    var connectionStages: String?
 
     /// The file's JSON, as typed as the flags are.
     private struct Raw: Decodable {
@@ -102,11 +106,12 @@ struct PlanFile {
         var insecure: Bool?
         var expectStatus: String?
         var stages: String?
+        var connectionStages: String?
     }
 
     static let keys = [
-        "batch", "body", "connections", "duration", "expectStatus", "headers", "http2", "insecure", "method", "rate", "stages",
-        "tasks", "timeout", "url",
+        "batch", "body", "connectionStages", "connections", "duration", "expectStatus", "headers", "http2", "insecure", "method",
+        "rate", "stages", "tasks", "timeout", "url",
     ]
 
     static func load(_ path: String) throws -> PlanFile {
@@ -139,6 +144,6 @@ struct PlanFile {
             url: raw.url, tasks: raw.tasks, batch: raw.batch, duration: try duration("duration", raw.duration), rate: raw.rate,
             timeout: try duration("timeout", raw.timeout), method: raw.method, headers: raw.headers ?? [], body: raw.body,
             http2: raw.http2 ?? false, connections: raw.connections, insecure: raw.insecure ?? false,
-            expectStatus: raw.expectStatus, stages: raw.stages)
+            expectStatus: raw.expectStatus, stages: raw.stages, connectionStages: raw.connectionStages)
     }
 }

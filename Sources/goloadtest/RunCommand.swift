@@ -21,7 +21,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard tasks != nil || load.duration != nil || load.stages != nil else {
+        guard tasks != nil || load.duration != nil || load.stages != nil || load.connectionStages != nil else {
             throw ValidationError("give --tasks N, --duration D (e.g. --duration 30s) or --stages")
         }
         if let tasks { try validatePlan(tasks: tasks, batch: batch) } else { try validatePlan(tasks: 1, batch: batch) }

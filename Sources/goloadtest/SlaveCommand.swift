@@ -51,7 +51,9 @@ struct SlaveCommand: AsyncParsableCommand {
     @OptionGroup var options: SlaveOptions
 
     /// Whether this slave brings a plan of its own.
-    var bringsPlan: Bool { tasks != nil || options.load.duration != nil || options.load.stages != nil }
+    var bringsPlan: Bool {
+        tasks != nil || options.load.duration != nil || options.load.stages != nil || options.load.connectionStages != nil
+    }
 
     func validate() throws {
         _ = try parseMaster(master)

@@ -125,8 +125,11 @@ struct MasterPlanTests {
             (["--expect-status", "404"], "describe the master's plan"),
             (["--url", "http://127.0.0.1:9/", "--stages", "3s:400", "--rate", "5"], "leave out --rate and --duration"),
             (["--url", "http://127.0.0.1:9/", "--stages", "3s"], "not DURATION:REQUESTS_PER_S"),
-            (["--url", "http://127.0.0.1:9/", "--stages", "3s:-1"], "a rate goes from 0 to 10000000"),
+            (["--url", "http://127.0.0.1:9/", "--stages", "3s:-1"], "a target goes from 0 to 10000000"),
             (["--url", "http://127.0.0.1:9/", "--stages", ""], "is empty"),
+            (["--url", "http://127.0.0.1:9/", "--connection-stages", "2s:4", "--rate", "5"], "leave out --rate, --stages and --duration"),
+            (["--url", "http://127.0.0.1:9/", "--connection-stages", "2s:0,1s:0.2"], "never uses a connection"),
+            (["--url", "http://127.0.0.1:9/", "--connection-stages", "2s:200000"], "a target goes from 0 to 100000"),
             (["--url", "http://127.0.0.1:9/", "--tasks", "10", "--expect-status", "600"], "codes go from 100 to 599"),
             (["--plan", try write("status.json", #"{"url": "http://127.0.0.1:9/", "tasks": 5, "expectStatus": "abc"}"#)], "--expect-status \"abc\""),
             (["--plan", try write("typo.json", #"{"url": "http://127.0.0.1:9/", "taks": 10}"#)], #"unknown key "taks""#),
@@ -263,6 +266,8 @@ struct HostilePlanTests {
             (plan { var stage = Result_Stage(); stage.durationNs = 1_000; stage.target = .infinity; $0.stages = [stage] }, "a stage must last"),
             (plan { var stage = Result_Stage(); stage.durationNs = 1_000; stage.target = 5; $0.stages = [stage]; $0.rate = 5 }, "stages or a rate, not both"),
             (plan { $0.stages = Array(repeating: Result_Stage(), count: 101) }, "at most 100 stages"),
+            (plan { var stage = Result_Stage(); stage.durationNs = 1_000; stage.target = 2; $0.connectionStages = [stage]; $0.rate = 5 },
+             "connection stages ramp a closed-model run"),
         ] as [(Result_Plan, String)])
     func refused(plan: Result_Plan, message: String) async throws {
         let folder = try TemporaryDirectory()

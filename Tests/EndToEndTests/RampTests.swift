@@ -65,4 +65,39 @@ struct RampTests {
         #expect(try store.runSlaves(1).allSatisfy { $0.plan.stages.map(\.target) == [200, 0] })
         try Self.expectFollowsRamp(store, run: 1, slaves: 2)
     }
+
+    @Test("run --connection-stages 2s:8,2s:8,2s:0 against /delay/50: the requests a second follow the connections in use")
+    func connectionRamp() async throws {
+        let folder = try TemporaryDirectory()
+        let (target, port) = try await startTarget(in: folder.url)
+        defer { target.terminate() }
+        let run = try await ChildProcess.run(
+            ["run", "--db", "runs.db", "--url", "http://127.0.0.1:\(port)/delay/50", "--connection-stages", "2s:8,2s:8,2s:0"],
+            in: folder.url)
+        #expect(run.status == 0, "\(run.stderr)")
+        let store = try RunStore.openReadOnly(path: folder.path("runs.db"))
+        #expect(try store.runSlaves(1).first?.plan.connectionStages.map(\.target) == [8, 8, 0])
+        #expect(try store.runSlaves(1).first?.plan.batch == 8)
+        var windows: [SummaryWindow] = []
+        try store.forEachWindow(ofRun: 1) { windows.append($0) }
+        let start = try #require(windows.map(\.startedAt).min())
+        // Connections in use (0→8 over 2 s, 8 for 2 s, 8→0 over 2 s), each about 20 requests a
+        // second at 50 ms: the requests a window means are 20 × the connection-seconds in it.
+        func connectionSeconds(by t: Double) -> Double {
+            let t = min(max(t, 0), 6)
+            if t <= 2 { return 2 * t * t }
+            if t <= 4 { return 8 + 8 * (t - 2) }
+            let down = t - 4
+            return 24 + 8 * down - 2 * down * down
+        }
+        for window in windows {
+            let from = Double(window.startedAt - start) / 1e9
+            let to = Double(window.endedAt - start) / 1e9
+            let expected = 20 * (connectionSeconds(by: to) - connectionSeconds(by: from))
+            #expect(abs(Double(window.requests) - expected) <= max(20, expected * 0.25),
+                "window \(window.seq) (\(from)…\(to) s): \(window.requests) requests, the ramp means about \(expected)")
+        }
+        let connections = windows.reduce(0) { $0 + $1.connections }
+        #expect(connections <= 8, "\(connections) connections opened for a ramp to 8")
+    }
 }

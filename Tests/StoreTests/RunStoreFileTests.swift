@@ -98,7 +98,7 @@ struct RunStoreFileTests {
         #expect(FileManager.default.fileExists(atPath: path))
         #expect(try store.runIds().isEmpty)
         #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
-            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-run-plan-thresholds-endReason-runSlave-expectStatus-stages"])
+            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-master-plan-thresholds-statuses-stages"])
         #expect(Set(try tables()).isSuperset(of: ["run", "runSlave", "summary"]))
 
         let runId = try await store.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 1)
@@ -115,10 +115,10 @@ struct RunStoreFileTests {
         }
         // What goloadtest wrote before v4: no plan column, no v4 in the migrations.
         try await DatabaseQueue(path: path).write { db in
-            for (table, column) in [("run", "plan"), ("run", "thresholds"), ("run", "endReason"), ("runSlave", "expectStatus"), ("runSlave", "stages")] {
+            for (table, column) in [("run", "plan"), ("run", "thresholds"), ("run", "endReason"), ("runSlave", "expectStatus"), ("runSlave", "stages"), ("runSlave", "connectionStages")] {
                 try db.execute(sql: "ALTER TABLE \(table) DROP COLUMN \(column)")
             }
-            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v4-run-plan-thresholds-endReason-runSlave-expectStatus-stages'")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v4-master-plan-thresholds-statuses-stages'")
         }
         let before = fileBytes
         let reader = try RunStore.openReadOnly(path: path)
@@ -127,7 +127,7 @@ struct RunStoreFileTests {
         #expect(fileBytes == before, "a reader never writes")
 
         let writer = try RunStore.open(path: path)
-        #expect(try migrations().last == "v4-run-plan-thresholds-endReason-runSlave-expectStatus-stages")
+        #expect(try migrations().last == "v4-master-plan-thresholds-statuses-stages")
         #expect(try writer.run(runId).plan == nil)
         #expect(try Fixture.windows(writer, run: runId) == [Fixture.window(runId, "a", seq: 0, isFinal: true)])
         let planned = try await writer.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 2, plan: Fixture.plan)
@@ -148,7 +148,7 @@ struct RunStoreFileTests {
         let second = try await reopened.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 2)
         #expect(second > first)
         #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
-            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-run-plan-thresholds-endReason-runSlave-expectStatus-stages"])
+            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-master-plan-thresholds-statuses-stages"])
 
         let reader = try RunStore.openReadOnly(path: path)
         #expect(try reader.runIds() == [first, second])
@@ -210,7 +210,7 @@ struct RunStoreFileTests {
             try opening(path)
         }
         #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
-            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-run-plan-thresholds-endReason-runSlave-expectStatus-stages", "v99-future"])
+            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-master-plan-thresholds-statuses-stages", "v99-future"])
         #expect(fileBytes == before)
         // What an older goloadtest could still read is there.
         try removeFutureMigration()

@@ -105,7 +105,8 @@ public final class Slave: Sendable {
                         let plan = runnable.plan
                         let start = RunExecution<Transport>.start(at: command.startAtNs)
                         let control = LoadControl(
-                            tasks: plan.tasks, duration: plan.duration, rate: plan.rate, stages: plan.stages, start: start)
+                            tasks: plan.tasks, duration: plan.duration, rate: plan.rate, stages: plan.stages,
+                            connectionStages: plan.connectionStages, start: start)
                         current = control
                         let execution = RunExecution(
                             slave: self, master: master, engine: engine, runId: runId, control: control, plan: runnable,
