@@ -86,6 +86,20 @@ final class InProcessMaster: Sendable {
         }
     }
 
+    /// Heartbeats as slave `name` (its test session) every 200 ms until the task is cancelled.
+    func keepAlive(_ name: String) -> Task<Void, Never> {
+        let client = self.client
+        return Task {
+            var request = Result_HeartbeatRequest()
+            request.slaveName = name
+            request.sessionID = testSession(name)
+            while !Task.isCancelled {
+                _ = try? await client.heartbeat(request)
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
     func disconnectAll() {
         for slave in slaves.withLock({ $0 }) { slave.disconnect() }
     }
