@@ -25,6 +25,9 @@ struct MasterOptions: ParsableArguments {
     @Option(help: "How far a slave's clock may be from the master's before its windows are refused, e.g. 60s.")
     var maxClockSkew: DurationArgument?
 
+    @Option(help: "HTTP/2 streams one connection may hold at once, advertised to clients so that a proxy carrying many slaves queues the rest (default 4096).")
+    var maxStreamsPerConnection: Int?
+
     @Option(help: "TLS on the gRPC port: this PEM certificate (chain) ...")
     var tlsCert: String?
 
@@ -53,6 +56,9 @@ struct MasterOptions: ParsableArguments {
         }
         if let slaveTimeout, slaveTimeout.duration < .milliseconds(100) || slaveTimeout.duration > .seconds(86_400) {
             throw ValidationError("--slave-timeout must be between 100ms and 24h")
+        }
+        if let maxStreamsPerConnection, !(1...1_000_000).contains(maxStreamsPerConnection) {
+            throw ValidationError("--max-streams-per-connection must be between 1 and 1000000 (got \(maxStreamsPerConnection))")
         }
         if let maxClockSkew, maxClockSkew.duration > .seconds(86_400 * 365) {
             throw ValidationError("--max-clock-skew must be at most a year (365d = 8760h)")
@@ -156,6 +162,7 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
     if let timeout = options.slaveTimeout { configuration.slaveTimeout = timeout.duration }
     if let skew = options.maxClockSkew { configuration.maxClockSkew = skew.duration }
     configuration.waitFor = options.waitFor?.duration
+    if let streams = options.maxStreamsPerConnection { configuration.maxStreamsPerConnection = streams }
     try options.thresholds.configure(&configuration, store: store)
 
     let master = Master(configuration: configuration, store: store, logger: logger)

@@ -55,6 +55,7 @@ public struct Master: Sendable {
             transportSecurity: configuration.tls?.transportSecurity ?? .plaintext,
             config: .defaults { config in
                 config.rpc.maxRequestPayloadSize = maximumMessageBytes
+                config.http2.maxConcurrentStreams = configuration.maxStreamsPerConnection
                 if configuration.tls != nil {
                     config.channelDebuggingCallbacks.onAcceptTCPConnection = MasterTLS.logRefusals(logger)
                 }

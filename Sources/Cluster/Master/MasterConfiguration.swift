@@ -36,6 +36,11 @@ public struct MasterConfiguration: Sendable {
     public var waitFor: Duration?
     /// How long a stop (console `stop`/`quit`, SIGINT, SIGTERM) waits for the slaves' final windows.
     public var stopGrace: Duration = .seconds(5)
+    /// HTTP/2 streams one connection may have open at once (each slave holds one for its
+    /// commands, plus one per call in flight). Advertised in the server's SETTINGS, so a client
+    /// or proxy that multiplexes many slaves on one connection queues the rest instead of
+    /// having its connection closed.
+    public var maxStreamsPerConnection = 4096
     /// Largest message a slave may send.
     public var maximumMessageBytes = 1 << 20
     /// How long a shutdown waits for RPCs to finish before closing connections.
