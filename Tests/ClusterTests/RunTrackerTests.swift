@@ -1,4 +1,5 @@
 import Store
+import TestKit
 import Testing
 
 @testable import Cluster
@@ -152,5 +153,31 @@ struct RunTrackerTests {
         #expect(tracker.running == ["a", "b"])
         let stranger = tracker.returned("stranger")
         #expect(!stranger)
+    }
+
+    @Test("the kept counts of running and lost slaves always give the outcome a recount would")
+    func countsMatchRecount() {
+        var random = SplitMix64(seed: 3)
+        for _ in 0..<300 {
+            let names = (0..<Int(random.next() % 6 + 1)).map { "s\($0)" }
+            var tracker = RunTracker(runId: 7, slaves: Dictionary(uniqueKeysWithValues: names.map { ($0, Self.plan) }))
+            var stopped = false
+            for step in 0..<40 {
+                let name = names[Int(random.next() % UInt64(names.count))]
+                switch random.next() % 5 {
+                case 0: _ = tracker.stored(testWindow(runId: 7, slave: name, seq: UInt64(step), isFinal: true))
+                case 1: _ = tracker.lost(name)
+                case 2: _ = tracker.returned(name)
+                case 3 where random.next() % 4 == 0:
+                    tracker.stop()
+                    stopped = true
+                default: _ = tracker.stored(testWindow(runId: 7, slave: name, seq: UInt64(step)))
+                }
+                let statuses = tracker.participants.values.map(\.status)
+                let recount: RunStatus? =
+                    statuses.contains(.running) ? nil : stopped ? .aborted : statuses.contains(.lost) ? .partial : .completed
+                #expect(tracker.outcome == recount, "\(tracker.participants)")
+            }
+        }
     }
 }

@@ -476,15 +476,15 @@ actor Coordinator {
                 throw RPCError(code: .unavailable, message: "the master could not store the window (\(error)); retry")
             }
         }
-        // The run may have changed while the window was written: look again.
-        if inserted, var tracker = run, tracker.runId == window.runId {
-            _ = tracker.stored(window)
-            run = tracker
-            if window.isFinal, let stored = tracker.participants[window.slave]?.requests, stored != reportedTotal {
+        // The run may have changed while the window was written: look again. The tracker is
+        // changed in place, never copied: the cost does not grow with the number of slaves.
+        if inserted, run?.runId == window.runId {
+            _ = run?.stored(window)
+            if window.isFinal, let stored = run?.participants[window.slave]?.requests, stored != reportedTotal {
                 logger.warning(
                     "slave \(slave) reported \(reportedTotal) requests sent in run \(window.runId), \(stored) are stored; the report shows both")
             }
-            await finishIfOver(runId: tracker.runId)
+            await finishIfOver(runId: window.runId)
         }
         return inserted
     }

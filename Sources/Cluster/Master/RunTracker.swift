@@ -3,7 +3,9 @@ import Protocol
 import Store
 
 /// The state of the run in progress, without I/O: who is in it, what each has delivered, and
-/// when the run is over. The coordinator feeds it events and acts on what it returns.
+/// when the run is over. The coordinator feeds it events and acts on what it returns. Each
+/// event costs the same however many slaves the run has (counts of running and lost slaves are
+/// kept, not recounted).
 struct RunTracker: Sendable, Equatable {
     struct Participant: Sendable, Equatable {
         var plan: SlavePlan
@@ -14,16 +16,26 @@ struct RunTracker: Sendable, Equatable {
         /// The session the master admitted for this slave in this run: only it may post the
         /// run's windows. Nil for a run taken up after a restart until the slave reconnects.
         var sessionId: String?
+
+        mutating func add(_ window: SummaryWindow) {
+            requests = requests.saturatingAdd(window.requests)
+            failures = failures.saturatingAdd(window.failures)
+            windows &+= 1
+        }
     }
 
     let runId: Int64
     private(set) var participants: [String: Participant]
     private(set) var stopRequested = false
+    /// Participants `running`, and `lost`.
+    private var runningCount = 0
+    private var lostCount = 0
 
     init(runId: Int64, slaves: [String: SlavePlan], sessions: [String: String] = [:]) {
         self.runId = runId
         self.participants = Dictionary(
             uniqueKeysWithValues: slaves.map { name, plan in (name, Participant(plan: plan, sessionId: sessions[name])) })
+        runningCount = participants.count
     }
 
     /// A run found `running` in the database when the master starts: its slaves as recorded,
@@ -40,30 +52,40 @@ struct RunTracker: Sendable, Equatable {
                         windows: sums.windows)
                 )
             }, uniquingKeysWith: { first, _ in first })
+        runningCount = participants.values.filter { $0.status == .running }.count
+        lostCount = participants.values.filter { $0.status == .lost }.count
+    }
+
+    /// Moves `slave` to `status`, keeping the counts.
+    private mutating func set(_ slave: String, _ status: SlaveStatus) {
+        guard let old = participants[slave]?.status, old != status else { return }
+        participants[slave]?.status = status
+        if old == .running { runningCount -= 1 }
+        if old == .lost { lostCount -= 1 }
+        if status == .running { runningCount += 1 }
+        if status == .lost { lostCount += 1 }
     }
 
     /// A window of `slave` was newly stored.
     mutating func stored(_ window: SummaryWindow) -> RunStatus? {
-        guard var participant = participants[window.slave] else { return nil }
-        participant.requests = participant.requests.saturatingAdd(window.requests)
-        participant.failures = participant.failures.saturatingAdd(window.failures)
-        participant.windows &+= 1
-        if window.isFinal { participant.status = .finished }
-        participants[window.slave] = participant
+        guard participants[window.slave] != nil else { return nil }
+        // In place: the dictionary is not copied.
+        participants[window.slave]?.add(window)
+        if window.isFinal { set(window.slave, .finished) }
         return outcome
     }
 
     /// `slave` went away during the run. Returns whether it was still running.
     mutating func lost(_ slave: String) -> Bool {
         guard participants[slave]?.status == .running else { return false }
-        participants[slave]?.status = .lost
+        set(slave, .lost)
         return true
     }
 
     /// A lost slave is back (it reconnected for this run). Returns whether it had been lost.
     mutating func returned(_ slave: String) -> Bool {
         guard participants[slave]?.status == .lost else { return false }
-        participants[slave]?.status = .running
+        set(slave, .running)
         return true
     }
 
@@ -83,10 +105,9 @@ struct RunTracker: Sendable, Equatable {
 
     /// The run's status once no slave is running any more; nil while one is.
     var outcome: RunStatus? {
-        guard !participants.values.contains(where: { $0.status == .running }) else { return nil }
+        guard runningCount == 0 else { return nil }
         if stopRequested { return .aborted }
-        if participants.values.contains(where: { $0.status == .lost }) { return .partial }
-        return .completed
+        return lostCount > 0 ? .partial : .completed
     }
 
     var running: [String] { participants.filter { $0.value.status == .running }.keys.sorted() }
