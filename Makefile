@@ -29,13 +29,13 @@ build: deps
 
 # Tests that time things (run shapes, how fast a dead peer is noticed) run on their own, after
 # the rest, so that other suites do not compete with them for the two cores.
-TIMED := LoadShapeTests|LostSlaveTests|FaultToleranceTests|NoHangTests|DurationTests|AbortOnFailTests|RampTests
+TIMED := LoadShapeTests|LostSlaveTests|FaultToleranceTests|NoHangTests|DurationTests|AbortOnFailTests|RampTests|HeartbeatSpreadTests
 
 test: deps hosts
 	$(SWIFT) build --product goloadtest
 	$(SWIFT) test --skip "$(TIMED)"
 	$(SWIFT) test --skip-build --filter "LoadShapeTests|LostSlaveTests"
-	$(SWIFT) test --skip-build --filter "NoHangTests|DurationTests|AbortOnFailTests|RampTests"
+	$(SWIFT) test --skip-build --filter "NoHangTests|DurationTests|AbortOnFailTests|RampTests|HeartbeatSpreadTests"
 	$(SWIFT) test --skip-build --filter FaultToleranceTests
 
 demo: deps

@@ -30,11 +30,11 @@ final class HostilePeer: Sendable {
 
     /// Opens `Connect` as slave `name` with session `session`; the commands arrive in the
     /// returned mailbox until the stream ends.
-    func connect(_ name: String, session: String, resumeRunId: Int64 = 0) -> Commands {
+    func connect(_ name: String, session: String, resumeRunId: Int64 = 0, version: String = "hostile") -> Commands {
         var request = Result_ConnectRequest()
         request.slaveName = name
         request.sessionID = session
-        request.version = "hostile"
+        request.version = version
         request.resumeRunID = resumeRunId
         request.plan.tasks = 10
         request.plan.batch = 1
@@ -43,8 +43,12 @@ final class HostilePeer: Sendable {
         let master = self.master
         let task = Task<Void, Never> {
             _ = try? await master.connect(request) { response in
-                for try await command in response.messages where command.kind != .heartbeat {
-                    commands.put(command)
+                for try await command in response.messages {
+                    if command.kind == .heartbeat {
+                        commands.heard()
+                    } else {
+                        commands.put(command)
+                    }
                 }
             }
         }
@@ -80,6 +84,10 @@ final class HostilePeer: Sendable {
     final class Commands: Sendable {
         let task = Mutex<Task<Void, Never>?>(nil)
         private let received = Mutex<[Result_ExecutionCommand]>([])
+        /// When each heartbeat came.
+        let heartbeats = Mutex<[ContinuousClock.Instant]>([])
+
+        func heard() { heartbeats.withLock { $0.append(.now) } }
 
         func put(_ command: Result_ExecutionCommand) { received.withLock { $0.append(command) } }
 

@@ -251,10 +251,13 @@ actor Coordinator {
         connections[name] = connection
     }
 
-    /// Sends every connected slave a heartbeat.
-    func sendHeartbeats() {
-        for connection in connections.values {
-            connection.commands.yield(.make(.heartbeat, runId: run?.runId ?? 0))
+    /// Sends a heartbeat to the connected slaves of one slice of `slices` (by connection):
+    /// called for each slice in turn, every slave gets one per round, and they go out spread
+    /// over the round instead of in one burst that the slaves' next posts would queue behind.
+    func sendHeartbeats(slice: Int = 0, of slices: Int = 1) {
+        let command = Result_ExecutionCommand.make(.heartbeat, runId: run?.runId ?? 0)
+        for connection in connections.values where Int(connection.id % UInt64(max(1, slices))) == slice {
+            connection.commands.yield(command)
         }
     }
 

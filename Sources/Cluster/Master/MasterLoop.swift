@@ -52,6 +52,17 @@ struct MasterLoop: Sendable {
                     sink.yield(.tick)
                 }
             }
+            group.addTask {
+                // Heartbeats in their own task, a tenth of the slaves at a time: on time whatever
+                // the loop is doing, and spread over the interval.
+                let slices = 10
+                var slice = 0
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: configuration.heartbeatInterval / slices)
+                    await coordinator.sendHeartbeats(slice: slice, of: slices)
+                    slice = (slice + 1) % slices
+                }
+            }
             if let check = configuration.abortCheck {
                 // Reading the run back takes a while on a big run: never in the loop, which
                 // keeps heartbeats and liveness on time.
@@ -77,7 +88,6 @@ struct MasterLoop: Sendable {
         var ending: Ending?
         /// A stop was asked for: past this, the run is closed whatever the slaves do.
         var stopDeadline: ContinuousClock.Instant?
-        var lastHeartbeat = ContinuousClock.now
         var lastProgress = ContinuousClock.now
         let waitingSince = ContinuousClock.now
         var connected = 0
@@ -171,10 +181,6 @@ struct MasterLoop: Sendable {
                     logger.warning("slaves did not deliver their final windows in time; the run is recorded as aborted")
                     stopDeadline = nil
                     await coordinator.abandonRun()
-                }
-                if now - lastHeartbeat >= configuration.heartbeatInterval {
-                    lastHeartbeat = now
-                    await coordinator.sendHeartbeats()
                 }
                 if now - lastProgress >= configuration.progressInterval {
                     lastProgress = now
