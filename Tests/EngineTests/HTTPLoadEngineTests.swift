@@ -178,11 +178,13 @@ struct HTTPLoadEngineTests {
             let measured = try await Self.measure(
                 engine, url: "http://127.0.0.1:\(target.port)/", tasks: 0, concurrency: 4, control: control)
             let counts = measured.counts
-            #expect(counts.requests == 50)
-            #expect(target.requestsServed == 50)
-            #expect(counts.successes == 50)
-            #expect(counts.latency.count == 50)
-            #expect(counts.uncorrectedLatency?.count == 50)
+            // Every request meant is sent or, if a busy machine made it miss the 500 ms, dropped.
+            #expect(counts.requests + control.dropped() == 50)
+            #expect(counts.requests >= 45, "\(counts.requests) of 50 sent")
+            #expect(target.requestsServed == Int(counts.requests))
+            #expect(counts.successes == counts.requests)
+            #expect(counts.latency.count == counts.requests)
+            #expect(counts.uncorrectedLatency?.count == counts.requests)
             #expect(counts.late <= counts.requests)
             #expect(measured.elapsed >= .milliseconds(480), "the last request is meant for 490 ms: \(measured.elapsed)")
             #expect(measured.elapsed < .seconds(5))
@@ -203,8 +205,11 @@ struct HTTPLoadEngineTests {
                 HTTPLoadEngine(group: loops), url: "http://127.0.0.1:\(port)/", tasks: 0, concurrency: 2,
                 control: control)
             try await loops.shutdownGracefully()
-            #expect(measured.counts.requests == 20)
-            #expect(measured.counts.errors == ["connection refused": 20])
+            // Every attempt meant is made or, if a busy machine made it miss the 400 ms, dropped;
+            // none more (no spin).
+            #expect(measured.counts.requests + control.dropped() == 20)
+            #expect(measured.counts.requests >= 15, "\(measured.counts.requests) of 20 attempts")
+            #expect(measured.counts.errors == ["connection refused": measured.counts.requests])
             #expect(measured.elapsed >= .milliseconds(370), "\(measured.elapsed)")
         }
     }
