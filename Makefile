@@ -31,9 +31,14 @@ build: deps
 # the rest, so that other suites do not compete with them for the two cores.
 TIMED := LoadShapeTests|LostSlaveTests|FaultToleranceTests|NoHangTests|DurationTests|AbortOnFailTests|RampTests|HeartbeatSpreadTests
 
+# Suites that start many processes (masters, slaves, nginx) run in a pass of their own, so that
+# the in-process suites of the first pass do not share the two cores with dozens of processes.
+PROCESSES := MasterPlanTests|HostilePlanTests|ThresholdGateTests|ExpectStatusTests|HTTP2TargetTests|StreamLimitTests
+
 test: deps hosts
 	$(SWIFT) build --product goloadtest
-	$(SWIFT) test --skip "$(TIMED)"
+	$(SWIFT) test --skip "$(TIMED)|$(PROCESSES)"
+	$(SWIFT) test --skip-build --filter "$(PROCESSES)"
 	$(SWIFT) test --skip-build --filter "LoadShapeTests|LostSlaveTests"
 	$(SWIFT) test --skip-build --filter "NoHangTests|DurationTests|AbortOnFailTests|RampTests|HeartbeatSpreadTests"
 	$(SWIFT) test --skip-build --filter FaultToleranceTests
