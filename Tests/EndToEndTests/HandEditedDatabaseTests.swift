@@ -86,4 +86,24 @@ struct HandEditedDatabaseTests {
         let runs = try await Self.expectClean(["runs"], in: folder)
         #expect(!runs.stdout.contains("\u{1B}"))
     }
+
+    @Test("junk in the plan, threshold, stage and status columns: reports read the rest, an escape is printed escaped")
+    func junkInNewColumns() async throws {
+        let folder = try await ReportCommandTests.folderWithDatabase()
+        let db = folder.path("runs.db")
+        try Self.sqlite(db, "UPDATE run SET plan = x'DEADBEEF', thresholds = 42, endReason = 'stop' || char(27) || '[2J' WHERE id = 2")
+        try Self.sqlite(db, "UPDATE run SET plan = '{\"tasks\": \"many\"}', thresholds = '[\"p99<<1\", 7]' WHERE id = 1")
+        try Self.sqlite(db, "UPDATE runSlave SET stages = 'not json', connectionStages = x'00', expectStatus = x'FF00'")
+        for run in ["1", "2"] {
+            for format in ["text", "csv", "json"] {
+                let report = try await Self.expectClean(["report", "--run", run, "--format", format], in: folder)
+                #expect(report.status == 0, "run \(run) \(format): \(report.stderr)")
+                #expect(!report.stdout.contains("\u{1B}"))
+            }
+        }
+        let text = try await Self.expectClean(["report", "--run", "2"], in: folder)
+        #expect(text.stdout.contains("ended early: stop\\u{1b}[2J"), "\(text.stdout)")
+        #expect(!text.stdout.contains("thresholds:"))
+        _ = try await Self.expectClean(["runs"], in: folder)
+    }
 }
