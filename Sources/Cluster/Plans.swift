@@ -29,10 +29,7 @@ public struct MasterPlan: Sendable, Equatable {
             throw ClusterError(.invalidPlan, "--connections \(connections) is more than --batch \(plan.batch): each connection needs a stream")
         }
         // What every slave will check the share it is sent against.
-        var wire = Result_Plan(plan)
-        wire.headers = headers
-        wire.body = Data(body)
-        if let problem = PlanLimits.problem(with: wire) {
+        if let problem = PlanLimits.problem(with: Self.wire(plan, headers: headers, body: body)) {
             throw ClusterError(.invalidPlan, problem)
         }
         if let expected = plan.expectStatus {
@@ -82,11 +79,17 @@ public struct MasterPlan: Sendable, Equatable {
     /// What a slave is sent with `START`: its share, with the request's headers and body.
     func command(runId: Int64, share: SlavePlan, startAt: Int64) -> Result_ExecutionCommand {
         var command = Result_ExecutionCommand.make(.start, runId: runId)
-        command.plan = Result_Plan(share)
-        command.plan.headers = headers
-        command.plan.body = Data(body)
+        command.plan = Self.wire(share, headers: headers, body: body)
         command.startAtNs = startAt
         return command
+    }
+
+    /// A plan as it goes over the wire, with the request's headers and body.
+    private static func wire(_ plan: SlavePlan, headers: [String], body: [UInt8]) -> Result_Plan {
+        var wire = Result_Plan(plan)
+        wire.headers = headers
+        wire.body = Data(body)
+        return wire
     }
 }
 

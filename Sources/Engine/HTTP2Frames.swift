@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHPACK
 
 /// The HTTP/2 frame layer the engine speaks (RFC 9113 §4 and §6): a frame header, the frame
 /// types and flags it reads and writes, the settings it sends, and the error codes it names.
@@ -95,5 +96,42 @@ enum HTTP2Frames {
         }
         // The connection window starts at 64 KiB whatever the settings say.
         writeWindowUpdate(maxWindow - 65_535, to: &buffer)
+    }
+}
+
+/// The request as HTTP/2 sends it, encoded once per run: its header block in HPACK without the
+/// dynamic table, so the same bytes serve every stream (the first block of a connection also
+/// sets the table size to 0), and its body.
+struct HTTP2Request: Sendable {
+    let headerBlock: ByteBuffer
+    let firstHeaderBlock: ByteBuffer
+    let body: ByteBuffer
+
+    /// Header fields HTTP/1.1 uses for the connection, which HTTP/2 forbids: left out.
+    static let connectionSpecific: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]
+
+    init(_ target: LoadTarget) {
+        var headers = HPACKHeaders()
+        for (name, value) in [
+            (":method", target.method), (":scheme", target.isTLS ? "https" : "http"),
+            (":authority", target.authority), (":path", target.requestTarget),
+        ] {
+            headers.add(name: name, value: value, indexing: .nonIndexable)
+        }
+        for field in target.headerFields {
+            let name = field.name.lowercased()
+            // Connection-specific fields make an HTTP/2 request malformed (RFC 9113 §8.2.2).
+            guard !Self.connectionSpecific.contains(name), name != "te" || field.value.lowercased() == "trailers" else { continue }
+            headers.add(name: name, value: field.value, indexing: .nonIndexable)
+        }
+        var encoder = HPACKEncoder(allocator: ByteBufferAllocator(), maxDynamicTableSize: 0)
+        var block = ByteBuffer()
+        // Names and values were checked when the target was parsed: the encoder cannot fail.
+        try? encoder.encode(headers: headers, to: &block)
+        headerBlock = block
+        var opening = ByteBuffer(integer: UInt8(0x20))
+        opening.writeImmutableBuffer(block)
+        firstHeaderBlock = opening
+        body = ByteBuffer(bytes: target.body)
     }
 }

@@ -43,8 +43,6 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
 
     private let slot: ConnectionSlot
     private let setup: ConnectionSetup
-    /// The request's header block: HPACK without the dynamic table, so the same bytes serve
-    /// every stream. The first block of a connection also sets the table size to 0.
     private let headerBlock: ByteBuffer
     private let firstHeaderBlock: ByteBuffer
     private let body: ByteBuffer
@@ -91,35 +89,13 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
     init(slot: ConnectionSlot, first: Ticket) {
         self.slot = slot
         self.setup = ConnectionSetup(slot: slot)
-        let target = slot.run.plan.target
-        var headers = HPACKHeaders()
-        for (name, value) in [
-            (":method", target.method), (":scheme", target.isTLS ? "https" : "http"),
-            (":authority", target.authority), (":path", target.requestTarget),
-        ] {
-            headers.add(name: name, value: value, indexing: .nonIndexable)
-        }
-        for field in target.headerFields {
-            let name = field.name.lowercased()
-            // Connection-specific fields make an HTTP/2 request malformed (RFC 9113 §8.2.2).
-            guard !Self.connectionSpecific.contains(name), name != "te" || field.value.lowercased() == "trailers" else { continue }
-            headers.add(name: name, value: field.value, indexing: .nonIndexable)
-        }
-        var encoder = HPACKEncoder(allocator: ByteBufferAllocator(), maxDynamicTableSize: 0)
-        var block = ByteBuffer()
-        // Names and values were checked when the target was parsed: the encoder cannot fail.
-        try? encoder.encode(headers: headers, to: &block)
-        headerBlock = block
-        var opening = ByteBuffer(integer: UInt8(0x20))
-        opening.writeImmutableBuffer(block)
-        firstHeaderBlock = opening
-        body = ByteBuffer(bytes: target.body)
+        let request = slot.run.http2Request ?? HTTP2Request(slot.run.plan.target)
+        headerBlock = request.headerBlock
+        firstHeaderBlock = request.firstHeaderBlock
+        body = request.body
         timeout = slot.run.plan.timeout
         waiting = [first]
     }
-
-    /// Header fields HTTP/1.1 uses for the connection, which HTTP/2 forbids: left out.
-    static let connectionSpecific: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]
 
     func handlerAdded(context: ChannelHandlerContext) {
         outbound = context.channel.allocator.buffer(capacity: 4_096)

@@ -93,6 +93,8 @@ public struct HTTPLoadEngine: Sendable {
 /// One engine run: counts the connections still working and wakes the caller when none is.
 final class LoadRun: Sendable {
     let plan: LoadPlan
+    /// HTTP/2: the request, encoded once for every connection of the run.
+    let http2Request: HTTP2Request?
     let control: LoadControl
     /// The target's addresses, resolved once for the run; empty if the name did not resolve.
     let addresses: [SocketAddress]
@@ -108,6 +110,7 @@ final class LoadRun: Sendable {
 
     init(plan: LoadPlan, control: LoadControl, connections: Int, addresses: [SocketAddress], logger: Logger) {
         self.plan = plan
+        self.http2Request = plan.http2 ? HTTP2Request(plan.target) : nil
         self.control = control
         self.addresses = addresses
         self.state = Mutex((connections, nil))

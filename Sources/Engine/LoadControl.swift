@@ -23,7 +23,7 @@ public final class LoadControl: Sendable {
     /// Open model: when each request is meant to go; nil for the closed model.
     private let schedule: RateSchedule?
     /// Closed model along a ramp: how many connections may send now.
-    private let ramp: ConnectionRamp?
+    private let ramp: RateSchedule?
     private let taken = Atomic<UInt64>(0)
     private let stopped = Atomic<Bool>(false)
     /// When `stop()` was first called (uptime ns); 0 while not stopped.
@@ -46,9 +46,9 @@ public final class LoadControl: Sendable {
         if connectionStages.isEmpty {
             ramp = nil
         } else {
-            let ramp = ConnectionRamp(connectionStages)
+            let ramp = RateSchedule(stages: connectionStages)
             self.ramp = ramp
-            let total = Duration.nanoseconds(Int64(min(ramp.seconds * 1e9, 9e18)))
+            let total = Duration.nanoseconds(Int64(min((ramp.seconds ?? 0) * 1e9, 9e18)))
             duration = min(duration ?? total, total)
         }
         if !stages.isEmpty {
@@ -76,7 +76,8 @@ public final class LoadControl: Sendable {
     func allows(connection index: Int) -> Bool {
         guard let ramp else { return true }
         let now = NIODeadline.now().uptimeNanoseconds
-        return index < ramp.connections(at: now > start ? Double(now - start) / 1e9 : 0)
+        // The connections in use, rounded to the nearest.
+        return Double(index) < ramp.value(at: now > start ? Double(now - start) / 1e9 : 0).rounded()
     }
 
     /// Claims one more request, or nil when the run has no more to send. Past the deadline

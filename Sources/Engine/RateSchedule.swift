@@ -3,6 +3,7 @@ import Store
 /// When each request of an open-model run is meant to go: at a fixed rate, or along stages
 /// that ramp the rate linearly from 0 through their targets (k6's ramping-arrival-rate).
 /// Request i goes when the requests meant so far reach i: at `i / rate` for a fixed rate.
+/// The same ramp of connections in use drives `--connection-stages` (`value(at:)`).
 struct RateSchedule: Sendable {
     /// One stage: the rate goes from `from` to `to` (requests/s) over `seconds`, starting
     /// `startSeconds` into the run with `before` requests meant before it.
@@ -73,6 +74,14 @@ struct RateSchedule: Sendable {
         let root = (b * b + 4 * a * x).squareRoot()
         let t = b + root > 0 ? 2 * x / (b + root) : 0
         return segment.startSeconds + min(max(t, 0), segment.seconds)
+    }
+
+    /// The ramp's value `seconds` into the run: requests/s, or connections for a connection ramp.
+    func value(at seconds: Double) -> Double {
+        if let fixedRate { return fixedRate }
+        guard let segment = segments.last(where: { $0.startSeconds <= seconds }) else { return 0 }
+        let into = min(seconds - segment.startSeconds, segment.seconds)
+        return segment.from + (segment.to - segment.from) * into / segment.seconds
     }
 
     /// Requests meant in the first `seconds` of the run.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The HTTP statuses that count as successes: `--expect-status 200-299,304`. Any other status
 /// is a failure (it is still counted under its code). By default 2xx and 3xx.
 public struct StatusSet: Sendable, Equatable, CustomStringConvertible {
@@ -14,7 +16,7 @@ public struct StatusSet: Sendable, Equatable, CustomStringConvertible {
         func invalid(_ why: String) -> EngineError {
             EngineError(.invalidURL, "--expect-status \"\(text)\" \(why); write codes and ranges like 200-299,304")
         }
-        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingSpaces }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         guard !text.isEmpty, parts.count <= 100 else { throw invalid(text.isEmpty ? "is empty" : "has more than 100 parts") }
         var ranges: [ClosedRange<Int>] = []
         for part in parts {
@@ -38,11 +40,5 @@ public struct StatusSet: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         ranges.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
             .joined(separator: ",")
-    }
-}
-
-extension Substring {
-    fileprivate var trimmingSpaces: Substring {
-        drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed().reduce(into: "") { $0.append($1) }
     }
 }

@@ -149,4 +149,12 @@ extension RunReport {
     public func verdicts(_ thresholds: [Threshold]) -> [ThresholdVerdict] {
         thresholds.map { $0.verdict(on: total) }
     }
+
+    /// `run 3: 1 threshold(s) failed: p99<5ms (p99 = 21.000 ms)`, or nil when the run's
+    /// thresholds all passed.
+    public var thresholdFailure: String? {
+        let failed = verdicts(header.thresholds).filter { !$0.passed }
+        guard !failed.isEmpty else { return nil }
+        return "run \(header.runId): \(failed.count) threshold(s) failed: " + failed.map { "\($0.threshold) (\($0.text))" }.joined(separator: ", ")
+    }
 }

@@ -51,10 +51,10 @@ struct MasterPlanOptions: ParsableArguments {
         load.rate = load.rate ?? file.rate
         load.timeout = load.timeout ?? file.timeout
         load.method = load.method ?? file.method
-        if load.headers.isEmpty { load.headers = file.headers }
-        load.http2 = load.http2 || file.http2
+        if load.headers.isEmpty { load.headers = file.headers ?? [] }
+        load.http2 = load.http2 || file.http2 == true
         load.connections = load.connections ?? file.connections
-        load.insecure = load.insecure || file.insecure
+        load.insecure = load.insecure || file.insecure == true
         load.expectStatus = load.expectStatus ?? file.expectStatus
         try load.validate()
         let tasks = self.tasks ?? file.tasks ?? 0
@@ -73,7 +73,7 @@ struct MasterPlanOptions: ParsableArguments {
 
 /// A `--plan` file: a JSON object whose keys are the master's plan flags. Unknown keys and
 /// wrong types are refused, naming them, so a typo is not a silent default.
-struct PlanFile {
+struct PlanFile: Decodable {
     var url: String?
     var tasks: Int?
     var batch: Int?
@@ -81,38 +81,19 @@ struct PlanFile {
     var rate: Double?
     var timeout: DurationArgument?
     var method: String?
-    var headers: [String] = []
+    var headers: [String]?
     var body: String?
-    var http2 = false
+    var http2: Bool?
     var connections: Int?
-    var insecure = false
+    var insecure: Bool?
     var expectStatus: String?
     var stages: String?
     var connectionStages: String?
 
-    /// The file's JSON, as typed as the flags are.
-    private struct Raw: Decodable {
-        var url: String?
-        var tasks: Int?
-        var batch: Int?
-        var duration: String?
-        var rate: Double?
-        var timeout: String?
-        var method: String?
-        var headers: [String]?
-        var body: String?
-        var http2: Bool?
-        var connections: Int?
-        var insecure: Bool?
-        var expectStatus: String?
-        var stages: String?
-        var connectionStages: String?
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case url, tasks, batch, duration, rate, timeout, method, headers, body, http2, connections, insecure, expectStatus
+        case stages, connectionStages
     }
-
-    static let keys = [
-        "batch", "body", "connectionStages", "connections", "duration", "expectStatus", "headers", "http2", "insecure", "method",
-        "rate", "stages", "tasks", "timeout", "url",
-    ]
 
     static func load(_ path: String) throws -> PlanFile {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -121,29 +102,33 @@ struct PlanFile {
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw CLIError("--plan \(path) is not a JSON object, e.g. {\"url\": \"http://127.0.0.1:8080/\", \"tasks\": 1000}")
         }
+        let keys = CodingKeys.allCases.map(\.rawValue).sorted()
         if let unknown = object.keys.sorted().first(where: { !keys.contains($0) }) {
             throw CLIError("--plan \(path): unknown key \"\(unknown)\" (known: \(keys.joined(separator: ", ")))")
         }
-        let raw: Raw
         do {
-            raw = try JSONDecoder().decode(Raw.self, from: data)
+            return try JSONDecoder().decode(PlanFile.self, from: data)
         } catch let DecodingError.typeMismatch(type, context) {
             let key = context.codingPath.first?.stringValue ?? "?"
             throw CLIError("--plan \(path): \"\(key)\" must be \(type == [String].self ? "a list of \"Name: value\" strings" : "a \(type)")")
+        } catch let DecodingError.dataCorrupted(context) {
+            let key = context.codingPath.first?.stringValue ?? "?"
+            throw CLIError("--plan \(path): \"\(key)\" must be \(context.debugDescription)")
         } catch {
             throw CLIError("--plan \(path): \(error)")
         }
-        func duration(_ key: String, _ text: String?) throws -> DurationArgument? {
-            guard let text else { return nil }
-            guard let duration = DurationArgument(argument: text) else {
-                throw CLIError("--plan \(path): \"\(key)\" must be a duration like \"30s\" or \"2m\" (got \"\(text)\")")
-            }
-            return duration
+    }
+}
+
+extension DurationArgument: Decodable {
+    /// From a string such as "30s", as on the command line.
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let value = DurationArgument(argument: text) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "a duration like \"30s\" or \"2m\" (got \"\(text)\")")
         }
-        return PlanFile(
-            url: raw.url, tasks: raw.tasks, batch: raw.batch, duration: try duration("duration", raw.duration), rate: raw.rate,
-            timeout: try duration("timeout", raw.timeout), method: raw.method, headers: raw.headers ?? [], body: raw.body,
-            http2: raw.http2 ?? false, connections: raw.connections, insecure: raw.insecure ?? false,
-            expectStatus: raw.expectStatus, stages: raw.stages, connectionStages: raw.connectionStages)
+        self = value
     }
 }

@@ -92,11 +92,7 @@ struct ReportCommand: AsyncParsableCommand {
                 var report = try RunReport(store: store, runId: runId)
                 report.header.thresholds += try thresholds.map { try Threshold(parsing: $0) }
                 text = report.rendered(as: format)
-                let breached = report.verdicts(report.header.thresholds).filter { !$0.passed }
-                if !breached.isEmpty {
-                    failed = "run \(runId): \(breached.count) threshold(s) failed: "
-                        + breached.map { "\($0.threshold) (\($0.text))" }.joined(separator: ", ")
-                }
+                failed = report.thresholdFailure
             }
         } catch {
             throw fail("\(error)")

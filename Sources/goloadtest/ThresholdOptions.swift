@@ -30,9 +30,10 @@ struct ThresholdOptions: ParsableArguments {
 
     /// Stores the thresholds with each run and, with `--abort-on-fail`, checks them every second.
     func configure(_ configuration: inout MasterConfiguration, store: RunStore) throws {
-        configuration.thresholds = try parsed().map(\.description)
+        let thresholds = try parsed()
+        configuration.thresholds = thresholds.map(\.description)
         guard abortOnFail else { return }
-        let early = try parsed().filter(\.canFailEarly)
+        let early = thresholds.filter(\.canFailEarly)
         configuration.abortCheck = { runId in
             guard !early.isEmpty, let report = try? await RunReport.load(store: store, runId: runId) else { return nil }
             return report.verdicts(early).first { $0.threshold.failedEarly($0) }.map {
@@ -52,9 +53,7 @@ func checkThresholds(store: RunStore, runId: Int64, status: RunStatus) async thr
     } catch {
         throw fail("could not read run \(runId) back to judge its thresholds: \(error)")
     }
-    guard status == .completed || report.header.endReason != nil else { return }
-    let failed = report.verdicts(report.header.thresholds).filter { !$0.passed }
-    guard !failed.isEmpty else { return }
-    Output.error("run \(runId): \(failed.count) threshold(s) failed: " + failed.map { "\($0.threshold) (\($0.text))" }.joined(separator: ", "))
+    guard status == .completed || report.header.endReason != nil, let failure = report.thresholdFailure else { return }
+    Output.error(failure)
     throw ExitCode(thresholdsFailedExitCode)
 }

@@ -65,12 +65,12 @@ struct RateScheduleTests {
 
     @Test("a connection ramp 0→8→8→0: the connections in use at each moment, rounded")
     func connectionRamp() {
-        let ramp = ConnectionRamp([
+        let ramp = RateSchedule(stages: [
             RateStage(durationNs: 2_000_000_000, target: 8), RateStage(durationNs: 2_000_000_000, target: 8),
             RateStage(durationNs: 2_000_000_000, target: 0),
         ])
         #expect(ramp.seconds == 6)
-        #expect([0, 0.5, 1, 2, 3, 4, 5, 6, 7].map { ramp.connections(at: $0) } == [0, 2, 4, 8, 8, 8, 4, 0, 0])
+        #expect([0, 0.5, 1, 2, 3, 4, 5, 6, 7].map { Int(ramp.value(at: $0).rounded()) } == [0, 2, 4, 8, 8, 8, 4, 0, 0])
         let closed = LoadControl(tasks: 0, connectionStages: [RateStage(durationNs: 60_000_000_000, target: 0)])
         #expect(!closed.allows(connection: 0))
         let open = LoadControl(tasks: 10)
