@@ -18,7 +18,9 @@ public struct MasterPlan: Sendable, Equatable {
         }
         let target: LoadTarget
         do throws(EngineError) {
-            target = try LoadTarget(url: plan.url, method: plan.method, headers: headers, body: body)
+            target = plan.requests.isEmpty
+                ? try LoadTarget(url: plan.url, method: plan.method, headers: headers, body: body)
+                : try RequestMix(plan.requests, headers: headers).targets[0]
         } catch {
             throw ClusterError(error.code == .invalidURL ? .invalidURL : .invalidPlan, error.message)
         }
@@ -93,18 +95,21 @@ public struct MasterPlan: Sendable, Equatable {
     }
 }
 
-/// A plan a slave can run: the plan, its request, and for `https://` how certificates are
+/// A plan a slave can run: the plan, its requests, and for `https://` how certificates are
 /// checked. Built from the slave's own flags, or from the share a master sends.
 struct RunnablePlan: Sendable {
     let plan: SlavePlan
+    /// The first request (where connections go), and all of them.
     let target: LoadTarget
+    let mix: RequestMix
     let tls: NIOSSLContext?
     /// The statuses that count as successes.
     let expected: StatusSet
 
-    init(plan: SlavePlan, target: LoadTarget, tls: NIOSSLContext?) {
+    init(plan: SlavePlan, mix: RequestMix, tls: NIOSSLContext?) {
         self.plan = plan
-        self.target = target
+        self.target = mix.targets[0]
+        self.mix = mix
         self.tls = tls
         // Checked when the plan was made.
         expected = plan.expectStatus.flatMap { try? StatusSet(parsing: $0) } ?? .successes
@@ -120,7 +125,10 @@ struct RunnablePlan: Sendable {
         if let problem = PlanLimits.problem(with: share) { throw refuse(problem) }
         var plan = share.slavePlan
         do throws(EngineError) {
-            target = try LoadTarget(url: plan.url, method: plan.method, headers: share.headers, body: Array(share.body))
+            mix = plan.requests.isEmpty
+                ? RequestMix(single: try LoadTarget(url: plan.url, method: plan.method, headers: share.headers, body: Array(share.body)))
+                : try RequestMix(plan.requests, headers: share.headers)
+            target = mix.targets[0]
             if target.isTLS {
                 // Whether certificates are verified is the plan's, as the report will say; what
                 // to trust and present is this slave's own.
@@ -145,6 +153,38 @@ enum PlanLimits {
     static let maximumBatch: UInt32 = 100_000
     static let maximumConnections: UInt32 = 10_000
 
+    /// The requests of a mix, as large as a targets file may make them; the rest (weights,
+    /// names, one origin) is checked when the mix is built.
+    static func requestsProblem(_ requests: [Result_NamedRequest]) -> String? {
+        if requests.count > PlannedRequest.maximumRequests {
+            return "\(requests.count) requests; a plan has at most \(PlannedRequest.maximumRequests)"
+        }
+        var bodies = 0
+        var names: Set<String> = []
+        for request in requests {
+            if let problem = Names.problem(request.name, what: "request name", maximumBytes: PlannedRequest.maximumNameBytes) {
+                return problem
+            }
+            if request.weight > PlannedRequest.maximumWeight {
+                return "a request's weight is \(request.weight); at most \(PlannedRequest.maximumWeight)"
+            }
+            names.insert(request.name)
+            if request.url.isEmpty || request.url.utf8.count > 4096 || request.method.utf8.count > 32 || request.headers.count > 100
+                || request.headers.contains(where: { $0.utf8.count > 8192 })
+            {
+                return "a request's URL, method or headers are empty or too large"
+            }
+            bodies += request.body.count
+        }
+        if names.count > PlannedRequest.maximumNames {
+            return "\(names.count) request names; a plan has at most \(PlannedRequest.maximumNames)"
+        }
+        if bodies > TargetsFile.maximumBodyBytes {
+            return "the request bodies add up to \(bodies) bytes; at most \(TargetsFile.maximumBodyBytes)"
+        }
+        return nil
+    }
+
     static func problem(with plan: Result_Plan) -> String? {
         if plan.tasks == 0 && plan.durationNs == 0 { return "the plan needs a number of tasks or a duration" }
         if plan.batch == 0 || plan.batch > maximumBatch { return "batch must be between 1 and \(maximumBatch) (got \(plan.batch))" }
@@ -161,6 +201,7 @@ enum PlanLimits {
             return "method, headers or body too large"
         }
         if plan.url.isEmpty || plan.url.utf8.count > 4096 { return "the plan's URL is empty or longer than 4096 bytes" }
+        if let problem = requestsProblem(plan.requests) { return problem }
         if plan.stages.count > 100 || plan.connectionStages.count > 100 { return "at most 100 stages" }
         if let stage = (plan.stages + plan.connectionStages).first(where: {
             $0.durationNs == 0 || $0.durationNs > 366 * 86_400 * 1_000_000_000 || !$0.target.isFinite || $0.target < 0

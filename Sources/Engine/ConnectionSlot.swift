@@ -9,7 +9,6 @@ final class ConnectionSlot {
     let eventLoop: any EventLoop
     let run: LoadRun
     let shard: WindowRecorder.Shard
-    let requestSize: UInt64
     let streams: Int
     /// Which of the run's connections this is (a connection ramp lets the first ones send).
     let index: Int
@@ -46,7 +45,6 @@ final class ConnectionSlot {
         self.run = run
         self.shard = shard
         self.streams = max(1, streams)
-        self.requestSize = UInt64(run.plan.target.request.readableBytes)
     }
 
     /// Connects to send `pending` (a request claimed but not sent) or the next request, or
@@ -145,7 +143,9 @@ final class ConnectionSlot {
         let startedAt = connectStartedAt
         let now = NIODeadline.now().uptimeNanoseconds
         let from = ticket.intended != 0 ? min(ticket.intended, startedAt) : startedAt
-        failed(kind, latencyMicroseconds: (now &- from) / 1_000, late: false, bytesReceived: 0, bytesSent: 0)
+        failed(
+            kind, latencyMicroseconds: (now &- from) / 1_000, late: false, bytesReceived: 0,
+            request: run.plan.mix.target(for: ticket.number), bytesSent: 0)
         guard run.control.allows(connection: index) else {
             park()
             return
@@ -176,14 +176,16 @@ final class ConnectionSlot {
         }
     }
 
-    /// `bytesSent`: the request's size on the wire, when it is not `requestSize` (HTTP/2).
+    /// `request`: which of the run's requests it was; `bytesSent`: its size on the wire, when
+    /// it is not the HTTP/1.1 request's (HTTP/2).
     func responded(
         status: Int, latencyMicroseconds: UInt64, uncorrectedMicroseconds: UInt64, late: Bool, bytesReceived: UInt64,
-        bytesSent: UInt64? = nil
+        request: Int, bytesSent: UInt64? = nil
     ) {
+        let mix = run.plan.mix
         shard.recordResponse(
             status: status, latencyMicroseconds: latencyMicroseconds, uncorrectedMicroseconds: uncorrectedMicroseconds,
-            late: late, bytesReceived: bytesReceived, bytesSent: bytesSent ?? requestSize)
+            late: late, bytesReceived: bytesReceived, bytesSent: bytesSent ?? mix.sizes[request], name: mix.name(of: request))
     }
 
     /// A connection is ready for requests; `handshakeMicroseconds` for a TLS one.
@@ -191,9 +193,14 @@ final class ConnectionSlot {
         shard.recordConnection(handshakeMicroseconds: handshakeMicroseconds)
     }
 
-    func failed(_ kind: FailureKind, latencyMicroseconds: UInt64, late: Bool, bytesReceived: UInt64, bytesSent: UInt64) {
+    func failed(
+        _ kind: FailureKind, latencyMicroseconds: UInt64, late: Bool, bytesReceived: UInt64, request: Int,
+        bytesSent: UInt64? = nil
+    ) {
+        let mix = run.plan.mix
         shard.recordError(
-            kind, latencyMicroseconds: latencyMicroseconds, late: late, bytesReceived: bytesReceived, bytesSent: bytesSent)
+            kind, latencyMicroseconds: latencyMicroseconds, late: late, bytesReceived: bytesReceived,
+            bytesSent: bytesSent ?? mix.sizes[request], name: mix.name(of: request))
     }
 
     /// The connection closed; carry on with a new one if there is work left, opened when the

@@ -20,6 +20,8 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
 
     private struct Stream {
         var ticket: Ticket
+        /// Which of the run's requests it carries.
+        var request: Int
         var sentAt: UInt64
         /// Where its latency starts: the intended send time, or the first send of a retry.
         var intendedAt: UInt64
@@ -43,9 +45,8 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
 
     private let slot: ConnectionSlot
     private let setup: ConnectionSetup
-    private let headerBlock: ByteBuffer
-    private let firstHeaderBlock: ByteBuffer
-    private let body: ByteBuffer
+    /// The run's requests, each encoded once.
+    private let requests: [HTTP2Request]
     private let timeout: TimeAmount
 
     private var decoder = HPACKDecoder(allocator: ByteBufferAllocator(), maxDynamicTableSize: 4_096, maxHeaderListSize: 1 << 16)
@@ -89,10 +90,7 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
     init(slot: ConnectionSlot, first: Ticket) {
         self.slot = slot
         self.setup = ConnectionSetup(slot: slot)
-        let request = slot.run.http2Request ?? HTTP2Request(slot.run.plan.target)
-        headerBlock = request.headerBlock
-        firstHeaderBlock = request.firstHeaderBlock
-        body = request.body
+        requests = slot.run.http2Requests.isEmpty ? slot.run.plan.mix.targets.map(HTTP2Request.init) : slot.run.http2Requests
         timeout = slot.run.plan.timeout
         waiting = [first]
     }
@@ -209,7 +207,9 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
     private func send(_ ticket: Ticket, now: UInt64) {
         let id = nextStreamID
         nextStreamID += 2
-        var block = id == 1 ? firstHeaderBlock : headerBlock
+        let request = slot.run.plan.mix.target(for: ticket.number)
+        let body = requests[request].body
+        var block = id == 1 ? requests[request].firstHeaderBlock : requests[request].headerBlock
         var bytesOut = UInt64(block.readableBytes)
         var kind = HTTP2Frames.Kind.headers
         repeat {
@@ -223,7 +223,7 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
         } while block.readableBytes > 0
         let firstSentAt = ticket.isRetry ? ticket.firstSentAt : now
         inFlight[id] = Stream(
-            ticket: ticket, sentAt: now, intendedAt: ticket.intended == 0 ? firstSentAt : ticket.intended, firstSentAt: firstSentAt,
+            ticket: ticket, request: request, sentAt: now, intendedAt: ticket.intended == 0 ? firstSentAt : ticket.intended, firstSentAt: firstSentAt,
             late: ticket.intended != 0 && now > ticket.intended &+ LoadConnectionHandler.lateAfterNanoseconds,
             bytesOut: bytesOut, sendWindow: initialSendWindow)
         if body.readableBytes > 0 { bodies.append(id) }
@@ -232,10 +232,11 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
     /// Sends request bodies in order, as far as the connection's and streams' windows allow.
     private func sendBodies() {
         while let id = bodies.first {
-            guard var stream = inFlight[id], stream.bodySent < body.readableBytes else {
+            guard var stream = inFlight[id], stream.bodySent < requests[stream.request].body.readableBytes else {
                 bodies.removeFirst()
                 continue
             }
+            let body = requests[stream.request].body
             let left = body.readableBytes - stream.bodySent
             let length = min(left, connectionSendWindow, stream.sendWindow, maxSendFrame)
             guard length > 0 else { return }
@@ -459,7 +460,7 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
                 failStream(id, kind)
             } else {
                 inFlight[id] = nil
-                again.append(Ticket(intended: stream.ticket.intended, firstSentAt: stream.firstSentAt))
+                again.append(Ticket(intended: stream.ticket.intended, firstSentAt: stream.firstSentAt, number: stream.ticket.number))
             }
         }
         waiting.insert(contentsOf: again, at: 0)
@@ -467,7 +468,7 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
 
     private func completed(_ id: UInt32, context: ChannelHandlerContext) {
         guard let stream = inFlight.removeValue(forKey: id) else { return }
-        if stream.bodySent < body.readableBytes {
+        if stream.bodySent < requests[stream.request].body.readableBytes {
             // Answered before its body was all sent: the rest is not wanted.
             HTTP2Frames.writeRstStream(0x8, stream: id, to: &outbound)
         }
@@ -475,7 +476,7 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
         slot.responded(
             status: stream.status, latencyMicroseconds: (now &- stream.intendedAt) / 1_000,
             uncorrectedMicroseconds: (now &- stream.firstSentAt) / 1_000, late: stream.late, bytesReceived: stream.bytesIn,
-            bytesSent: stream.bytesOut)
+            request: stream.request, bytesSent: stream.bytesOut)
         fill(context: context)
     }
 
@@ -484,7 +485,7 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
         let now = NIODeadline.now().uptimeNanoseconds
         slot.failed(
             kind, latencyMicroseconds: (now &- stream.intendedAt) / 1_000, late: stream.late,
-            bytesReceived: stream.bytesIn, bytesSent: stream.bytesOut)
+            bytesReceived: stream.bytesIn, request: stream.request, bytesSent: stream.bytesOut)
     }
 
     /// The connection cannot go on: streams in flight fail as `kind`, it closes (with

@@ -13,7 +13,10 @@ extension TimeAmount {
 
 /// What one run of the engine does.
 public struct LoadPlan: Sendable {
+    /// The first request: where connections go.
     public var target: LoadTarget
+    /// Every request of the run and the order they go in.
+    public var mix: RequestMix
     /// Requests to send in all (0: no count limit; the `LoadControl` decides when to stop).
     public var tasks: UInt64
     /// Requests in flight at once: over HTTP/1.1 one per connection, over HTTP/2 the streams
@@ -29,9 +32,10 @@ public struct LoadPlan: Sendable {
 
     public init(
         target: LoadTarget, tasks: UInt64, concurrency: Int, timeout: TimeAmount = .seconds(30),
-        tls: NIOSSLContext? = nil, http2: Bool = false, connections: Int = 1
+        tls: NIOSSLContext? = nil, http2: Bool = false, connections: Int = 1, mix: RequestMix? = nil
     ) {
-        self.target = target
+        self.mix = mix ?? RequestMix(single: target)
+        self.target = mix?.targets[0] ?? target
         self.tasks = tasks
         self.concurrency = concurrency
         self.timeout = timeout
@@ -64,8 +68,11 @@ public struct HTTPLoadEngine: Sendable {
 
     /// A recorder with one shard per event loop of this engine; `rateDriven` also keeps the
     /// uncorrected latencies and counts late requests.
-    public func makeRecorder(rateDriven: Bool = false, expected: StatusSet = .successes) -> WindowRecorder {
-        WindowRecorder(shards: group.makeIterator().reduce(0) { count, _ in count + 1 }, rateDriven: rateDriven, expected: expected)
+    /// `names`: the run's request names (`RequestMix.names`), each counted apart.
+    public func makeRecorder(rateDriven: Bool = false, expected: StatusSet = .successes, names: [String] = []) -> WindowRecorder {
+        WindowRecorder(
+            shards: group.makeIterator().reduce(0) { count, _ in count + 1 }, rateDriven: rateDriven, expected: expected,
+            names: names)
     }
 
     /// Sends the plan's requests and returns when every one has succeeded or failed, or when
@@ -93,8 +100,8 @@ public struct HTTPLoadEngine: Sendable {
 /// One engine run: counts the connections still working and wakes the caller when none is.
 final class LoadRun: Sendable {
     let plan: LoadPlan
-    /// HTTP/2: the request, encoded once for every connection of the run.
-    let http2Request: HTTP2Request?
+    /// HTTP/2: the requests, encoded once for every connection of the run.
+    let http2Requests: [HTTP2Request]
     let control: LoadControl
     /// The target's addresses, resolved once for the run; empty if the name did not resolve.
     let addresses: [SocketAddress]
@@ -110,7 +117,7 @@ final class LoadRun: Sendable {
 
     init(plan: LoadPlan, control: LoadControl, connections: Int, addresses: [SocketAddress], logger: Logger) {
         self.plan = plan
-        self.http2Request = plan.http2 ? HTTP2Request(plan.target) : nil
+        self.http2Requests = plan.http2 ? plan.mix.targets.map(HTTP2Request.init) : []
         self.control = control
         self.addresses = addresses
         self.state = Mutex((connections, nil))

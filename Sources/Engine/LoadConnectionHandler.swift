@@ -13,7 +13,9 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     static let lateAfterNanoseconds: UInt64 = 1_000_000
 
     private let slot: ConnectionSlot
-    private let request: ByteBuffer
+    /// The run's requests, and which of them is in flight.
+    private let mix: RequestMix
+    private var request = 0
     private let timeout: TimeAmount
     private var parser = HTTPResponseParser()
     /// Bytes of a response that arrived without its end.
@@ -32,10 +34,9 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     init(slot: ConnectionSlot, first: Ticket) {
         self.slot = slot
         self.ticket = first
-        self.request = slot.run.plan.target.request
+        self.mix = slot.run.plan.mix
         self.timeout = slot.run.plan.timeout
         self.setup = ConnectionSetup(slot: slot)
-        parser.expectsNoBody = slot.run.plan.target.method == "HEAD"
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -82,7 +83,10 @@ final class LoadConnectionHandler: ChannelInboundHandler {
         sentAt = NIODeadline.now().uptimeNanoseconds
         intendedAt = ticket.intended == 0 ? sentAt : ticket.intended
         late = ticket.intended != 0 && sentAt > ticket.intended &+ Self.lateAfterNanoseconds
-        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
+        request = mix.target(for: ticket.number)
+        let target = mix.targets[request]
+        parser.expectsNoBody = target.method == "HEAD"
+        context.writeAndFlush(wrapOutboundOut(target.request), promise: nil)
         armWatchdog(context: context)
     }
 
@@ -119,7 +123,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
         let now = NIODeadline.now().uptimeNanoseconds
         slot.responded(
             status: response.status, latencyMicroseconds: (now &- intendedAt) / 1_000,
-            uncorrectedMicroseconds: (now &- sentAt) / 1_000, late: late, bytesReceived: bytesIn)
+            uncorrectedMicroseconds: (now &- sentAt) / 1_000, late: late, bytesReceived: bytesIn, request: request)
         bytesIn = 0
         guard response.keepAlive, let next = slot.take() else {
             context.close(promise: nil)
@@ -135,7 +139,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
             let now = NIODeadline.now().uptimeNanoseconds
             slot.failed(
                 kind, latencyMicroseconds: (now &- intendedAt) / 1_000, late: late, bytesReceived: bytesIn,
-                bytesSent: slot.requestSize)
+                request: request)
             bytesIn = 0
         }
         context.close(promise: nil)

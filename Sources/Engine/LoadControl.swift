@@ -9,6 +9,8 @@ struct Ticket: Sendable, Equatable {
     /// For a request sent again because the server did not process it (HTTP/2's refused
     /// streams): when it was first sent (uptime ns), where its latency starts. 0 otherwise.
     var firstSentAt: UInt64 = 0
+    /// Which request of the run this is (0, 1, 2, ...): picks it from the run's mix.
+    var number: UInt64 = 0
 
     var isRetry: Bool { firstSentAt != 0 }
 }
@@ -99,9 +101,9 @@ public final class LoadControl: Sendable {
                 giveBack()
                 return nil
             }
-            return Ticket(intended: intended)
+            return Ticket(intended: intended, number: index)
         }
-        return Ticket(intended: 0)
+        return Ticket(intended: 0, number: index)
     }
 
     /// When request `index` is meant to go (uptime ns), or nil if that is beyond any clock.

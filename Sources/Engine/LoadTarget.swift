@@ -25,16 +25,18 @@ public struct LoadTarget: Sendable, Equatable {
     }
 
     /// Parses `url`; throws `EngineError(.invalidURL)` with a hint if it is not a usable
-    /// `http[s]://host[:port][/path]` URL.
+    /// `http[s]://host[:port][/path]` URL. `source`: where the URL came from, when not from
+    /// GET_URL or `--url` (a line of a targets file).
     public init(
         url: String, method: String = "GET", headers: [String] = [], body: [UInt8] = [],
-        userAgent: String = "goloadtest"
+        userAgent: String = "goloadtest", source: String? = nil
     ) throws(EngineError) {
         let trimmed = url.trimmingCharacters(in: .whitespaces)
         func invalid(_ why: String) -> EngineError {
             EngineError(
                 .invalidURL,
-                "GET_URL \"\(url)\" \(why); expected something like http://127.0.0.1:8080/ (set GET_URL in .env or pass --url)"
+                "\(source ?? "GET_URL") \"\(url)\" \(why); expected something like http://127.0.0.1:8080/"
+                    + (source == nil ? " (set GET_URL in .env or pass --url)" : "")
             )
         }
         guard !trimmed.isEmpty else { throw invalid("is empty") }

@@ -23,19 +23,32 @@ public struct WindowCounts: Sendable {
     public var connections: UInt64 = 0
     /// TLS targets: how long each connection's handshake took, from TCP connected to TLS ready.
     public var handshakeLatency: LatencyHistogram?
+    /// Runs of named requests: each name's part, in the mix's order of names.
+    public var byName: [NameCounts]
 
-    public init(rateDriven: Bool = false) {
+    public init(rateDriven: Bool = false, names: [String] = []) {
         uncorrectedLatency = rateDriven ? LatencyHistogram() : nil
+        byName = names.map { NameCounts(name: $0) }
     }
+
+    /// The names that had requests in this window, as a window sends them.
+    public var namesWithRequests: [NameCounts] { byName.filter { $0.requests > 0 } }
 
     /// A response arrived: 2xx and 3xx succeed, any other status fails.
     /// `success`: whether the status is one the plan expects (by default 2xx and 3xx).
+    /// `name`: the index of the request's name, in a run of named requests.
     mutating func recordResponse(
         status: Int, success: Bool? = nil, latencyMicroseconds: UInt64, uncorrectedMicroseconds: UInt64 = 0,
-        late: Bool = false, bytesReceived: UInt64, bytesSent: UInt64
+        late: Bool = false, bytesReceived: UInt64, bytesSent: UInt64, name: Int? = nil
     ) {
+        let success = success ?? StatusSet.successes.contains(status)
+        if let name, byName.indices.contains(name) {
+            byName[name].recordResponse(
+                status: status, success: success, latencyMicroseconds: latencyMicroseconds, bytesReceived: bytesReceived,
+                bytesSent: bytesSent)
+        }
         requests &+= 1
-        if success ?? StatusSet.successes.contains(status) { successes &+= 1 } else { failures &+= 1 }
+        if success { successes &+= 1 } else { failures &+= 1 }
         statusCodes[status, default: 0] &+= 1
         self.bytesReceived &+= bytesReceived
         self.bytesSent &+= bytesSent
@@ -46,8 +59,12 @@ public struct WindowCounts: Sendable {
 
     /// A request got no response: timeout, refused, reset, ... after `latencyMicroseconds`.
     mutating func recordError(
-        _ kind: FailureKind, latencyMicroseconds: UInt64 = 0, late: Bool = false, bytesReceived: UInt64, bytesSent: UInt64
+        _ kind: FailureKind, latencyMicroseconds: UInt64 = 0, late: Bool = false, bytesReceived: UInt64, bytesSent: UInt64,
+        name: Int? = nil
     ) {
+        if let name, byName.indices.contains(name) {
+            byName[name].recordError(kind, bytesReceived: bytesReceived, bytesSent: bytesSent)
+        }
         requests &+= 1
         failures &+= 1
         errors[kind.rawValue, default: 0] &+= 1
@@ -77,6 +94,40 @@ public struct WindowCounts: Sendable {
         failureLatency.mergeIn(other.failureLatency)
         connections &+= other.connections
         handshakeLatency.mergeIn(other.handshakeLatency)
+        // Windows of one run have the same names, in the same order.
+        for index in other.byName.indices where byName.indices.contains(index) && other.byName[index].requests > 0 {
+            byName[index].merge(other.byName[index])
+        }
+    }
+}
+
+extension NameCounts {
+    mutating func recordResponse(status: Int, success: Bool, latencyMicroseconds: UInt64, bytesReceived: UInt64, bytesSent: UInt64) {
+        requests &+= 1
+        if success { successes &+= 1 } else { failures &+= 1 }
+        statusCodes[status, default: 0] &+= 1
+        self.bytesReceived &+= bytesReceived
+        self.bytesSent &+= bytesSent
+        latency.record(microseconds: latencyMicroseconds)
+    }
+
+    mutating func recordError(_ kind: FailureKind, bytesReceived: UInt64, bytesSent: UInt64) {
+        requests &+= 1
+        failures &+= 1
+        errors[kind.rawValue, default: 0] &+= 1
+        self.bytesReceived &+= bytesReceived
+        self.bytesSent &+= bytesSent
+    }
+
+    mutating func merge(_ other: NameCounts) {
+        requests &+= other.requests
+        successes &+= other.successes
+        failures &+= other.failures
+        bytesReceived &+= other.bytesReceived
+        bytesSent &+= other.bytesSent
+        statusCodes.merge(other.statusCodes, uniquingKeysWith: &+)
+        errors.merge(other.errors, uniquingKeysWith: &+)
+        latency.merge(other.latency)
     }
 }
 

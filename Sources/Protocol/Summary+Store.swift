@@ -34,6 +34,7 @@ extension Result_Summary {
             handshakeHistogram = Data(handshakes.encoded())
         }
         self.totalRequests = totalRequests
+        byName = window.byName.map(Result_NameCounts.init)
     }
 
     /// The window this message describes, or `invalidArgument` saying what is wrong with it.
@@ -51,17 +52,56 @@ extension Result_Summary {
         } catch {
             throw RPCError(code: .invalidArgument, message: "summary \(seq) of \(name): \(error)")
         }
-        let window = SummaryWindow(
+        guard byName.count <= PlannedRequest.maximumNames else {
+            throw RPCError(
+                code: .invalidArgument,
+                message: "summary \(seq) of \(name): \(byName.count) request names; a plan has at most \(PlannedRequest.maximumNames)")
+        }
+        var parts: [NameCounts] = []
+        for part in byName {
+            do {
+                parts.append(try part.counts())
+            } catch {
+                throw RPCError(
+                    code: .invalidArgument,
+                    message: "summary \(seq) of \(name), request name \"\(Names.quoted(part.name))\": \(error)")
+            }
+        }
+        var window = SummaryWindow(
             runId: runID, slave: slaveName, seq: seq, startedAt: startedAtNs, endedAt: endedAtNs,
             requests: requests, successes: successes, failures: failures,
             bytesReceived: bytesReceived, bytesSent: bytesSent,
             statusCodes: Dictionary(uniqueKeysWithValues: statusCodes.map { (Int($0.key), $0.value) }),
             errors: errors, latency: latency, uncorrectedLatency: uncorrected, late: late, isFinal: final,
             dropped: dropped, failureLatency: failed, connections: connections, handshakeLatency: handshakes)
+        window.byName = parts
         if let problem = window.problem {
             throw RPCError(code: .invalidArgument, message: "summary \(seq) of \(name): \(problem)")
         }
         return window
+    }
+}
+
+extension Result_NameCounts {
+    package init(_ counts: NameCounts) {
+        self.init()
+        name = counts.name
+        requests = counts.requests
+        successes = counts.successes
+        failures = counts.failures
+        bytesReceived = counts.bytesReceived
+        bytesSent = counts.bytesSent
+        statusCodes = Dictionary(uniqueKeysWithValues: counts.statusCodes.map { (UInt32(clamping: $0.key), $0.value) })
+        errors = counts.errors
+        histogram = Data(counts.latency.encoded())
+    }
+
+    /// The counts, or the histogram's decoding error; the rest is checked with the window.
+    func counts() throws(StoreError) -> NameCounts {
+        NameCounts(
+            name: name, requests: requests, successes: successes, failures: failures, bytesReceived: bytesReceived,
+            bytesSent: bytesSent, statusCodes: Dictionary(uniqueKeysWithValues: statusCodes.map { (Int($0.key), $0.value) }),
+            errors: errors, latency: try LatencyHistogram(decoding: histogram))
     }
 }
 
@@ -81,6 +121,7 @@ extension Result_Plan {
         expectStatus = plan.expectStatus ?? ""
         stages = plan.stages.map(Result_Stage.init)
         connectionStages = plan.connectionStages.map(Result_Stage.init)
+        requests = plan.requests.map(Result_NamedRequest.init)
     }
 
     package var slavePlan: SlavePlan {
@@ -91,9 +132,28 @@ extension Result_Plan {
             timeout: timeoutNs == 0 ? nil : .nanoseconds(Int64(clamping: timeoutNs)), http2: http2,
             connections: connections == 0 ? nil : connections, insecure: insecure,
             expectStatus: expectStatus.isEmpty ? nil : expectStatus,
-            stages: stages.map(\.rateStage), connectionStages: connectionStages.map(\.rateStage))
+            stages: stages.map(\.rateStage), connectionStages: connectionStages.map(\.rateStage),
+            requests: requests.map(\.plannedRequest))
     }
 
+}
+
+extension Result_NamedRequest {
+    package init(_ request: PlannedRequest) {
+        self.init()
+        name = request.name
+        weight = request.weight
+        method = request.method == "GET" ? "" : request.method
+        url = request.url
+        headers = request.headers
+        body = Data(request.body)
+    }
+
+    package var plannedRequest: PlannedRequest {
+        PlannedRequest(
+            name: name, weight: max(weight, 1), method: method.isEmpty ? "GET" : method, url: url, headers: headers,
+            body: Array(body))
+    }
 }
 
 extension Result_Stage {

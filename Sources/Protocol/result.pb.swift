@@ -86,6 +86,40 @@ public nonisolated struct Result_Plan: Sendable {
   /// target; `batch` is their maximum and `duration_ns` their total.
   public var connectionStages: [Result_Stage] = []
 
+  /// Many requests in one run (a targets file): each request goes in turn, spread by weight in
+  /// a fixed order, and windows count each name apart (Summary.by_name). Empty: the one request
+  /// of url, method, headers and body. All share the scheme, host and port of the first; `url`
+  /// and `method` above are the first one's.
+  public var requests: [Result_NamedRequest] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One request of a plan's mix.
+public nonisolated struct Result_NamedRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// What reports call it ("login", or by default "GET /path"); requests may share a name.
+  public var name: String = String()
+
+  /// Its share of the mix: weight 2 goes twice as often as weight 1 (0 counts as 1).
+  public var weight: UInt32 = 0
+
+  /// HTTP method ("" means GET).
+  public var method: String = String()
+
+  /// An absolute URL with the same scheme, host and port as the plan's.
+  public var url: String = String()
+
+  /// Request headers, each "Name: value".
+  public var headers: [String] = []
+
+  public var body: Data = Data()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -397,11 +431,48 @@ public nonisolated struct Result_Summary: @unchecked Sendable {
     set {_uniqueStorage()._handshakeHistogram = newValue}
   }
 
+  /// Plans with named requests: this window's counts for each name that had any, each a part
+  /// of the totals above (the names' requests, successes and failures add up to them).
+  public var byName: [Result_NameCounts] {
+    get {_storage._byName}
+    set {_uniqueStorage()._byName = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// One request name's share of a window.
+public nonisolated struct Result_NameCounts: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var requests: UInt64 = 0
+
+  public var successes: UInt64 = 0
+
+  public var failures: UInt64 = 0
+
+  public var bytesReceived: UInt64 = 0
+
+  public var bytesSent: UInt64 = 0
+
+  public var statusCodes: Dictionary<UInt32,UInt64> = [:]
+
+  public var errors: Dictionary<String,UInt64> = [:]
+
+  /// Latency of this name's responses, in microseconds (Store's encoding).
+  public var histogram: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Result_HeartbeatRequest: Sendable {
@@ -457,7 +528,7 @@ fileprivate nonisolated let _protobuf_package = "result"
 
 nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Plan"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0\u{1}batch\0\u{1}url\0\u{3}duration_ns\0\u{1}rate\0\u{1}method\0\u{1}headers\0\u{1}body\0\u{3}timeout_ns\0\u{1}http2\0\u{1}connections\0\u{1}insecure\0\u{3}expect_status\0\u{1}stages\0\u{3}connection_stages\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0\u{1}batch\0\u{1}url\0\u{3}duration_ns\0\u{1}rate\0\u{1}method\0\u{1}headers\0\u{1}body\0\u{3}timeout_ns\0\u{1}http2\0\u{1}connections\0\u{1}insecure\0\u{3}expect_status\0\u{1}stages\0\u{3}connection_stages\0\u{1}requests\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -480,6 +551,7 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
       case 13: try { try decoder.decodeSingularStringField(value: &self.expectStatus) }()
       case 14: try { try decoder.decodeRepeatedMessageField(value: &self.stages) }()
       case 15: try { try decoder.decodeRepeatedMessageField(value: &self.connectionStages) }()
+      case 16: try { try decoder.decodeRepeatedMessageField(value: &self.requests) }()
       default: break
       }
     }
@@ -531,6 +603,9 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
     if !self.connectionStages.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.connectionStages, fieldNumber: 15)
     }
+    if !self.requests.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.requests, fieldNumber: 16)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -550,6 +625,62 @@ nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._Message
     if lhs.expectStatus != rhs.expectStatus {return false}
     if lhs.stages != rhs.stages {return false}
     if lhs.connectionStages != rhs.connectionStages {return false}
+    if lhs.requests != rhs.requests {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Result_NamedRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".NamedRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}weight\0\u{1}method\0\u{1}url\0\u{1}headers\0\u{1}body\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.weight) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.method) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.url) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.headers) }()
+      case 6: try { try decoder.decodeSingularBytesField(value: &self.body) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.weight != 0 {
+      try visitor.visitSingularUInt32Field(value: self.weight, fieldNumber: 2)
+    }
+    if !self.method.isEmpty {
+      try visitor.visitSingularStringField(value: self.method, fieldNumber: 3)
+    }
+    if !self.url.isEmpty {
+      try visitor.visitSingularStringField(value: self.url, fieldNumber: 4)
+    }
+    if !self.headers.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.headers, fieldNumber: 5)
+    }
+    if !self.body.isEmpty {
+      try visitor.visitSingularBytesField(value: self.body, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Result_NamedRequest, rhs: Result_NamedRequest) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.weight != rhs.weight {return false}
+    if lhs.method != rhs.method {return false}
+    if lhs.url != rhs.url {return false}
+    if lhs.headers != rhs.headers {return false}
+    if lhs.body != rhs.body {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -792,7 +923,7 @@ nonisolated extension Result_ExecutionCommand.Kind: SwiftProtobuf._ProtoNameProv
 
 nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Summary"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}slave_name\0\u{1}seq\0\u{3}started_at_ns\0\u{3}ended_at_ns\0\u{1}requests\0\u{1}successes\0\u{1}failures\0\u{3}bytes_received\0\u{3}status_codes\0\u{1}errors\0\u{1}histogram\0\u{1}final\0\u{3}total_requests\0\u{3}bytes_sent\0\u{3}uncorrected_histogram\0\u{1}late\0\u{3}session_id\0\u{1}dropped\0\u{3}failure_histogram\0\u{1}connections\0\u{3}handshake_histogram\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}slave_name\0\u{1}seq\0\u{3}started_at_ns\0\u{3}ended_at_ns\0\u{1}requests\0\u{1}successes\0\u{1}failures\0\u{3}bytes_received\0\u{3}status_codes\0\u{1}errors\0\u{1}histogram\0\u{1}final\0\u{3}total_requests\0\u{3}bytes_sent\0\u{3}uncorrected_histogram\0\u{1}late\0\u{3}session_id\0\u{1}dropped\0\u{3}failure_histogram\0\u{1}connections\0\u{3}handshake_histogram\0\u{3}by_name\0")
 
   fileprivate class _StorageClass {
     var _runID: Int64 = 0
@@ -817,6 +948,7 @@ nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._Mess
     var _failureHistogram: Data = Data()
     var _connections: UInt64 = 0
     var _handshakeHistogram: Data = Data()
+    var _byName: [Result_NameCounts] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -849,6 +981,7 @@ nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._Mess
       _failureHistogram = source._failureHistogram
       _connections = source._connections
       _handshakeHistogram = source._handshakeHistogram
+      _byName = source._byName
     }
   }
 
@@ -889,6 +1022,7 @@ nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._Mess
         case 20: try { try decoder.decodeSingularBytesField(value: &_storage._failureHistogram) }()
         case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._connections) }()
         case 22: try { try decoder.decodeSingularBytesField(value: &_storage._handshakeHistogram) }()
+        case 23: try { try decoder.decodeRepeatedMessageField(value: &_storage._byName) }()
         default: break
         }
       }
@@ -963,6 +1097,9 @@ nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._Mess
       if !_storage._handshakeHistogram.isEmpty {
         try visitor.visitSingularBytesField(value: _storage._handshakeHistogram, fieldNumber: 22)
       }
+      if !_storage._byName.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._byName, fieldNumber: 23)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -994,10 +1131,81 @@ nonisolated extension Result_Summary: SwiftProtobuf.Message, SwiftProtobuf._Mess
         if _storage._failureHistogram != rhs_storage._failureHistogram {return false}
         if _storage._connections != rhs_storage._connections {return false}
         if _storage._handshakeHistogram != rhs_storage._handshakeHistogram {return false}
+        if _storage._byName != rhs_storage._byName {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Result_NameCounts: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".NameCounts"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}requests\0\u{1}successes\0\u{1}failures\0\u{3}bytes_received\0\u{3}bytes_sent\0\u{3}status_codes\0\u{1}errors\0\u{1}histogram\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.requests) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.successes) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.failures) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.bytesReceived) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.bytesSent) }()
+      case 7: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufUInt32,SwiftProtobuf.ProtobufUInt64>.self, value: &self.statusCodes) }()
+      case 8: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.errors) }()
+      case 9: try { try decoder.decodeSingularBytesField(value: &self.histogram) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.requests != 0 {
+      try visitor.visitSingularUInt64Field(value: self.requests, fieldNumber: 2)
+    }
+    if self.successes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.successes, fieldNumber: 3)
+    }
+    if self.failures != 0 {
+      try visitor.visitSingularUInt64Field(value: self.failures, fieldNumber: 4)
+    }
+    if self.bytesReceived != 0 {
+      try visitor.visitSingularUInt64Field(value: self.bytesReceived, fieldNumber: 5)
+    }
+    if self.bytesSent != 0 {
+      try visitor.visitSingularUInt64Field(value: self.bytesSent, fieldNumber: 6)
+    }
+    if !self.statusCodes.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufUInt32,SwiftProtobuf.ProtobufUInt64>.self, value: self.statusCodes, fieldNumber: 7)
+    }
+    if !self.errors.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: self.errors, fieldNumber: 8)
+    }
+    if !self.histogram.isEmpty {
+      try visitor.visitSingularBytesField(value: self.histogram, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Result_NameCounts, rhs: Result_NameCounts) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.requests != rhs.requests {return false}
+    if lhs.successes != rhs.successes {return false}
+    if lhs.failures != rhs.failures {return false}
+    if lhs.bytesReceived != rhs.bytesReceived {return false}
+    if lhs.bytesSent != rhs.bytesSent {return false}
+    if lhs.statusCodes != rhs.statusCodes {return false}
+    if lhs.errors != rhs.errors {return false}
+    if lhs.histogram != rhs.histogram {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -44,6 +44,8 @@ private struct JSONReport: Encodable {
 
     struct Verdict: Encodable {
         var threshold: String
+        /// The request name it judges; absent for the run's totals.
+        var name: String?
         var metric: String
         var value: Double?
         var limit: Double
@@ -64,8 +66,11 @@ private struct JSONReport: Encodable {
         var insecure: Bool?
         /// Present only when not the default (2xx and 3xx).
         var expectStatus: String?
+        /// A mix of named requests (a targets file); absent for one request.
+        var requests: [PlannedRequest]?
 
         init(_ plan: SlavePlan) {
+            requests = plan.requests.isEmpty ? nil : plan.requests
             http2 = plan.http2 ? true : nil
             connections = plan.http2 ? max(plan.connections ?? 1, 1) : nil
             insecure = plan.insecure ? true : nil
@@ -136,9 +141,17 @@ private struct JSONReport: Encodable {
         var significantDigits = 3
     }
 
+    struct Name: Encodable {
+        var name: String
+        var slaves: [Row]
+        var total: Row
+    }
+
     var run: Run
     var slaves: [Row]
     var total: Row
+    /// Runs of named requests: each name's rows; absent otherwise.
+    var names: [Name]?
     /// Each threshold's verdict on the total; absent without thresholds.
     var thresholds: [Verdict]?
     /// Whether every threshold passed; absent without thresholds.
@@ -154,11 +167,16 @@ private struct JSONReport: Encodable {
             endReason: report.header.endReason)
         slaves = report.slaves.map { Row($0, isTotal: false) }
         total = Row(report.total, isTotal: true)
+        if !report.names.isEmpty {
+            names = report.names.map {
+                Name(name: $0.name, slaves: $0.slaves.map { Row($0, isTotal: false) }, total: Row($0.total, isTotal: true))
+            }
+        }
         let verdicts = report.verdicts(report.header.thresholds)
         if !verdicts.isEmpty {
             thresholds = verdicts.map {
                 Verdict(
-                    threshold: $0.threshold.description, metric: $0.threshold.metric.rawValue,
+                    threshold: $0.threshold.description, name: $0.threshold.name, metric: $0.threshold.metric.rawValue,
                     value: $0.value.map { ($0 * 1000).rounded() / 1000 }, limit: $0.threshold.limit,
                     unit: $0.threshold.metric.unit, passed: $0.passed)
             }

@@ -32,6 +32,10 @@ extension RunReport: Renderable {
             lines += latencyTable(title: "time to fail", { $0.failureLatency ?? .empty })
             lines.append("failures without a response (timeout, reset, ...): time from the send to the failure")
         }
+        if !names.isEmpty {
+            lines.append("")
+            lines += nameTable
+        }
         if total.dropped > 0 {
             lines.append("dropped: \(total.dropped) request(s) the plan meant to send were never sent (time was up)")
         }
@@ -46,6 +50,15 @@ extension RunReport: Renderable {
         lines += countLines(title: "errors", { row in
             row.errors.isEmpty ? nil : row.errorsByFrequency.prefix(5).map { "\($0.kind): \($0.count)" }.joined(separator: ", ")
         })
+        if !names.isEmpty {
+            let described = names.map { section -> (String, String) in
+                var parts = section.total.statusCodes.isEmpty ? [] : [Formatting.counts(section.total.statusCodes)]
+                parts += section.total.errorsByFrequency.prefix(3).map { "\($0.kind): \($0.count)" }
+                return (section.name, parts.isEmpty ? "none" : parts.joined(separator: ", "))
+            }
+            lines += ["", "status codes and errors by request name"]
+            lines += described.map { "  \(Formatting.fit($0.0, Self.nameWidth)): \($0.1)" }
+        }
         return lines.map(Names.escaped).joined(separator: "\n") + "\n"
     }
 
@@ -80,13 +93,13 @@ extension RunReport: Renderable {
         let plans = slaves.compactMap(\.plan)
         if let first = plans.first, plans.allSatisfy({ $0 == first }) {
             lines.append(Formatting.fit("\(slaves.count) slave(s), each: \(first.shape)", 80))
-            lines.append(Formatting.fit("\(first.method) \(first.url)", 80))
+            lines.append(Formatting.fit(first.requestsText, 80))
         } else {
             lines.append("\(slaves.count) slave(s):")
             for slave in slaves {
                 guard let plan = slave.plan else { continue }
                 lines.append(
-                    Formatting.fit("  \(Formatting.fit(slave.name, Self.nameWidth)): \(plan.shape) · \(plan.method) \(plan.url)", 80))
+                    Formatting.fit("  \(Formatting.fit(slave.name, Self.nameWidth)): \(plan.shape) · \(plan.requestsText)", 80))
             }
         }
         let insecure = slaves.filter { $0.plan?.insecure == true }
@@ -132,10 +145,36 @@ extension RunReport: Renderable {
         return Formatting.table(rows, leftAligned: 1, gap: 1)
     }
 
+    /// One row per request name and slave (with more than one slave) and per name in all:
+    /// Locust's table of endpoints, from merged histograms.
+    var nameTable: [String] {
+        var rows = [["by request name", "slave", "requests", "failures", "req/s", "p50", "p90", "p99", "max ms"]]
+        for section in names {
+            let shown = slaves.count > 1 ? section.slaves + [section.total] : [section.total]
+            for (index, row) in shown.enumerated() {
+                rows.append([
+                    index == 0 ? Formatting.fit(section.name, 24) : "", Formatting.fit(row.name, Self.nameWidth),
+                    String(row.requests), String(row.failures), Formatting.decimal(row.requestsPerSecond, places: 1),
+                    Formatting.milliseconds(row.milliseconds(atPercentile: 50)),
+                    Formatting.milliseconds(row.milliseconds(atPercentile: 90)),
+                    Formatting.milliseconds(row.milliseconds(atPercentile: 99)), Formatting.milliseconds(row.maxMilliseconds),
+                ])
+            }
+        }
+        return Formatting.table(rows, leftAligned: 2)
+    }
+
     /// "title" then one line per row that has something to show.
     func countLines(title: String, _ describe: (Row) -> String?) -> [String] {
         let described = (slaves + [total]).compactMap { row in describe(row).map { (row.name, $0) } }
         guard !described.isEmpty else { return [] }
         return ["", title] + described.map { "  \(Formatting.fit($0.0, Self.nameWidth)): \($0.1)" }
+    }
+}
+
+extension SlavePlan {
+    /// `GET http://host/path`, or for a mix `3 requests, the first POST http://host/login`.
+    var requestsText: String {
+        requests.count > 1 ? "\(requests.count) requests, the first \(method) \(url)" : "\(method) \(url)"
     }
 }

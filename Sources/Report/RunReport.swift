@@ -127,11 +127,27 @@ public struct RunReport: Sendable, Equatable {
         }
     }
 
+    /// One request name of a run of named requests (a targets file): its part of each slave's
+    /// windows, and of all of them.
+    public struct NameSection: Sendable, Equatable {
+        public var name: String
+        /// By slave name; `Row.name` is the slave's.
+        public var slaves: [Row]
+        public var total: Row
+    }
+
     public var header: Header
     /// By slave name.
     public var slaves: [Row]
     /// Every slave's windows together: counts summed, histograms merged.
     public var total: Row
+    /// Runs of named requests: one section per name, in the plan's order; empty otherwise.
+    public var names: [NameSection] = []
+
+    /// The section of request `name`, if the run has it.
+    public func section(named name: String) -> NameSection? {
+        names.first { $0.name == name }
+    }
 
     /// Whether the run was rate-driven (it then has uncorrected latencies too).
     public var isRateDriven: Bool { total.uncorrectedLatency != nil }
@@ -142,15 +158,17 @@ extension RunReport {
     /// grow with the run's length. A run of many slaves is read in two halves on two threads,
     /// each half (and every slave's row) from one snapshot; a smaller run is read from one.
     public init(store: RunStore, runId: Int64) throws {
-        let (run, slaves, report) = try store.readRun(runId) { run, slaves, windows in
+        let (run, slaves, report, names) = try store.readRun(runId) { run, slaves, windows in
+            let names = try Self.nameSections(run: run, slaves: slaves, windows: windows)
             guard slaves.count >= Self.parallelFromSlaves else {
                 var builder = Builder(run: run, slaves: slaves)
                 try windows.forEach(order: .slave) { try builder.add($0) }
-                return (run, slaves, Optional(builder.finish()))
+                return (run, slaves, Optional(builder.finish()), names)
             }
-            return (run, slaves, nil)
+            return (run, slaves, nil, names)
         }
-        if let report {
+        if var report {
+            report.names = names
             self = report
             return
         }
@@ -167,6 +185,30 @@ extension RunReport {
         var builder = Builder(run: run, slaves: slaves)
         for part in parts { builder.absorb(part) }
         self = builder.finish()
+        self.names = names
+    }
+
+    /// The request names of a run: those of its plans, in their order, then any others its
+    /// windows count (a database written by hand), by name.
+    static func requestNames(run: RunRecord, slaves: [RunSlaveRecord], stored: [String]) -> [String] {
+        var names: [String] = []
+        var seen: Set<String> = []
+        for plan in [run.plan].compactMap({ $0 }) + slaves.map(\.plan) {
+            for name in plan.requestNames where seen.insert(name).inserted { names.append(name) }
+        }
+        return names + stored.filter { !seen.contains($0) }
+    }
+
+    /// One section per request name, each built as a report of that name's parts of the windows.
+    static func nameSections(run: RunRecord, slaves: [RunSlaveRecord], windows: RunWindows) throws -> [NameSection] {
+        let stored = try windows.names()
+        guard !stored.isEmpty || run.plan?.requests.isEmpty == false || slaves.contains(where: { !$0.plan.requests.isEmpty })
+        else { return [] }
+        return try requestNames(run: run, slaves: slaves, stored: stored).map { name in
+            var builder = Builder(run: run, slaves: slaves)
+            try windows.forEach(order: .slave, name: name) { try builder.add($0) }
+            return NameSection(builder.finish(), name: name)
+        }
     }
 
     /// `init(store:runId:)` off the caller's thread: reading a big run takes a while, and an
@@ -185,10 +227,27 @@ extension RunReport {
     /// Builds a report from a run's rows (any order), without a database.
     public init(run: RunRecord, slaves: [RunSlaveRecord], windows: some Sequence<SummaryWindow>) {
         var builder = Builder(run: run, slaves: slaves)
-        for window in windows.sorted(by: { ($0.slave, $0.seq) < ($1.slave, $1.seq) }) {
+        let windows = windows.sorted(by: { ($0.slave, $0.seq) < ($1.slave, $1.seq) })
+        for window in windows {
             builder.add(window)
         }
         self = builder.finish()
+        let stored = Set(windows.flatMap { $0.byName.map(\.name) }).sorted()
+        guard !stored.isEmpty || run.plan?.requests.isEmpty == false || slaves.contains(where: { !$0.plan.requests.isEmpty })
+        else { return }
+        names = Self.requestNames(run: run, slaves: slaves, stored: stored).map { name in
+            var builder = Builder(run: run, slaves: slaves)
+            for window in windows {
+                guard let part = window.byName.first(where: { $0.name == name }) else { continue }
+                builder.add(
+                    SummaryWindow(
+                        runId: window.runId, slave: window.slave, seq: window.seq, startedAt: window.startedAt,
+                        endedAt: window.endedAt, requests: part.requests, successes: part.successes, failures: part.failures,
+                        bytesReceived: part.bytesReceived, bytesSent: part.bytesSent, statusCodes: part.statusCodes,
+                        errors: part.errors, latency: part.latency, isFinal: window.isFinal))
+            }
+            return NameSection(builder.finish(), name: name)
+        }
     }
 
     /// Accumulates windows that arrive grouped by slave: one slave's histogram at a time, plus
@@ -307,5 +366,21 @@ extension RunReport {
             }
             return RunReport(header: header, slaves: slaves, total: total)
         }
+    }
+}
+
+extension RunReport.NameSection {
+    /// The section from a report of the name's parts alone: its rows without the plans (the
+    /// run's rows show them).
+    init(_ report: RunReport, name: String) {
+        self.name = name
+        slaves = report.slaves.map { row in
+            var row = row
+            row.plan = nil
+            row.reportedMismatch = nil
+            return row
+        }
+        total = report.total
+        total.reportedMismatch = nil
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Store
 
 /// A pass/fail condition on a run's totals, as k6 gates CI with: `p99<250ms`,
 /// `error_rate<1%`, `rps>=900`, `failures==0`, evaluated on the merged histograms and counts of
@@ -37,6 +38,8 @@ public struct Threshold: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The request name it judges (`login:p99<300ms`), or nil for the run's totals.
+    public let name: String?
     public let metric: Metric
     public let comparison: Comparison
     /// In the metric's unit: ms for latencies, percent for `error_rate`.
@@ -44,21 +47,34 @@ public struct Threshold: Sendable, Equatable, CustomStringConvertible {
     /// As given, without spaces: what reports print.
     public let description: String
 
-    /// Parses `p99<250ms`, `p(95)<=1s`, `error_rate<1%`, `rps>=900`, `failures==0`. Latencies
-    /// take `us`, `ms` (the default) or `s`.
+    /// Parses `p99<250ms`, `p(95)<=1s`, `error_rate<1%`, `rps>=900`, `failures==0`, each
+    /// optionally for one request name: `login:p99<300ms`. Latencies take `us`, `ms` (the
+    /// default) or `s`.
     public init(parsing text: String) throws(ThresholdError) {
-        let compact = text.filter { !$0.isWhitespace }
         func invalid(_ why: String) -> ThresholdError {
-            ThresholdError("threshold \"\(text)\" \(why); write it like p99<250ms, error_rate<1%, rps>=900 or failures==0")
+            ThresholdError(
+                "threshold \"\(Names.quoted(text, limit: 80))\" \(why); write it like p99<250ms, error_rate<1%, rps>=900, failures==0 or, for one request name, login:p99<300ms")
         }
+        // A name is everything before the last colon (a condition has none).
+        var condition = Substring(text)
+        var name: String?
+        if let colon = text.lastIndex(of: ":") {
+            let given = text[..<colon].trimmingCharacters(in: .whitespaces)
+            if let problem = Names.problem(given, what: "request name", maximumBytes: PlannedRequest.maximumNameBytes) {
+                throw invalid("names no request: \(problem)")
+            }
+            name = given
+            condition = text[text.index(after: colon)...]
+        }
+        let compact = condition.filter { !$0.isWhitespace }
         guard let comparison = Comparison.allCases.first(where: { compact.contains($0.rawValue) }),
             let range = compact.range(of: comparison.rawValue)
         else { throw invalid("has no comparison (<, <=, >, >=, ==)") }
-        var name = String(compact[..<range.lowerBound]).lowercased()
+        var metricName = String(compact[..<range.lowerBound]).lowercased()
         var value = String(compact[range.upperBound...]).lowercased()
         // k6's spelling of percentiles: p(95).
-        if name.hasPrefix("p("), name.hasSuffix(")") { name = "p" + name.dropFirst(2).dropLast() }
-        guard let metric = Metric(rawValue: name) else {
+        if metricName.hasPrefix("p("), metricName.hasSuffix(")") { metricName = "p" + metricName.dropFirst(2).dropLast() }
+        guard let metric = Metric(rawValue: metricName) else {
             throw invalid("names no metric this tool knows (\(Metric.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         var scale = 1.0
@@ -76,10 +92,11 @@ public struct Threshold: Sendable, Equatable, CustomStringConvertible {
             break
         }
         guard let number = Double(value), number.isFinite, number >= 0 else { throw invalid("has no number to compare with") }
+        self.name = name
         self.metric = metric
         self.comparison = comparison
         self.limit = number * scale
-        self.description = compact
+        self.description = name.map { "\($0):\(compact)" } ?? compact
     }
 
     /// Whether a breach seen while the run goes on stands (an upper limit, or `failures==N`):
@@ -145,9 +162,13 @@ public struct ThresholdError: Error, CustomStringConvertible, Sendable {
 public let thresholdsFailedExitCode: Int32 = 99
 
 extension RunReport {
-    /// Each of `thresholds` on the run's total.
+    /// Each of `thresholds` on the run's total, or on its request name's total (no pass for a
+    /// name the run does not have).
     public func verdicts(_ thresholds: [Threshold]) -> [ThresholdVerdict] {
-        thresholds.map { $0.verdict(on: total) }
+        thresholds.map { threshold in
+            guard let name = threshold.name else { return threshold.verdict(on: total) }
+            return threshold.verdict(on: section(named: name)?.total ?? Row(name: name))
+        }
     }
 
     /// `run 3: 1 threshold(s) failed: p99<5ms (p99 = 21.000 ms)`, or nil when the run's

@@ -26,6 +26,41 @@ public struct RateStage: Sendable, Equatable, Codable {
     }
 }
 
+/// One request of a plan's mix (an entry of a targets file): what it is called, how often it
+/// goes, and the request itself.
+public struct PlannedRequest: Sendable, Equatable, Codable {
+    /// What reports call it: `login`, or by default the method and path (`GET /items`).
+    public var name: String
+    /// Its share of the mix: weight 2 goes twice as often as weight 1.
+    public var weight: UInt32
+    public var method: String
+    public var url: String
+    /// Headers ("Name: value") and body: sent, not stored with the run.
+    public var headers: [String] = []
+    public var body: [UInt8] = []
+
+    enum CodingKeys: String, CodingKey {
+        case name, weight, method, url
+    }
+
+    public init(name: String, weight: UInt32 = 1, method: String = "GET", url: String, headers: [String] = [], body: [UInt8] = []) {
+        self.name = name
+        self.weight = weight
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+
+    /// At most this many requests in a mix, under at most this many names (each name's
+    /// counts and histogram travel in every window), each name at most this many bytes, and
+    /// weights up to this.
+    public static let maximumRequests = 10_000
+    public static let maximumNames = 64
+    public static let maximumNameBytes = 200
+    public static let maximumWeight: UInt32 = 1_000
+}
+
 public struct SlavePlan: Sendable, Equatable, Codable {
     /// Requests to send; 0 means no count limit (then `duration` ends the run).
     public var tasks: UInt64
@@ -51,12 +86,17 @@ public struct SlavePlan: Sendable, Equatable, Codable {
     /// Closed model with the connections in use ramped through these (targets are
     /// connections); `batch` is their maximum and the run lasts their total.
     public var connectionStages: [RateStage]
+    /// Many requests in one run (a targets file), in the file's order; empty for the one
+    /// request of `url` and `method` (which are then the first request's).
+    public var requests: [PlannedRequest]
 
     public init(
         tasks: UInt64, batch: UInt32, url: String, duration: Duration? = nil, rate: Double? = nil,
         method: String = "GET", timeout: Duration? = nil, http2: Bool = false, connections: UInt32? = nil,
-        insecure: Bool = false, expectStatus: String? = nil, stages: [RateStage] = [], connectionStages: [RateStage] = []
+        insecure: Bool = false, expectStatus: String? = nil, stages: [RateStage] = [], connectionStages: [RateStage] = [],
+        requests: [PlannedRequest] = []
     ) {
+        self.requests = requests
         self.expectStatus = expectStatus
         self.stages = stages
         self.connectionStages = connectionStages
@@ -91,7 +131,17 @@ public struct SlavePlan: Sendable, Equatable, Codable {
             parts.append(rate == nil && stages.isEmpty ? "\(batch) at a time" : "\(batch) connections")
         }
         if let expectStatus { parts.append("success: \(expectStatus)") }
+        if !requests.isEmpty {
+            let names = requestNames.count
+            parts.append("\(requests.count) request\(requests.count == 1 ? "" : "s") under \(names) name\(names == 1 ? "" : "s")")
+        }
         return parts.joined(separator: ", ")
+    }
+
+    /// The names of its requests, each once, in the order they first appear.
+    public var requestNames: [String] {
+        var seen: Set<String> = []
+        return requests.compactMap { seen.insert($0.name).inserted ? $0.name : nil }
     }
 
     static func trim(_ value: Double) -> String {
@@ -195,6 +245,8 @@ public struct SummaryWindow: Sendable, Equatable {
     /// When the master received the window (its own clock), ns; nil before it is received, and
     /// on rows written by a version that did not record it.
     public var receivedAt: Int64?
+    /// Plans with named requests: each name's part of the counts above.
+    public var byName: [NameCounts] = []
 
     public init(
         runId: Int64, slave: String, seq: UInt64, startedAt: Int64, endedAt: Int64,
@@ -226,5 +278,35 @@ public struct SummaryWindow: Sendable, Equatable {
         self.connections = connections
         self.handshakeLatency = handshakeLatency
         self.receivedAt = receivedAt
+    }
+}
+
+/// One request name's part of a window: a row of `summaryByName`.
+public struct NameCounts: Sendable, Equatable {
+    public var name: String
+    public var requests: UInt64 = 0
+    public var successes: UInt64 = 0
+    public var failures: UInt64 = 0
+    public var bytesReceived: UInt64 = 0
+    public var bytesSent: UInt64 = 0
+    public var statusCodes: [Int: UInt64] = [:]
+    public var errors: [String: UInt64] = [:]
+    /// Latency of this name's responses (from the intended send in a rate-driven run).
+    public var latency = LatencyHistogram()
+
+    public init(
+        name: String, requests: UInt64 = 0, successes: UInt64 = 0, failures: UInt64 = 0, bytesReceived: UInt64 = 0,
+        bytesSent: UInt64 = 0, statusCodes: [Int: UInt64] = [:], errors: [String: UInt64] = [:],
+        latency: LatencyHistogram = LatencyHistogram()
+    ) {
+        self.name = name
+        self.requests = requests
+        self.successes = successes
+        self.failures = failures
+        self.bytesReceived = bytesReceived
+        self.bytesSent = bytesSent
+        self.statusCodes = statusCodes
+        self.errors = errors
+        self.latency = latency
     }
 }

@@ -6,7 +6,8 @@ enum Migrations {
     static let receivedDroppedFailures = "v2-summary-receivedAt-dropped-failureHistogram"
     static let connectionsAndTLS = "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure"
     static let masterPlan = "v4-master-plan-thresholds-statuses-stages"
-    static let all: Set<String> = [first, receivedDroppedFailures, connectionsAndTLS, masterPlan]
+    static let requestNames = "v5-summaryByName-runSlave-requests"
+    static let all: Set<String> = [first, receivedDroppedFailures, connectionsAndTLS, masterPlan, requestNames]
 }
 
 extension RunStore {
@@ -100,6 +101,34 @@ extension RunStore {
                     ALTER TABLE runSlave ADD COLUMN expectStatus TEXT;
                     ALTER TABLE runSlave ADD COLUMN stages TEXT;
                     ALTER TABLE runSlave ADD COLUMN connectionStages TEXT;
+                    """)
+        }
+        migrator.registerMigration(Migrations.requestNames) { db in
+            // summaryByName: a window's counts for one request name of a plan with named
+            // requests (a targets file), a part of its summary row. Keyed by run and name first,
+            // so that one name's rows are read in order of slave and seq.
+            // runSlave.requests: the plan's requests, a JSON array of {name, weight, method,
+            // url}; NULL for a plan of one request.
+            try db.execute(
+                sql: """
+                    CREATE TABLE summaryByName (
+                        runId INTEGER NOT NULL,
+                        slave TEXT NOT NULL,
+                        seq INTEGER NOT NULL CHECK (seq >= 0),
+                        name TEXT NOT NULL,
+                        requests INTEGER NOT NULL CHECK (requests >= 0),
+                        successes INTEGER NOT NULL CHECK (successes >= 0),
+                        failures INTEGER NOT NULL CHECK (failures >= 0),
+                        bytesReceived INTEGER NOT NULL,
+                        bytesSent INTEGER NOT NULL,
+                        statusCodes TEXT NOT NULL,
+                        errors TEXT NOT NULL,
+                        histogram BLOB NOT NULL,
+                        PRIMARY KEY (runId, name, slave, seq),
+                        FOREIGN KEY (runId, slave, seq) REFERENCES summary(runId, slave, seq) ON DELETE CASCADE,
+                        CHECK (successes + failures = requests)
+                    ) WITHOUT ROWID;
+                    ALTER TABLE runSlave ADD COLUMN requests TEXT;
                     """)
         }
         return migrator

@@ -91,8 +91,18 @@ extension RunStore {
                 cursor = try Row.fetchCursor(
                     db, sql: "SELECT * FROM summary WHERE runId = ? ORDER BY slave, seq", arguments: [runId])
             }
+            let named = try db.tableExists("summaryByName")
             while let row = try cursor.next() {
-                try body(try SummaryWindow(row: row))
+                var window = try SummaryWindow(row: row)
+                guard named else {
+                    try body(window)
+                    continue
+                }
+                window.byName = try Row.fetchAll(
+                    db, sql: "SELECT * FROM summaryByName WHERE runId = ? AND slave = ? AND seq = ? ORDER BY name",
+                    arguments: [runId, window.slave, Int64(clamping: window.seq)]
+                ).map { try NameCounts(row: $0) }
+                try body(window)
             }
         }
     }
@@ -134,6 +144,9 @@ extension RunSlaveRecord {
             stages: row.optionalText("stages").flatMap { try? JSONDecoder().decode([RateStage].self, from: Data($0.utf8)) } ?? [],
             connectionStages: row.optionalText("connectionStages").flatMap {
                 try? JSONDecoder().decode([RateStage].self, from: Data($0.utf8))
+            } ?? [],
+            requests: row.optionalText("requests").flatMap {
+                try? JSONDecoder().decode([PlannedRequest].self, from: Data($0.utf8))
             } ?? [])
         self.init(
             runId: try row.integer("runId", "runSlave.runId"),
@@ -176,6 +189,22 @@ extension SummaryWindow {
             connections: row.hasColumn("connections") ? try row.count("connections", "summary.connections") : 0,
             handshakeLatency: try handshakes.map { try LatencyHistogram(decoding: $0) },
             receivedAt: row.hasColumn("receivedAt") ? try row.optionalInteger("receivedAt", "summary.receivedAt") : nil)
+    }
+}
+
+extension NameCounts {
+    init(row: Row) throws {
+        let codes = CountsJSON.decode(try row.text("statusCodes", "summaryByName.statusCodes"))
+        self.init(
+            name: try row.text("name", "summaryByName.name"),
+            requests: try row.count("requests", "summaryByName.requests"),
+            successes: try row.count("successes", "summaryByName.successes"),
+            failures: try row.count("failures", "summaryByName.failures"),
+            bytesReceived: try row.count("bytesReceived", "summaryByName.bytesReceived"),
+            bytesSent: try row.count("bytesSent", "summaryByName.bytesSent"),
+            statusCodes: Dictionary(codes.compactMap { key, value in Int(key).map { ($0, value) } }, uniquingKeysWith: { $0.saturatingAdd($1) }),
+            errors: CountsJSON.decode(try row.text("errors", "summaryByName.errors")),
+            latency: try LatencyHistogram(decoding: try row.blob("histogram", "summaryByName.histogram") ?? Data()))
     }
 }
 

@@ -101,30 +101,56 @@ public struct RunWindows {
         return low...high
     }
 
+    /// The request names of the run's stored windows, by name.
+    public func names() throws -> [String] {
+        // A file from before request names, opened read-only, has no such table.
+        guard try db.tableExists("summaryByName") else { return [] }
+        return try String.fetchAll(
+            db, sql: "SELECT DISTINCT name FROM summaryByName WHERE runId = ? ORDER BY name", arguments: [runId])
+    }
+
+    /// `name`: one request name's part of each window that has one (a plan with named
+    /// requests), instead of the whole windows. Its window times, `isFinal` and seq are the
+    /// window's; what is not counted per name (late and dropped requests, connections, the
+    /// uncorrected, failure and handshake histograms) is 0 or absent.
     public func forEach(
-        order: WindowOrder = .slave, slave: String? = nil, _ body: (StoredWindow) throws -> Void
+        order: WindowOrder = .slave, slave: String? = nil, name: String? = nil, _ body: (StoredWindow) throws -> Void
     ) throws {
-        let orderBy = order == .slave ? "slave, seq" : "startedAt"
-        var filter = slave == nil ? "" : " AND slave = ?"
+        // Per name, the counts come from `summaryByName` and the times from its window.
+        let counts = name == nil ? "s" : "n"
+        let orderBy = order == .slave ? "\(counts).slave, \(counts).seq" : "s.startedAt"
+        var filter = ""
         var arguments: StatementArguments = [runId]
-        if let slave { _ = arguments.append(contentsOf: [slave]) }
+        if let name {
+            filter += " AND n.name = ?"
+            _ = arguments.append(contentsOf: [name])
+        }
+        if let slave {
+            filter += " AND \(counts).slave = ?"
+            _ = arguments.append(contentsOf: [slave])
+        }
         if let slaves {
-            filter += " AND slave IN (SELECT slave FROM runSlave WHERE runId = ? ORDER BY slave LIMIT ? OFFSET ?)"
+            filter += " AND \(counts).slave IN (SELECT slave FROM runSlave WHERE runId = ? ORDER BY slave LIMIT ? OFFSET ?)"
             _ = arguments.append(contentsOf: [runId, slaves.count, slaves.lowerBound])
         }
         if let started {
-            filter += " AND startedAt >= ? AND startedAt < ?"
+            filter += " AND s.startedAt >= ? AND s.startedAt < ?"
             _ = arguments.append(contentsOf: [started.lowerBound, started.upperBound])
         }
-        let cursor = try Row.fetchCursor(
-            db,
-            sql: """
+        let sql = name == nil
+            ? """
                 SELECT slave, seq, startedAt, endedAt, requests, successes, failures, bytesReceived, bytesSent,
                     late, statusCodes, errors, isFinal, dropped, histogram, uncorrectedHistogram, failureHistogram,
                     connections, handshakeHistogram
-                FROM summary WHERE runId = ?\(filter) ORDER BY \(orderBy)
-                """,
-            arguments: arguments)
+                FROM summary s WHERE runId = ?\(filter) ORDER BY \(orderBy)
+                """
+            : """
+                SELECT n.slave, n.seq, s.startedAt, s.endedAt, n.requests, n.successes, n.failures, n.bytesReceived,
+                    n.bytesSent, 0, n.statusCodes, n.errors, s.isFinal, 0, n.histogram, NULL, NULL, 0, NULL
+                FROM summaryByName n JOIN summary s ON s.runId = n.runId AND s.slave = n.slave AND s.seq = n.seq
+                WHERE n.runId = ?\(filter) ORDER BY \(orderBy)
+                """
+        let cursor = try Row.fetchCursor(db, sql: sql, arguments: arguments)
         while let row = try cursor.next() {
             func count(_ index: Int, _ column: String) throws(StoreError) -> UInt64 {
                 try row.count(index, "summary." + column)

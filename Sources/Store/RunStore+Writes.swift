@@ -26,15 +26,16 @@ extension RunStore {
                 try db.execute(
                     sql: """
                         INSERT INTO runSlave (runId, slave, status, tasks, durationNs, rate, batch, method, url,
-                            timeoutNs, joinedAt, protocol, connections, insecure, expectStatus, stages, connectionStages)
-                        VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            timeoutNs, joinedAt, protocol, connections, insecure, expectStatus, stages, connectionStages,
+                            requests)
+                        VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         runId, slave.name, plan.tasks == 0 ? nil : Int64(clamping: plan.tasks),
                         plan.duration.map(\.nanoseconds), plan.rate, plan.batch, plan.method, plan.url,
                         plan.timeout.map(\.nanoseconds), startedAt, plan.http2 ? "h2" : "http/1.1",
                         plan.http2 ? plan.connections.map { max($0, 1) } : nil, plan.insecure, plan.expectStatus,
-                        Self.json(plan.stages), Self.json(plan.connectionStages),
+                        Self.json(plan.stages), Self.json(plan.connectionStages), Self.json(plan.requests),
                     ])
             }
             return runId
@@ -103,6 +104,17 @@ extension RunStore {
                     """
             ).execute(arguments: row.arguments)
             let inserted = db.changesCount > 0
+            if inserted {
+                for part in row.byName {
+                    try db.cachedStatement(
+                        sql: """
+                            INSERT INTO summaryByName (runId, slave, seq, name, requests, successes, failures,
+                                bytesReceived, bytesSent, statusCodes, errors, histogram)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """
+                    ).execute(arguments: part)
+                }
+            }
             if inserted, row.isFinal {
                 try db.execute(
                     sql: """
@@ -136,9 +148,12 @@ extension RunStore {
     }
 
     /// Closes a run with its final status.
-    /// Stages as stored: a JSON array, NULL for none.
-    private static func json(_ stages: [RateStage]) -> String? {
-        stages.isEmpty ? nil : (try? JSONEncoder().encode(stages)).map { String(decoding: $0, as: UTF8.self) }
+    /// Stages or requests as stored: a JSON array, NULL for none.
+    private static func json(_ items: [some Encodable]) -> String? {
+        guard !items.isEmpty else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(items)).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// `reason`: why the run ended before its plan did, if it did.
@@ -164,6 +179,8 @@ struct EncodedWindow: Sendable {
     var isFinal: Bool
     var endedAt: Int64
     var arguments: StatementArguments
+    /// One row of `summaryByName` per request name.
+    var byName: [StatementArguments]
 
     init(_ window: SummaryWindow) {
         runId = window.runId
@@ -182,6 +199,15 @@ struct EncodedWindow: Sendable {
             window.failureLatency.map { Data($0.encoded()) }, Int64(clamping: window.connections),
             window.handshakeLatency.map { Data($0.encoded()) },
         ]
+        byName = window.byName.map { part in
+            let codes = Dictionary(uniqueKeysWithValues: part.statusCodes.map { (String($0.key), $0.value) })
+            return [
+                window.runId, window.slave, Int64(clamping: window.seq), part.name, Int64(clamping: part.requests),
+                Int64(clamping: part.successes), Int64(clamping: part.failures), Int64(clamping: part.bytesReceived),
+                Int64(clamping: part.bytesSent), CountsJSON.encode(codes), CountsJSON.encode(part.errors),
+                Data(part.latency.encoded()),
+            ]
+        }
     }
 }
 

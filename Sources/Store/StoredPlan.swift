@@ -16,6 +16,8 @@ struct StoredPlan: Codable {
     var expectStatus: String?
     var stages: [RateStage]?
     var connectionStages: [RateStage]?
+    /// Name, weight, method and URL of each request of a mix.
+    var requests: [PlannedRequest]?
 
     static func encode(_ plan: SlavePlan) -> String {
         let stored = StoredPlan(
@@ -23,7 +25,8 @@ struct StoredPlan: Codable {
             rate: plan.rate, method: plan.method, timeoutNs: plan.timeout?.nanoseconds, http2: plan.http2,
             connections: plan.connections, insecure: plan.insecure, expectStatus: plan.expectStatus,
             stages: plan.stages.isEmpty ? nil : plan.stages,
-            connectionStages: plan.connectionStages.isEmpty ? nil : plan.connectionStages)
+            connectionStages: plan.connectionStages.isEmpty ? nil : plan.connectionStages,
+            requests: plan.requests.isEmpty ? nil : plan.requests)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         // Plain numbers and strings: encoding cannot fail.
@@ -38,6 +41,6 @@ struct StoredPlan: Codable {
             duration: stored.durationNs.flatMap { $0 > 0 ? .nanoseconds($0) : nil }, rate: stored.rate.flatMap { $0 > 0 && $0.isFinite ? $0 : nil },
             method: stored.method, timeout: stored.timeoutNs.flatMap { $0 > 0 ? .nanoseconds($0) : nil }, http2: stored.http2,
             connections: stored.connections, insecure: stored.insecure, expectStatus: stored.expectStatus,
-            stages: stored.stages ?? [], connectionStages: stored.connectionStages ?? [])
+            stages: stored.stages ?? [], connectionStages: stored.connectionStages ?? [], requests: stored.requests ?? [])
     }
 }

@@ -53,6 +53,56 @@ extension SummaryWindow {
                 return problem
             }
         }
+        return byName.isEmpty ? nil : namesProblem
+    }
+
+    /// Why the per-name counts do not hold together, or nil: each name as valid as a window,
+    /// names unique, and their counts adding up to the window's.
+    private var namesProblem: String? {
+        if byName.count > PlannedRequest.maximumNames {
+            return "\(byName.count) request names; a plan has at most \(PlannedRequest.maximumNames)"
+        }
+        var seen: Set<String> = []
+        var requests: UInt64 = 0
+        var successes: UInt64 = 0
+        var failures: UInt64 = 0
+        var latencies: UInt64 = 0
+        var codes: [Int: UInt64] = [:]
+        var kinds: [String: UInt64] = [:]
+        for part in byName {
+            if let problem = Names.problem(part.name, what: "request name", maximumBytes: PlannedRequest.maximumNameBytes) {
+                return problem
+            }
+            let name = "request name \"\(Names.quoted(part.name))\""
+            guard seen.insert(part.name).inserted else { return "\(name) comes twice" }
+            let alone = SummaryWindow(
+                runId: runId, slave: slave, seq: seq, startedAt: startedAt, endedAt: endedAt, requests: part.requests,
+                successes: part.successes, failures: part.failures, bytesReceived: part.bytesReceived,
+                bytesSent: part.bytesSent, statusCodes: part.statusCodes, errors: part.errors, latency: part.latency)
+            if let problem = alone.problem { return "\(name): \(problem)" }
+            if part.bytesReceived > bytesReceived || part.bytesSent > bytesSent {
+                return "\(name) counts more bytes than the window"
+            }
+            // Each part is at most 2^48 and there are at most 64: no sum overflows.
+            requests += part.requests
+            successes += part.successes
+            failures += part.failures
+            latencies += part.latency.count
+            codes.merge(part.statusCodes, uniquingKeysWith: +)
+            kinds.merge(part.errors, uniquingKeysWith: +)
+        }
+        if requests != self.requests || successes != self.successes || failures != self.failures {
+            return "the request names count \(requests) requests (\(successes) successes, \(failures) failures), the window \(self.requests) (\(self.successes), \(self.failures))"
+        }
+        if latencies != latency.count {
+            return "the request names' histograms hold \(latencies) latencies, the window's \(latency.count)"
+        }
+        if codes.filter({ $0.value != 0 }) != statusCodes.filter({ $0.value != 0 }) {
+            return "the request names' status codes do not add up to the window's"
+        }
+        if kinds.filter({ $0.value != 0 }) != errors.filter({ $0.value != 0 }) {
+            return "the request names' error kinds do not add up to the window's"
+        }
         return nil
     }
 

@@ -50,6 +50,9 @@ struct LoadOptions: ParsableArguments {
     @Option(help: "HTTP method.")
     var method: String?
 
+    @Option(help: "Many requests in one run: a file in vegeta's format (METHOD URL, header lines, @BODY_FILE, a blank line between), each optionally after '# name: NAME' and '# weight: N'; reports count each name apart. Instead of --url, --method and --body-file.")
+    var targets: String?
+
     @Option(name: .customLong("header"), help: "A request header 'Name: value' (repeatable).")
     var headers: [String] = []
 
@@ -86,6 +89,9 @@ struct LoadOptions: ParsableArguments {
     static let rates: ClosedRange<Double> = 0.001...10_000_000
 
     func validate() throws {
+        if targets != nil, method != nil || bodyFile != nil {
+            throw ValidationError("--targets gives each request its method and body: leave out --method and --body-file")
+        }
         if let connections {
             guard http2 else {
                 throw ValidationError("--connections goes with --http2 (over HTTP/1.1, --batch is the number of connections)")
@@ -182,12 +188,21 @@ struct LoadOptions: ParsableArguments {
             }
             body = Array(data)
         }
+        var requests: [PlannedRequest] = []
+        if let targets {
+            do {
+                requests = try TargetsFile.load(targets)
+            } catch {
+                throw CLIError(error.message)
+            }
+        }
         let plan = SlavePlan(
-            tasks: UInt64(max(tasks, 0)), batch: UInt32(clamping: batch), url: url, duration: duration?.duration,
-            rate: rate, method: (method ?? environment.value("METHOD") ?? "GET").uppercased(), timeout: timeout?.duration,
-            http2: http2, connections: connections.map { UInt32($0) },
+            tasks: UInt64(max(tasks, 0)), batch: UInt32(clamping: batch), url: requests.first?.url ?? url,
+            duration: duration?.duration, rate: rate,
+            method: requests.first?.method ?? (method ?? environment.value("METHOD") ?? "GET").uppercased(),
+            timeout: timeout?.duration, http2: http2, connections: connections.map { UInt32($0) },
             expectStatus: try expectStatus.map { try StatusSet(parsing: $0).description }, stages: stages,
-            connectionStages: connectionStages)
+            connectionStages: connectionStages, requests: requests)
         return (plan, body)
     }
 }

@@ -7,7 +7,7 @@ import Store
 /// the load flags), or a `--plan` file; flags win over the file. Slaves then need only
 /// `--master` and `--name`.
 struct MasterPlanOptions: ParsableArguments {
-    @Option(help: "The master's plan: this JSON file (url, tasks, batch, duration, rate, timeout, method, headers, body, http2, connections, insecure); flags win over it.")
+    @Option(help: "The master's plan: this JSON file (url or targets, tasks, batch, duration, rate, stages, timeout, method, headers, body, http2, connections, insecure, expectStatus); flags win over it.")
     var plan: String?
 
     @Option(help: "The master's plan: the target URL (default: GET_URL from the environment or .env).")
@@ -23,10 +23,13 @@ struct MasterPlanOptions: ParsableArguments {
 
     /// Whether the flags describe a plan at all.
     var isGiven: Bool {
-        plan != nil || url != nil || tasks != nil || load.duration != nil || load.stages != nil || load.connectionStages != nil
+        plan != nil || url != nil || load.targets != nil || tasks != nil || load.duration != nil || load.stages != nil || load.connectionStages != nil
     }
 
     func validate() throws {
+        if url != nil, load.targets != nil {
+            throw ValidationError("--targets gives each request its URL: leave out --url")
+        }
         if load.caFile != nil || load.cert != nil || load.key != nil {
             throw ValidationError("--ca-file, --cert and --key are each slave's own (its trust and its certificate): pass them to the slaves")
         }
@@ -56,6 +59,11 @@ struct MasterPlanOptions: ParsableArguments {
         load.connections = load.connections ?? file.connections
         load.insecure = load.insecure || file.insecure == true
         load.expectStatus = load.expectStatus ?? file.expectStatus
+        if load.targets == nil, url == nil, let targets = file.targets, let path = plan {
+            // A relative path is from the plan file's directory.
+            load.targets = targets.hasPrefix("/")
+                ? targets : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(targets).path
+        }
         try load.validate()
         let tasks = self.tasks ?? file.tasks ?? 0
         guard tasks > 0 || load.duration != nil || load.stages != nil || load.connectionStages != nil else {
@@ -89,10 +97,11 @@ struct PlanFile: Decodable {
     var expectStatus: String?
     var stages: String?
     var connectionStages: String?
+    var targets: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case url, tasks, batch, duration, rate, timeout, method, headers, body, http2, connections, insecure, expectStatus
-        case stages, connectionStages
+        case stages, connectionStages, targets
     }
 
     static func load(_ path: String) throws -> PlanFile {

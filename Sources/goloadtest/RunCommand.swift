@@ -8,7 +8,7 @@ import Store
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Load a URL from this process alone (a master and one slave named local), recorded like any run.")
+        abstract: "Load a URL (or a --targets file) from this process alone (a master and one slave named local), recorded like any run.")
 
     @Option(help: "Target URL (default: GET_URL from the environment or .env).") var url: String?
     @Option(help: "Requests to send (or use --duration).") var tasks: Int?
@@ -21,6 +21,9 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        if url != nil, load.targets != nil {
+            throw ValidationError("--targets gives each request its URL: leave out --url")
+        }
         guard tasks != nil || load.duration != nil || load.stages != nil || load.connectionStages != nil else {
             throw ValidationError("give --tasks N, --duration D (e.g. --duration 30s) or --stages")
         }

@@ -30,6 +30,9 @@ struct SlaveOptions: ParsableArguments {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
+        if url != nil, load.targets != nil {
+            throw ValidationError("--targets gives each request its URL: leave out --url")
+        }
         if (tlsCert == nil) != (tlsKey == nil) {
             throw ValidationError("--tls-cert and --tls-key go together: pass both, or neither")
         }
@@ -59,13 +62,14 @@ struct SlaveCommand: AsyncParsableCommand {
         _ = try parseMaster(master)
         if bringsPlan {
             try validatePlan(tasks: tasks ?? 1, batch: batch ?? 64)
-        } else if batch != nil || options.url != nil || options.load.rate != nil || options.load.method != nil
+        } else if batch != nil || options.url != nil || options.load.targets != nil || options.load.rate != nil
+            || options.load.method != nil
             || !options.load.headers.isEmpty || options.load.bodyFile != nil || options.load.http2
             || options.load.expectStatus != nil || options.load.timeout != nil || options.load.insecure
             || options.load.connections != nil
         {
             throw ValidationError(
-                "--url, --batch and the load flags (--rate, --timeout, --insecure, ...) describe a plan this slave brings: give --tasks or --duration too, or leave them all to the master's plan")
+                "--url, --targets, --batch and the load flags (--rate, --timeout, --insecure, ...) describe a plan this slave brings: give --tasks or --duration too, or leave them all to the master's plan")
         }
     }
 

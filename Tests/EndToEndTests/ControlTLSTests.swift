@@ -44,7 +44,7 @@ struct ControlTLSTests {
         let rows = runs.stdout.split(separator: "\r\n").dropFirst()
         #expect(rows.count == 2, "\(runs.stdout)")
         #expect(rows.first?.contains(",trusted,") == true, "\(runs.stdout)")
-        #expect(rows.last?.hasPrefix("1,total,,,200,200,0,") == true, "\(runs.stdout)")
+        #expect(rows.last?.hasPrefix("1,total,,,,200,200,0,") == true, "\(runs.stdout)")
     }
 
     @Test("a master on a non-loopback address with neither TLS nor a token says so at start")

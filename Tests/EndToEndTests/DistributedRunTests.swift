@@ -61,7 +61,7 @@ struct DistributedRunTests {
         #expect(csv.status == 0)
         let lines = csv.stdout.split(separator: "\r\n")
         #expect(lines.count == 4)
-        #expect(lines.last?.hasPrefix("1,total,,,4000,4000,0,") == true)
+        #expect(lines.last?.hasPrefix("1,total,,,,4000,4000,0,") == true)
     }
 
     @Test("a run that is not completed makes the --expect-slaves master exit non-zero")

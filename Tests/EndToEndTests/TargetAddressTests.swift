@@ -87,6 +87,6 @@ struct TargetAddressTests {
         #expect(run.status == 0, "\(run.stderr)")
         if listening == "127.0.0.1" { #expect(try await targetRequests(port: port) == 500) }
         let csv = try await ChildProcess.run(["report", "--run", "1", "--db", "runs.db", "--format", "csv"], in: folder.url)
-        #expect(csv.stdout.split(separator: "\r\n").last?.hasPrefix("1,total,,,500,500,0,") == true, "\(csv.stdout)")
+        #expect(csv.stdout.split(separator: "\r\n").last?.hasPrefix("1,total,,,,500,500,0,") == true, "\(csv.stdout)")
     }
 }

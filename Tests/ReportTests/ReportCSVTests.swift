@@ -35,7 +35,7 @@ struct ReportCSVTests {
     func header() async throws {
         let records = try #require(parseCSV(try await GoldenRun.report().csv))
         #expect(records.first == RunReport.csvColumns)
-        #expect(RunReport.csvColumns.count == 24)
+        #expect(RunReport.csvColumns.count == 25)
         for name in ["error_percent", "bytes_per_s", "mean_ms", "p95_ms", "p99_9_ms", "late", "status_codes", "errors"]
         {
             #expect(RunReport.csvColumns.contains(name), "\(name)")
@@ -84,7 +84,7 @@ struct ReportCSVTests {
     @Test("numbers are plain decimals: digits, at most one \".\", no grouping")
     func plainNumbers() async throws {
         let records = try #require(parseCSV(try await oddReport().csv))
-        let text = try ["scope", "slave", "status", "status_codes", "errors", "thresholds"].map(column)
+        let text = try ["scope", "slave", "name", "status", "status_codes", "errors", "thresholds"].map(column)
         for record in records.dropFirst() {
             for (index, field) in record.enumerated() where !text.contains(index) {
                 let parts = field.split(separator: ".", omittingEmptySubsequences: false)

@@ -67,13 +67,13 @@ struct ReportGoldenTests {
 
     /// One record a line; the report ends each with CRLF.
     static let csvLines = [
-        "run,scope,slave,status,requests,successes,failures,error_percent,duration_s,requests_per_s,bytes_received,"
+        "run,scope,slave,name,status,requests,successes,failures,error_percent,duration_s,requests_per_s,bytes_received,"
             + "bytes_per_s,min_ms,mean_ms,p50_ms,p90_ms,p95_ms,p99_ms,p99_9_ms,max_ms,late,status_codes,errors,thresholds",
-        "1,slave,alpha,finished,6,5,1,16.667,2.000,3.0,6000,3000.0,1.000,21.839,2.000,120.000,120.000,120.000,120.000,"
+        "1,slave,alpha,,finished,6,5,1,16.667,2.000,3.0,6000,3000.0,1.000,21.839,2.000,120.000,120.000,120.000,120.000,"
             + "120.000,0,200:5;503:1,,",
-        "1,slave,beta,lost,4,2,2,50.000,2.000,2.0,2000,1000.0,1.000,32.759,5.003,120.000,120.000,120.000,120.000,"
+        "1,slave,beta,,lost,4,2,2,50.000,2.000,2.0,2000,1000.0,1.000,32.759,5.003,120.000,120.000,120.000,120.000,"
             + "120.000,0,200:2;503:1,timeout:1,",
-        "1,total,,,10,7,3,30.000,3.000,3.3,8000,2666.7,1.000,26.207,2.000,120.000,120.000,120.000,120.000,120.000,0,"
+        "1,total,,,,10,7,3,30.000,3.000,3.3,8000,2666.7,1.000,26.207,2.000,120.000,120.000,120.000,120.000,120.000,0,"
             + "200:7;503:2,timeout:1,",
     ]
 

@@ -98,7 +98,8 @@ struct RunStoreFileTests {
         #expect(FileManager.default.fileExists(atPath: path))
         #expect(try store.runIds().isEmpty)
         #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
-            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-master-plan-thresholds-statuses-stages"])
+            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-master-plan-thresholds-statuses-stages",
+            "v5-summaryByName-runSlave-requests"])
         #expect(Set(try tables()).isSuperset(of: ["run", "runSlave", "summary"]))
 
         let runId = try await store.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 1)
@@ -119,15 +120,20 @@ struct RunStoreFileTests {
                 try db.execute(sql: "ALTER TABLE \(table) DROP COLUMN \(column)")
             }
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v4-master-plan-thresholds-statuses-stages'")
+            // Nor v5's table of request names.
+            try db.execute(sql: "DROP TABLE summaryByName")
+            try db.execute(sql: "ALTER TABLE runSlave DROP COLUMN requests")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v5-summaryByName-runSlave-requests'")
         }
         let before = fileBytes
         let reader = try RunStore.openReadOnly(path: path)
         #expect(try reader.run(runId).plan == nil)
         #expect(try Fixture.windows(reader, run: runId) == [Fixture.window(runId, "a", seq: 0, isFinal: true)])
+        #expect(try reader.readRun(runId) { _, _, windows in try windows.names() } == [])
         #expect(fileBytes == before, "a reader never writes")
 
         let writer = try RunStore.open(path: path)
-        #expect(try migrations().last == "v4-master-plan-thresholds-statuses-stages")
+        #expect(try migrations().suffix(2) == ["v4-master-plan-thresholds-statuses-stages", "v5-summaryByName-runSlave-requests"])
         #expect(try writer.run(runId).plan == nil)
         #expect(try Fixture.windows(writer, run: runId) == [Fixture.window(runId, "a", seq: 0, isFinal: true)])
         let planned = try await writer.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 2, plan: Fixture.plan)
@@ -148,7 +154,8 @@ struct RunStoreFileTests {
         let second = try await reopened.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 2)
         #expect(second > first)
         #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
-            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-master-plan-thresholds-statuses-stages"])
+            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-master-plan-thresholds-statuses-stages",
+            "v5-summaryByName-runSlave-requests"])
 
         let reader = try RunStore.openReadOnly(path: path)
         #expect(try reader.runIds() == [first, second])
@@ -210,7 +217,8 @@ struct RunStoreFileTests {
             try opening(path)
         }
         #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
-            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-master-plan-thresholds-statuses-stages", "v99-future"])
+            "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-master-plan-thresholds-statuses-stages",
+            "v5-summaryByName-runSlave-requests", "v99-future"])
         #expect(fileBytes == before)
         // What an older goloadtest could still read is there.
         try removeFutureMigration()

@@ -445,6 +445,9 @@ actor Coordinator {
             throw refuse(.permissionDenied, "window \(window.seq) of \"\(slave)\" does not come from the session admitted to run \(window.runId)")
         }
         connections[window.slave]?.lastSeen = .now
+        if let problem = participant.namesProblem(window) {
+            throw refuse(.invalidArgument, "window \(window.seq) of \"\(slave)\" \(problem)")
+        }
         let skew = maxClockSkew.nanoseconds
         if window.startedAt < runStart.subtractingSaturating(skew) {
             throw refuse(

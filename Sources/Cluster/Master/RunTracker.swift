@@ -8,7 +8,9 @@ import Store
 /// kept, not recounted).
 struct RunTracker: Sendable, Equatable {
     struct Participant: Sendable, Equatable {
-        var plan: SlavePlan
+        var plan: SlavePlan {
+            didSet { names = Set(plan.requests.map(\.name)) }
+        }
         var status: SlaveStatus = .running
         var requests: UInt64 = 0
         var failures: UInt64 = 0
@@ -16,6 +18,36 @@ struct RunTracker: Sendable, Equatable {
         /// The session the master admitted for this slave in this run: only it may post the
         /// run's windows. Nil for a run taken up after a restart until the slave reconnects.
         var sessionId: String?
+        /// The request names of its plan: the only ones its windows may count.
+        private(set) var names: Set<String>
+
+        init(
+            plan: SlavePlan, status: SlaveStatus = .running, requests: UInt64 = 0, failures: UInt64 = 0, windows: UInt64 = 0,
+            sessionId: String? = nil
+        ) {
+            self.plan = plan
+            self.status = status
+            self.requests = requests
+            self.failures = failures
+            self.windows = windows
+            self.sessionId = sessionId
+            names = Set(plan.requests.map(\.name))
+        }
+
+        /// Why `window` cannot be this slave's, by its request names, or nil: a plan of named
+        /// requests counts every request under one of its names, a plan of one request none.
+        func namesProblem(_ window: SummaryWindow) -> String? {
+            if names.isEmpty {
+                return window.byName.isEmpty ? nil : "counts request names, but its plan has none"
+            }
+            if window.byName.isEmpty, window.requests > 0 {
+                return "counts no request names, but its plan names every request"
+            }
+            if let unknown = window.byName.first(where: { !names.contains($0.name) }) {
+                return "counts request name \"\(Names.quoted(unknown.name))\", which its plan does not have"
+            }
+            return nil
+        }
 
         mutating func add(_ window: SummaryWindow) {
             requests = requests.saturatingAdd(window.requests)

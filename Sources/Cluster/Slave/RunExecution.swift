@@ -39,20 +39,21 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
         // A start time from the master: all its slaves begin together.
         let wait = Int64(clamping: start.uptimeNanoseconds) - Int64(clamping: NIODeadline.now().uptimeNanoseconds)
         if wait > 0 { try await Task.sleep(for: .nanoseconds(wait)) }
-        let recorder = engine.makeRecorder(rateDriven: control.isRateDriven, expected: plan.expected)
+        let recorder = engine.makeRecorder(rateDriven: control.isRateDriven, expected: plan.expected, names: plan.mix.names)
         let loadPlan = LoadPlan(
             target: plan.target, tasks: plan.plan.tasks,
             concurrency: Int(plan.plan.batch), timeout: TimeAmount(plan.plan.timeout ?? .seconds(30)),
             tls: plan.tls, http2: plan.plan.http2,
-            connections: Int(plan.plan.connections ?? 1))
-        let (windows, outbox) = AsyncStream.makeStream(of: (window: SummaryWindow, total: UInt64).self)
+            connections: Int(plan.plan.connections ?? 1), mix: plan.mix)
+        // Windows wait for the master encoded: a few kilobytes each, not dense histograms.
+        let (windows, outbox) = AsyncStream.makeStream(of: Result_Summary.self)
         let (events, eventSink) = AsyncStream.makeStream(of: WindowEvent.self)
         var sentTotal: UInt64 = 0
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await (window, total) in windows {
-                    try await post(window, totalRequests: total)
+                for await window in windows {
+                    try await post(window)
                     slave.state.windowStored()
                 }
             }
@@ -75,7 +76,7 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
                     let now = wallClockNanoseconds()
                     let isFinal = event == .engineDone
                     sentTotal &+= counts.requests
-                    let window = SummaryWindow(
+                    var window = SummaryWindow(
                         runId: runId, slave: configuration.name, seq: seq, startedAt: windowStart, endedAt: now,
                         requests: counts.requests, successes: counts.successes, failures: counts.failures,
                         bytesReceived: counts.bytesReceived, bytesSent: counts.bytesSent,
@@ -83,7 +84,8 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
                         uncorrectedLatency: counts.uncorrectedLatency, late: counts.late, isFinal: isFinal,
                         dropped: isFinal ? control.dropped() : 0, failureLatency: counts.failureLatency,
                         connections: counts.connections, handshakeLatency: counts.handshakeLatency)
-                    outbox.yield((window, isFinal ? sentTotal : 0))
+                    window.byName = counts.namesWithRequests
+                    outbox.yield(Result_Summary(window, totalRequests: isFinal ? sentTotal : 0, sessionId: slave.sessionId))
                     let pending = slave.state.windowQueued()
                     if pending > configuration.maximumPendingWindows, !overflowed {
                         overflowed = true
@@ -116,8 +118,7 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
     }
 
     /// Posts one window until the master has stored it, retrying for `reconnectFor`.
-    private func post(_ window: SummaryWindow, totalRequests: UInt64) async throws {
-        let message = Result_Summary(window, totalRequests: totalRequests, sessionId: slave.sessionId)
+    private func post(_ message: Result_Summary) async throws {
         var options = CallOptions.defaults
         options.timeout = .seconds(10)
         var failingSince: ContinuousClock.Instant?
@@ -131,7 +132,7 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
                 // non-zero), and carry on with the next.
                 let refused = slave.state.windowRefused()
                 logger.error(
-                    "the master refused window \(window.seq) of run \(window.runId) for good (\(error.code): \(error.message)); \(refused) window(s) refused so far")
+                    "the master refused window \(message.seq) of run \(message.runID) for good (\(error.code): \(error.message)); \(refused) window(s) refused so far")
                 return
             } catch {
                 let now = ContinuousClock.now
@@ -140,7 +141,7 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
                 guard now - since < configuration.reconnectFor else {
                     throw ClusterError(
                         .masterWentAway,
-                        "could not deliver window \(window.seq) of run \(window.runId) for \(configuration.reconnectFor): \(error)")
+                        "could not deliver window \(message.seq) of run \(message.runID) for \(configuration.reconnectFor): \(error)")
                 }
                 if Task.isCancelled { throw CancellationError() }
                 try await Task.sleep(for: delay)

@@ -12,8 +12,8 @@ public struct SlaveConfiguration: Sendable {
     public var name: String
     /// The plan this slave brings; nil when it takes its master's at each START.
     public var plan: SlavePlan?
-    /// The plan's request (nil without a plan).
-    public var target: LoadTarget?
+    /// The plan's requests (nil without a plan).
+    public var mix: RequestMix?
     /// `https://` targets: how certificates are checked, built once (nil for `http://`).
     public var targetTLS: NIOSSLContext?
     /// This slave's own settings for `https://` targets, also used for a master's plan.
@@ -58,8 +58,11 @@ public struct SlaveConfiguration: Sendable {
         self.name = name
         self.plan = plan
         do throws(EngineError) {
-            let target = try LoadTarget(url: plan.url, method: plan.method, headers: headers, body: body)
-            self.target = target
+            let mix = plan.requests.isEmpty
+                ? RequestMix(single: try LoadTarget(url: plan.url, method: plan.method, headers: headers, body: body))
+                : try RequestMix(plan.requests, headers: headers)
+            self.mix = mix
+            let target = mix.targets[0]
             if target.isTLS {
                 targetTLS = try tls.makeContext(http2: plan.http2)
             } else if tls != TargetTLS() {
@@ -71,7 +74,7 @@ public struct SlaveConfiguration: Sendable {
         }
         self.token = token
         self.tls = tls
-        self.plan?.insecure = tls.insecure && target?.isTLS == true
+        self.plan?.insecure = tls.insecure && mix?.targets[0].isTLS == true
     }
 
     /// A slave without a plan of its own: it runs the share its master sends with each START.
@@ -85,7 +88,7 @@ public struct SlaveConfiguration: Sendable {
 
     /// The plan it brought, ready to run.
     var ownPlan: RunnablePlan? {
-        guard let plan, let target else { return nil }
-        return RunnablePlan(plan: plan, target: target, tls: targetTLS)
+        guard let plan, let mix else { return nil }
+        return RunnablePlan(plan: plan, mix: mix, tls: targetTLS)
     }
 }
