@@ -1,7 +1,7 @@
 import Store
 extension RunComparison: Renderable {
     public static let csvColumns = [
-        "metric", "unit", "baseline_run", "baseline", "candidate_run", "candidate", "delta", "change_percent", "verdict",
+        "metric", "name", "unit", "baseline_run", "baseline", "candidate_run", "candidate", "delta", "change_percent", "verdict",
     ]
 
     var baselineId: Int64 { baseline.header.runId }
@@ -12,10 +12,13 @@ extension RunComparison: Renderable {
             "run \(candidateId) compared with run \(baselineId) (baseline) · tolerance \(Formatting.decimal(tolerance * 100, places: 1))%"
         ]
         var rows = [["metric", "run \(baselineId)", "run \(candidateId)", "delta", "change", "verdict"]]
-        for metric in metrics {
+        for (index, metric) in metrics.enumerated() {
             let verdict = verdict(of: metric)
+            if let requestName = metric.requestName, metrics[index - 1].requestName != requestName {
+                rows.append(["request name \(Formatting.fit(requestName, 40))", "", "", "", "", ""])
+            }
             rows.append([
-                metric.unit == "ms" ? "\(metric.name) ms" : metric.name,
+                (metric.requestName == nil ? "" : "  ") + (metric.unit == "ms" ? "\(metric.name) ms" : metric.name),
                 Self.value(metric.baseline, metric), Self.value(metric.candidate, metric),
                 (metric.delta >= 0 ? "+" : "") + Self.value(metric.delta, metric),
                 metric.relative.map { (($0 >= 0) ? "+" : "") + Formatting.decimal($0 * 100, places: 1) + "%" } ?? "-",
@@ -23,7 +26,7 @@ extension RunComparison: Renderable {
             ])
         }
         lines += Formatting.table(rows, leftAligned: 1)
-        let worse = metrics.filter { verdict(of: $0) == .worse }.map(\.name)
+        let worse = metrics.filter { verdict(of: $0) == .worse }.map(\.label)
         lines.append(
             worse.isEmpty
                 ? "no metric is worse by more than the tolerance"
@@ -40,7 +43,7 @@ extension RunComparison: Renderable {
         var rows = [Self.csvColumns]
         for metric in metrics {
             rows.append([
-                metric.name, metric.unit, String(baselineId), Formatting.decimal(metric.baseline, places: 3),
+                metric.name, metric.requestName ?? "", metric.unit, String(baselineId), Formatting.decimal(metric.baseline, places: 3),
                 String(candidateId), Formatting.decimal(metric.candidate, places: 3),
                 Formatting.decimal(metric.delta, places: 3),
                 metric.relative.map { Formatting.decimal($0 * 100, places: 2) } ?? "", verdict(of: metric).rawValue,
@@ -52,6 +55,8 @@ extension RunComparison: Renderable {
     public var json: String {
         struct Entry: Encodable {
             var metric: String
+            /// The request name; absent for all requests.
+            var name: String?
             var unit: String
             var baseline: Double
             var candidate: Double
@@ -71,7 +76,7 @@ extension RunComparison: Renderable {
                 baselineRun: baselineId, candidateRun: candidateId, tolerancePercent: round(tolerance * 100),
                 metrics: metrics.map {
                     Entry(
-                        metric: $0.name, unit: $0.unit, baseline: round($0.baseline), candidate: round($0.candidate),
+                        metric: $0.name, name: $0.requestName, unit: $0.unit, baseline: round($0.baseline), candidate: round($0.candidate),
                         delta: round($0.delta), changePercent: $0.relative.map { round($0 * 100) },
                         verdict: verdict(of: $0).rawValue)
                 }))

@@ -9,12 +9,16 @@ public struct RunComparison: Sendable, Equatable {
 
     public struct Metric: Sendable, Equatable {
         public var name: String
+        /// The request name it is about (`login`), or nil for all requests.
+        public var requestName: String? = nil
         public var unit: String
         public var baseline: Double
         public var candidate: Double
         public var higherIsBetter: Bool
 
         public var delta: Double { candidate - baseline }
+        /// `p99`, or `login p99` for a request name's.
+        public var label: String { requestName.map { "\($0) \(name)" } ?? name }
         /// Change relative to the baseline; nil when the baseline is 0.
         public var relative: Double? { baseline != 0 ? delta / baseline : nil }
 
@@ -48,8 +52,16 @@ public struct RunComparison: Sendable, Equatable {
         self.candidate = candidate
         self.baseline = baseline
         self.tolerance = tolerance
-        let a = baseline.total
-        let b = candidate.total
+        var metrics = Self.metrics(baseline.total, candidate.total, requestName: nil)
+        // Then each request name both runs have, in the candidate's order.
+        for section in candidate.names {
+            guard let before = baseline.section(named: section.name) else { continue }
+            metrics += Self.metrics(before.total, section.total, requestName: section.name)
+        }
+        self.metrics = metrics
+    }
+
+    static func metrics(_ a: RunReport.Row, _ b: RunReport.Row, requestName: String?) -> [Metric] {
         var metrics = [
             Metric(name: "requests/s", unit: "", baseline: a.requestsPerSecond, candidate: b.requestsPerSecond, higherIsBetter: true),
             Metric(name: "error %", unit: "%", baseline: a.errorPercent, candidate: b.errorPercent, higherIsBetter: false),
@@ -62,7 +74,11 @@ public struct RunComparison: Sendable, Equatable {
         }
         metrics.append(
             Metric(name: "max", unit: "ms", baseline: a.maxMilliseconds, candidate: b.maxMilliseconds, higherIsBetter: false))
-        self.metrics = metrics
+        return metrics.map { metric in
+            var metric = metric
+            metric.requestName = requestName
+            return metric
+        }
     }
 }
 

@@ -1,14 +1,15 @@
 import Store
 extension Timeline: Renderable {
     public static let csvColumns = [
-        "run", "slave", "bucket_start", "offset_s", "requests", "failures", "requests_per_s", "p50_ms", "p90_ms",
+        "run", "slave", "name", "bucket_start", "offset_s", "requests", "failures", "requests_per_s", "p50_ms", "p90_ms",
         "p99_ms", "max_ms",
     ]
 
     static let percentiles: [Double] = [50, 90, 99]
 
     public var text: String {
-        let scope = slave.map { "slave \($0)" } ?? "all slaves"
+        var scope = slave.map { "slave \($0)" } ?? "all slaves"
+        if let name { scope += " · request name \(name)" }
         var lines = ["run \(runId) timeline · every \(Formatting.seconds(Double(every) / 1e9)) · \(scope)"]
         var rows = [["time", "offset", "requests", "failures", "req/s", "p50", "p90", "p99", "max"]]
         for bucket in buckets {
@@ -29,7 +30,7 @@ extension Timeline: Renderable {
         var rows = [Self.csvColumns]
         for bucket in buckets {
             var cells = [
-                String(runId), slave ?? "", Formatting.iso8601(nanoseconds: bucket.start),
+                String(runId), slave ?? "", name ?? "", Formatting.iso8601(nanoseconds: bucket.start),
                 Formatting.decimal(offset(bucket), places: 3), String(bucket.requests), String(bucket.failures),
                 Formatting.decimal(bucket.requestsPerSecond, places: 1),
             ]
@@ -52,12 +53,13 @@ extension Timeline: Renderable {
         struct Document: Encodable {
             var run: Int64
             var slave: String?
+            var name: String?
             var everySeconds: Double
             var buckets: [Bucket]
         }
         return Formatting.json(
             Document(
-                run: runId, slave: slave, everySeconds: Double(every) / 1e9,
+                run: runId, slave: slave, name: name, everySeconds: Double(every) / 1e9,
                 buckets: buckets.map {
                     Bucket(
                         start: Formatting.iso8601(nanoseconds: $0.start), offsetSeconds: offset($0),

@@ -22,28 +22,34 @@ public struct Timeline: Sendable, Equatable {
     public var every: Int64
     /// Only this slave's windows, or all.
     public var slave: String?
+    /// Only this request name's part of the windows, or all requests.
+    public var name: String?
     public var buckets: [Bucket]
 
     /// Reads a run's windows in time order, one bucket's histogram at a time. A long run of many
     /// slaves is read in two halves of its time span, on two threads; a smaller one from one
     /// snapshot.
-    public init(store: RunStore, runId: Int64, every: Duration, slave: String? = nil) throws {
+    public init(store: RunStore, runId: Int64, every: Duration, slave: String? = nil, name: String? = nil) throws {
         let width = max(1, every.nanoseconds)
         let (run, startSpan, buckets) = try store.readRun(runId) { run, slaves, windows in
             if let slave, !slaves.contains(where: { $0.slave == slave }) {
                 throw ReportError.unknownSlave(runId: runId, slave: slave, existing: slaves.map(\.slave))
             }
+            if let name {
+                let names = RunReport.requestNames(run: run, slaves: slaves, stored: try windows.names())
+                guard names.contains(name) else { throw ReportError.unknownName(runId: runId, name: name, existing: names) }
+            }
             let span = try windows.startRange()
             if let span { try Self.checkBucketCount(runStartedAt: run.startedAt, lastStart: span.upperBound, width: width) }
-            guard slave == nil, slaves.count >= RunReport.parallelFromSlaves, let span else {
+            guard slave == nil, name == nil, slaves.count >= RunReport.parallelFromSlaves, let span else {
                 var builder = Builder(runStartedAt: run.startedAt, width: width)
-                try windows.forEach(order: .time, slave: slave) { try builder.add($0) }
+                try windows.forEach(order: .time, slave: slave, name: name) { try builder.add($0) }
                 return (run, span, Optional(builder.finish()))
             }
             return (run, Optional(span), nil)
         }
         if let buckets {
-            self.init(runId: runId, runStartedAt: run.startedAt, every: width, slave: slave, buckets: buckets)
+            self.init(runId: runId, runStartedAt: run.startedAt, every: width, slave: slave, name: name, buckets: buckets)
             return
         }
         // Split at a bucket boundary near the middle: each half makes whole buckets.
@@ -88,7 +94,8 @@ public struct Timeline: Sendable, Equatable {
         }
     }
 
-    public init(runId: Int64, runStartedAt: Int64, every: Int64, slave: String?, buckets: [Bucket]) {
+    public init(runId: Int64, runStartedAt: Int64, every: Int64, slave: String?, name: String? = nil, buckets: [Bucket]) {
+        self.name = name
         self.runId = runId
         self.runStartedAt = runStartedAt
         self.every = every
@@ -155,6 +162,7 @@ public struct Timeline: Sendable, Equatable {
 /// What the Report module refuses.
 public enum ReportError: Error, CustomStringConvertible, Equatable {
     case unknownSlave(runId: Int64, slave: String, existing: [String])
+    case unknownName(runId: Int64, name: String, existing: [String])
     case compareWithItself(Int64)
     case tooManyBuckets(buckets: Double, every: Int64)
 
@@ -162,6 +170,11 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .unknownSlave(let runId, let slave, let existing):
             return "run \(runId) has no slave \"\(Names.quoted(slave))\"; its slaves: \(existing.map { Names.escaped($0) }.joined(separator: ", "))"
+        case .unknownName(let runId, let name, let existing):
+            guard !existing.isEmpty else {
+                return "run \(runId) has no request names (it ran one request, not a --targets file); leave out --name"
+            }
+            return "run \(runId) has no request named \"\(Names.quoted(name))\"; its names: \(existing.map { Names.escaped($0) }.joined(separator: ", "))"
         case .compareWithItself(let runId):
             return "--compare \(runId) is the run itself; compare with another run (see goloadtest runs)"
         case .tooManyBuckets(let buckets, let every):

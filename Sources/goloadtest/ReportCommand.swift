@@ -23,6 +23,7 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Timeline bucket width, e.g. 1s, 10s, 1m (default 1s).", valueName: "duration"))
     var every: DurationArgument?
     @Option(help: "Timeline of this slave only.") var slave: String?
+    @Option(help: "Timeline of this request name only (a run of a --targets file).") var name: String?
     @Option(help: "Compare with this run (the baseline): its id or `latest`.") var compare: String?
     @Option(help: "A change beyond this is marked better or worse, e.g. 5% or 0.05.") var tolerance: String = "5%"
     @Option(
@@ -44,6 +45,9 @@ struct ReportCommand: AsyncParsableCommand {
         }
         if compare != nil, timeline { throw ValidationError("--timeline and --compare do not go together; pick one") }
         if slave != nil, !timeline { throw ValidationError("--slave goes with --timeline") }
+        if name != nil, !timeline {
+            throw ValidationError("--name goes with --timeline (the report and --compare show every name already)")
+        }
         if let failOn {
             guard failOn == "worse" else { throw ValidationError("--fail-on takes `worse` (got \"\(failOn)\")") }
             guard compare != nil else { throw ValidationError("--fail-on worse goes with --compare M: it gates on the comparison") }
@@ -77,14 +81,14 @@ struct ReportCommand: AsyncParsableCommand {
             defer { store.close() }
             let runId = try resolve(run, in: store)
             if timeline {
-                text = try Timeline(store: store, runId: runId, every: every?.duration ?? .seconds(1), slave: slave)
+                text = try Timeline(store: store, runId: runId, every: every?.duration ?? .seconds(1), slave: slave, name: name)
                     .rendered(as: format)
             } else if let compare {
                 let baseline = try RunReport(store: store, runId: try resolve(compare, in: store))
                 let candidate = try RunReport(store: store, runId: runId)
                 let comparison = try RunComparison(candidate: candidate, baseline: baseline, tolerance: toleranceFraction ?? 0.05)
                 text = comparison.rendered(as: format)
-                let worse = comparison.metrics.filter { comparison.verdict(of: $0) == .worse }.map(\.name)
+                let worse = comparison.metrics.filter { comparison.verdict(of: $0) == .worse }.map(\.label)
                 if failOn == "worse", !worse.isEmpty {
                     failed = "run \(runId) is worse than run \(baseline.header.runId) beyond \(tolerance) on \(worse.joined(separator: ", "))"
                 }

@@ -110,18 +110,18 @@ struct ReportCommandTests {
         #expect(
             csv.stdout
                 == [
-                    "run,slave,bucket_start,offset_s,requests,failures,requests_per_s,p50_ms,p90_ms,p99_ms,max_ms",
-                    "1,,2023-11-14T22:13:20.000Z,0.000,15,0,15.0,1.000,2.000,2.000,2.000",
-                    "1,,2023-11-14T22:13:21.000Z,1.000,15,0,15.0,1.000,2.000,2.000,2.000",
-                    "1,,2023-11-14T22:13:22.000Z,2.000,15,1,15.0,1.000,2.000,2.000,2.000",
+                    "run,slave,name,bucket_start,offset_s,requests,failures,requests_per_s,p50_ms,p90_ms,p99_ms,max_ms",
+                    "1,,,2023-11-14T22:13:20.000Z,0.000,15,0,15.0,1.000,2.000,2.000,2.000",
+                    "1,,,2023-11-14T22:13:21.000Z,1.000,15,0,15.0,1.000,2.000,2.000,2.000",
+                    "1,,,2023-11-14T22:13:22.000Z,2.000,15,1,15.0,1.000,2.000,2.000,2.000",
                 ].map { $0 + "\r\n" }.joined())
         let wide = try await Self.run(
             ["report", "--run", "1", "--timeline", "--every", "10s", "--format", "csv"], in: folder)
-        #expect(wide.stdout.hasSuffix("\r\n1,,2023-11-14T22:13:20.000Z,0.000,45,1,15.0,1.000,2.000,2.000,2.000\r\n"))
+        #expect(wide.stdout.hasSuffix("\r\n1,,,2023-11-14T22:13:20.000Z,0.000,45,1,15.0,1.000,2.000,2.000,2.000\r\n"))
         let slave = try await Self.run(
             ["report", "--run", "1", "--timeline", "--slave", "b", "--format", "csv"], in: folder)
         #expect(
-            slave.stdout.hasSuffix("\r\n1,b,2023-11-14T22:13:22.000Z,2.000,5,1,5.0,2.000,2.000,2.000,2.000\r\n"))
+            slave.stdout.hasSuffix("\r\n1,b,,2023-11-14T22:13:22.000Z,2.000,5,1,5.0,2.000,2.000,2.000,2.000\r\n"))
         
     }
 
@@ -137,10 +137,10 @@ struct ReportCommandTests {
         let csv = try await Self.run(
             ["report", "--run", "2", "--compare", "1", "--format", "csv", "--tolerance", "25%"], in: folder)
         let lines = csv.stdout.components(separatedBy: "\r\n")
-        #expect(lines.contains("requests/s,,1,15.000,2,12.000,-3.000,-20.00,same"))
-        #expect(lines.contains("error %,%,1,2.222,2,0.000,-2.222,-100.00,better"))
-        #expect(lines.contains("p50,ms,1,1.000,2,1.500,0.500,50.00,worse"))
-        #expect(lines.contains("max,ms,1,2.000,2,3.000,1.000,50.00,worse"))
+        #expect(lines.contains("requests/s,,,1,15.000,2,12.000,-3.000,-20.00,same"))
+        #expect(lines.contains("error %,,%,1,2.222,2,0.000,-2.222,-100.00,better"))
+        #expect(lines.contains("p50,,ms,1,1.000,2,1.500,0.500,50.00,worse"))
+        #expect(lines.contains("max,,ms,1,2.000,2,3.000,1.000,50.00,worse"))
     }
 
     @Test("runs --format csv lists both runs")

@@ -53,15 +53,15 @@ struct RunComparisonGoldenTests {
         """
 
     static let csvLines = [
-        "metric,unit,baseline_run,baseline,candidate_run,candidate,delta,change_percent,verdict",
-        "requests/s,,1,100.000,2,90.000,-10.000,-10.00,worse",
-        "error %,%,1,0.000,2,1.000,1.000,,worse",
-        "p50,ms,1,1.000,2,1.030,0.030,3.00,same",
-        "p90,ms,1,1.500,2,1.350,-0.150,-10.00,better",
-        "p95,ms,1,2.000,2,2.200,0.200,10.00,worse",
-        "p99,ms,1,2.000,2,2.200,0.200,10.00,worse",
-        "p99.9,ms,1,2.000,2,2.200,0.200,10.00,worse",
-        "max,ms,1,2.000,2,2.200,0.200,10.00,worse",
+        "metric,name,unit,baseline_run,baseline,candidate_run,candidate,delta,change_percent,verdict",
+        "requests/s,,,1,100.000,2,90.000,-10.000,-10.00,worse",
+        "error %,,%,1,0.000,2,1.000,1.000,,worse",
+        "p50,,ms,1,1.000,2,1.030,0.030,3.00,same",
+        "p90,,ms,1,1.500,2,1.350,-0.150,-10.00,better",
+        "p95,,ms,1,2.000,2,2.200,0.200,10.00,worse",
+        "p99,,ms,1,2.000,2,2.200,0.200,10.00,worse",
+        "p99.9,,ms,1,2.000,2,2.200,0.200,10.00,worse",
+        "max,,ms,1,2.000,2,2.200,0.200,10.00,worse",
     ]
 
     /// Foundation escapes "/" in JSON strings ("requests\/s"), which is valid JSON. `changePercent`
