@@ -14,12 +14,13 @@ import Store
 /// A request line (`METHOD URL`), then its headers (`Name: value`), then optionally `@FILE`,
 /// whose bytes are the body (a relative path is from the targets file's directory); a blank
 /// line between requests. `# name: NAME` and `# weight: N` before a request line name it (by
-/// default its method and path) and weight it (by default 1); other `#` lines are comments.
+/// default its method and path) and weight it (by default 1), and end the request before them;
+/// other `#` lines are comments.
 public enum TargetsFile {
-    /// The largest targets file, and the most request body bytes in all: the plan travels to
-    /// every slave in one message.
-    public static let maximumFileBytes = 2 << 20
-    public static let maximumBodyBytes = 1 << 20
+    /// The largest targets file, and the most request body bytes in all: the plan travels in
+    /// one message (a slave's own to its master, which takes up to 1 MiB).
+    public static let maximumFileBytes = 512 << 10
+    public static let maximumBodyBytes = 384 << 10
 
     /// Reads and checks the file at `path`; every error names the line and says what to write.
     public static func load(_ path: String) throws(EngineError) -> [PlannedRequest] {
@@ -65,9 +66,9 @@ public enum TargetsFile {
         }
 
         var number = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character: isNewline splits at it, at "\n" and at a lone "\r".
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             number += 1
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw[...]
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty {
                 finish()
@@ -79,9 +80,8 @@ public enum TargetsFile {
                 let key = comment[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
                 let value = comment[comment.index(after: colon)...].trimmingCharacters(in: .whitespaces)
                 guard key == "name" || key == "weight" else { continue }
-                if current != nil {
-                    throw problem(number, "'# \(key):' names the request after it; put it before its request line")
-                }
+                // It belongs to the request after it: the one before ends here.
+                finish()
                 if key == "name" {
                     if let earlier = name {
                         throw problem(number, "a second '# name:' for one request (the first is on line \(earlier.line))")

@@ -127,6 +127,7 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
     let plan: MasterPlan?
     do {
         plan = try options.plan.masterPlan(environment: environment)
+        if let plan { try options.thresholds.check(planNames: plan.plan.requestNames) }
     } catch {
         throw fail("\(error)")
     }

@@ -40,6 +40,7 @@ struct RunCommand: AsyncParsableCommand {
             let slave = try SlaveConfiguration(
                 masterHost: "in-process", masterPort: 0, name: LocalRun.slaveName, plan: plan, headers: load.headers,
                 body: body, tls: load.targetTLS)
+            try thresholds.check(planNames: plan.requestNames)
             let store = try RunStore.open(path: db)
             let format = self.format
             var local = LocalRun(slave: slave, threads: threads)

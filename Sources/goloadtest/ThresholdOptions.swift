@@ -7,7 +7,7 @@ import Store
 struct ThresholdOptions: ParsableArguments {
     @Option(
         name: .customLong("threshold"),
-        help: "Pass/fail on the run's totals, stored with it (repeatable): p99<250ms, p(95)<=1s, error_rate<1%, rps>=900, failures==0. A failed one makes the command exit 99.")
+        help: "Pass/fail on the run's totals, stored with it (repeatable): p99<250ms, p(95)<=1s, error_rate<1%, rps>=900, failures==0; for one request name of a --targets file, login:p99<300ms. A failed one makes the command exit 99.")
     var thresholds: [String] = []
 
     @Flag(help: "Check the thresholds every second during the run and stop it at the first breach of an upper limit (the run ends aborted, the reason stored).")
@@ -25,6 +25,18 @@ struct ThresholdOptions: ParsableArguments {
             return try thresholds.map { try Threshold(parsing: $0) }
         } catch {
             throw ValidationError("\(error)")
+        }
+    }
+
+    /// Refuses a threshold on a request name the plan does not have (`planNames`: the plan's
+    /// names): a typo is told before anything runs, not found as a failed gate after.
+    func check(planNames: [String]) throws {
+        let thresholds = try parsed()
+        if let stray = thresholds.first(where: { $0.name != nil && !planNames.contains($0.name ?? "") }) {
+            throw CLIError(
+                planNames.isEmpty
+                    ? "--threshold \(stray) judges a request name, but the plan has none (names come with --targets); leave out \"\(Names.escaped(stray.name ?? "")):\""
+                    : "--threshold \(stray) judges request \"\(Names.escaped(stray.name ?? ""))\", which the plan does not have; its names: \(planNames.map(Names.escaped).joined(separator: ", "))")
         }
     }
 
