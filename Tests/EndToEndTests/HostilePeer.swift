@@ -30,7 +30,11 @@ final class HostilePeer: Sendable {
 
     /// Opens `Connect` as slave `name` with session `session`; the commands arrive in the
     /// returned mailbox until the stream ends.
-    func connect(_ name: String, session: String, resumeRunId: Int64 = 0, version: String = "hostile") -> Commands {
+    /// `requests`: a plan of named requests (a targets file) instead of one URL.
+    func connect(
+        _ name: String, session: String, resumeRunId: Int64 = 0, version: String = "hostile",
+        requests: [Result_NamedRequest] = []
+    ) -> Commands {
         var request = Result_ConnectRequest()
         request.slaveName = name
         request.sessionID = session
@@ -39,6 +43,7 @@ final class HostilePeer: Sendable {
         request.plan.tasks = 10
         request.plan.batch = 1
         request.plan.url = "http://127.0.0.1:9/"
+        request.plan.requests = requests
         let commands = Commands()
         let master = self.master
         let task = Task<Void, Never> {
@@ -135,4 +140,18 @@ func hostileWindow(
     summary.final = isFinal
     summary.totalRequests = total
     return summary
+}
+
+/// A window's part for request `name`: `successes` responses of 200, latencies as
+/// `hostileWindow` records them (its first `offset` values skipped).
+func hostilePart(_ name: String, successes: UInt64, offset: UInt64 = 0) -> Result_NameCounts {
+    var latency = LatencyHistogram()
+    for index in offset..<offset + successes { latency.record(microseconds: 1_000 + 100 * index) }
+    var part = Result_NameCounts()
+    part.name = name
+    part.requests = successes
+    part.successes = successes
+    part.statusCodes = successes > 0 ? [200: successes] : [:]
+    part.histogram = Data(latency.encoded())
+    return part
 }

@@ -111,6 +111,97 @@ struct HostilePeerTests {
         #expect(master.stdout == report.stdout)
     }
 
+    @Test("request names that lie (unknown, doubled, not adding up, missing, garbled) are refused; true ones are stored and reported")
+    func lyingNames() async throws {
+        let folder = try TemporaryDirectory()
+        let (master, port) = try await startMaster(["--expect-slaves", "2", "--slave-timeout", "60s", "--db", "runs.db"], in: folder.url)
+        defer { master.terminate() }
+        let peer = try HostilePeer(port: port)
+        func request(_ name: String) -> Result_NamedRequest {
+            var request = Result_NamedRequest()
+            request.name = name
+            request.weight = 1
+            request.url = "http://127.0.0.1:9/\(name)"
+            return request
+        }
+        // a runs a mix of login and items; b one unnamed URL.
+        let a = peer.connect("a", session: "session-a", requests: [request("login"), request("items")])
+        let b = peer.connect("b", session: "session-b")
+        let runId = try await a.next(.start).runID
+        #expect(try await b.next(.start).runID == runId)
+
+        // A true window of a: 10 requests, 4 login and 6 items.
+        func named(_ parts: [Result_NameCounts], seq: UInt64 = 0) -> Result_Summary {
+            var window = hostileWindow(run: runId, slave: "a", session: "session-a", seq: seq)
+            window.byName = parts
+            return window
+        }
+        let truth = [hostilePart("login", successes: 4), hostilePart("items", successes: 6, offset: 4)]
+        var lies: [(String, Result_Summary)] = []
+        lies.append(("no names in a named plan", named([])))
+        lies.append(("a name the plan lacks", named([hostilePart("login", successes: 4), hostilePart("admin", successes: 6, offset: 4)])))
+        lies.append(("a name twice", named([hostilePart("login", successes: 4), hostilePart("login", successes: 6, offset: 4)])))
+        lies.append(("names that count 9 of 10 requests", named([hostilePart("login", successes: 4), hostilePart("items", successes: 5, offset: 4)])))
+        var codes = truth
+        codes[1].statusCodes = [201: 6]
+        lies.append(("names' status codes that are not the window's", named(codes)))
+        var garbled = truth
+        garbled[0].histogram = Data([0xFF, 0x00, 0x13])
+        lies.append(("a name's histogram that does not decode", named(garbled)))
+        var overfull = truth
+        overfull[0].histogram = truth[1].histogram
+        lies.append(("a name's histogram with more latencies than its requests", named(overfull)))
+        var unbalanced = truth
+        unbalanced[0].failures = 1
+        lies.append(("a name whose successes and failures do not make its requests", named(unbalanced)))
+        var escape = truth
+        escape[0].name = "\u{1B}[31mlogin"
+        lies.append(("a name with a terminal escape", named(escape)))
+        var bytes = truth
+        bytes[0].bytesReceived = 1 << 40
+        lies.append(("a name with more bytes than its window", named(bytes)))
+        lies.append(("65 names", named((0..<65).map { hostilePart("n\($0)", successes: $0 == 0 ? 10 : 0) })))
+        var plain = hostileWindow(run: runId, slave: "b", session: "session-b", seq: 0)
+        plain.byName = [hostilePart("login", successes: 10)]
+        lies.append(("names from a slave whose plan has none", plain))
+
+        for (what, summary) in lies {
+            switch await peer.post(summary) {
+            case .success(let ack):
+                Issue.record("\(what) was stored: \(ack)")
+            case .failure(let error):
+                #expect(error.code == .invalidArgument, "\(what): \(error)")
+                #expect(error.message.utf8.count < 400, "\(what): \(error.message.prefix(100))")
+                #expect(!error.message.contains("\u{1B}"), "\(what): \(error.message)")
+            }
+        }
+
+        if case .failure(let error) = await peer.post(named(truth)) { Issue.record("a's true window: \(error)") }
+        var final = named([hostilePart("items", successes: 10)], seq: 1)
+        final.final = true
+        final.totalRequests = 20
+        if case .failure(let error) = await peer.post(final) { Issue.record("a's final: \(error)") }
+        let bFinal = hostileWindow(run: runId, slave: "b", session: "session-b", seq: 0, isFinal: true, total: 10)
+        if case .failure(let error) = await peer.post(bFinal) { Issue.record("b's final: \(error)") }
+        #expect(try await master.waitForExit(timeout: .seconds(30)) == 0, "master stderr:\n\(master.stderr)")
+        a.close()
+        b.close()
+
+        let store = try RunStore.openReadOnly(path: folder.path("runs.db"))
+        var parts: [String: UInt64] = [:]
+        try store.forEachWindow(ofRun: runId) { window in
+            for part in window.byName { parts[part.name, default: 0] += part.requests }
+        }
+        store.close()
+        #expect(parts == ["login": 4, "items": 16])
+        let report = try await ChildProcess.run(["report", "--run", String(runId), "--db", "runs.db", "--format", "csv"], in: folder.url)
+        #expect(report.status == 0, "\(report.stderr)")
+        let rows = report.stdout.split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).prefix(6).joined(separator: ",") }
+        #expect(rows.contains("\(runId),total,,login,,4"), "\(report.stdout)")
+        #expect(rows.contains("\(runId),total,,items,,16"), "\(report.stdout)")
+        #expect(rows.contains("\(runId),total,,,,30"), "\(report.stdout)")
+    }
+
     @Test("a message over 1 MiB is refused with resourceExhausted and the master keeps serving")
     func oversizedMessage() async throws {
         let folder = try TemporaryDirectory()

@@ -248,6 +248,16 @@ func plan(_ edit: (inout Result_Plan) -> Void) -> Result_Plan {
     return plan
 }
 
+/// One request of a plan's mix, as a master would send it.
+func named(_ name: String, _ url: String, weight: UInt32 = 1, body: Int = 0) -> Result_NamedRequest {
+    var request = Result_NamedRequest()
+    request.name = name
+    request.url = url
+    request.weight = weight
+    request.body = Data(repeating: 0x61, count: body)
+    return request
+}
+
 @Suite("A master that hands out a plan a slave cannot run")
 struct HostilePlanTests {
     @Test(
@@ -268,6 +278,16 @@ struct HostilePlanTests {
             (plan { $0.stages = Array(repeating: Result_Stage(), count: 101) }, "at most 100 stages"),
             (plan { var stage = Result_Stage(); stage.durationNs = 1_000; stage.target = 2; $0.connectionStages = [stage]; $0.rate = 5 },
              "connection stages ramp a closed-model run"),
+            (plan { $0.requests = [named("a", "http://127.0.0.1:9/"), named("b", "http://127.0.0.1:10/")] },
+             "another scheme, host or port"),
+            (plan { $0.requests = (0..<65).map { named("n\($0)", "http://127.0.0.1:9/") } }, "65 request names; a plan has at most 64"),
+            (plan { $0.requests = [named("a\u{1B}[2J", "http://127.0.0.1:9/")] }, "contains control characters"),
+            (plan { $0.requests = [named("a", "http://127.0.0.1:9/", weight: 5_000)] }, "weight is 5000; at most 1000"),
+            (plan { $0.requests = [named("a", "http://127.0.0.1:9/", body: 400 << 10)] }, "the request bodies add up to"),
+            (plan { $0.requests = Array(repeating: named("a", "http://127.0.0.1:9/", weight: 1_000), count: 101) },
+             "the weights add up to 101000"),
+            (plan { $0.requests = [named("a", "")] }, "a request's URL, method or headers are empty or too large"),
+            (plan { $0.requests = [named("a", "http://127.0.0.1:9/ x")] }, "spaces or line breaks"),
         ] as [(Result_Plan, String)])
     func refused(plan: Result_Plan, message: String) async throws {
         let folder = try TemporaryDirectory()
