@@ -59,6 +59,44 @@ struct HTTP2TargetTests {
         #expect(result.total["connections"] as? Int == 1)
     }
 
+    @Test("a targets file over HTTP/2: each stream sends its own request and body, and each name counts its own results")
+    func targetsFile() async throws {
+        let folder = try TemporaryDirectory()
+        let nginx = try await TestNginx(in: folder.url, pki: nil, http2: true)
+        defer { nginx.stop() }
+        try Data(repeating: 0x62, count: 100_000).write(to: folder.url.appendingPathComponent("body.bin"))
+        let targets = """
+            # name: ok
+            # weight: 3
+            GET http://127.0.0.1:\(nginx.port)/
+
+            # name: reset
+            GET http://127.0.0.1:\(nginx.port)/reset
+
+            # name: post
+            POST http://127.0.0.1:\(nginx.port)/
+            @body.bin
+            """
+        try Data(targets.utf8).write(to: folder.url.appendingPathComponent("targets.txt"))
+        let run = try await ChildProcess.run(
+            ["run", "--db", "runs.db", "--targets", "targets.txt", "--http2", "--connections", "2", "--batch", "8", "--tasks", "500"],
+            in: folder.url, timeout: .seconds(90))
+        #expect(run.status == 0, "\(run.stderr)")
+        let served = try nginx.served()
+        #expect(served.filter { $0.status == "200" }.count == 400)
+        #expect(served.filter { $0.status == "444" }.count == 100)
+        let json = try await ChildProcess.run(["report", "--run", "1", "--db", "runs.db", "--format", "json"], in: folder.url)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let names = try #require(object["names"] as? [[String: Any]])
+        let totals = Dictionary(uniqueKeysWithValues: names.compactMap { section in
+            (section["name"] as? String).map { ($0, section["total"] as? [String: Any] ?? [:]) }
+        })
+        #expect(totals["ok"]?["successes"] as? Int == 300, "\(totals)")
+        #expect(totals["post"]?["successes"] as? Int == 100, "\(totals)")
+        #expect(totals["reset"]?["failures"] as? Int == 100, "\(totals)")
+        #expect((totals["reset"]?["errors"] as? [String: Int])?["stream reset"] == 100, "\(totals)")
+    }
+
     @Test("a stream the server resets fails as \"stream reset\", explained once")
     func reset() async throws {
         let folder = try TemporaryDirectory()
