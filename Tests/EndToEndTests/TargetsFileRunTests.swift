@@ -159,10 +159,12 @@ struct TargetsFileRunTests {
         let (target, port) = try await startTarget(in: folder.url)
         defer { target.terminate() }
         try Self.writeTargets(port: port, in: folder, delay: 1)
-        for _ in 1...2 {
-            let (master, masterPort) = try await startMaster(
-                ["--expect-slaves", "3", "--db", "runs.db", "--targets", "targets.txt", "--tasks", "1001", "--batch", "6"],
-                in: folder.url)
+        // The second run takes the same plan from a --plan file (its targets path relative to it).
+        try FileManager.default.createDirectory(at: folder.url.appendingPathComponent("plans"), withIntermediateDirectories: true)
+        try Data(#"{"targets": "../targets.txt", "tasks": 1001, "batch": 6}"#.utf8)
+            .write(to: folder.url.appendingPathComponent("plans/plan.json"))
+        for plan in [["--targets", "targets.txt", "--tasks", "1001", "--batch", "6"], ["--plan", "plans/plan.json"]] {
+            let (master, masterPort) = try await startMaster(["--expect-slaves", "3", "--db", "runs.db"] + plan, in: folder.url)
             defer { master.terminate() }
             let slaves = try ["a", "b", "c"].map {
                 try ChildProcess(["slave", "--master", "127.0.0.1:\(masterPort)", "--name", $0], in: folder.url)
@@ -173,6 +175,7 @@ struct TargetsFileRunTests {
         }
         let store = try RunStore.openReadOnly(path: folder.path("runs.db"))
         #expect(try store.run(1).plan?.requests.map(\.name) == Self.names)
+        #expect(try store.run(2).plan == store.run(1).plan)
         #expect(try store.runSlaves(1).map(\.plan.tasks) == [334, 334, 333])
         var byName: [String: [String: UInt64]] = [:]
         try store.forEachWindow(ofRun: 1) { window in

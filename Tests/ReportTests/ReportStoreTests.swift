@@ -95,6 +95,19 @@ struct ReportStoreTests {
                 if requests > failed { codes[200] = requests - failed }
                 if failed > timeouts { codes[503] = failed - timeouts }
                 let start = Fixture.t0 + Int64(index % 5 + seq) * Fixture.second
+                // Two request names: "read" has the successes, "write" the failures.
+                let ok = Int(requests - failed)
+                var parts = [
+                    NameCounts(
+                        name: "read", requests: UInt64(ok), successes: UInt64(ok), bytesReceived: 100 * UInt64(ok),
+                        bytesSent: 40 * UInt64(ok), statusCodes: ok > 0 ? [200: UInt64(ok)] : [:],
+                        latency: LatencyHistogram(Array(latencies[..<ok]))),
+                    NameCounts(
+                        name: "write", requests: failed, failures: failed, bytesReceived: 100 * failed, bytesSent: 40 * failed,
+                        statusCodes: failed > timeouts ? [503: failed - timeouts] : [:],
+                        errors: timeouts > 0 ? ["timeout": timeouts] : [:], latency: LatencyHistogram(Array(latencies[ok...]))),
+                ]
+                parts.removeAll { $0.requests == 0 }
                 windows.append(
                     SummaryWindow(
                         runId: runId, slave: name, seq: UInt64(seq), startedAt: start,
@@ -105,6 +118,7 @@ struct ReportStoreTests {
                         uncorrectedLatency: rateDriven ? LatencyHistogram(latencies.map { $0 / 2 + 1 }) : nil,
                         late: rateDriven ? UInt64.random(in: 0...3, using: &random) : 0,
                         isFinal: seq == 2 && index % 3 != 0))
+                windows[windows.count - 1].byName = parts
             }
         }
         for window in windows where window.slave != names[2] {
@@ -158,6 +172,11 @@ struct ReportStoreTests {
         var all = LatencyHistogram()
         for window in made.windows { all.merge(window.latency) }
         #expect(pure.total.latency == LatencySummary(all))
+        // The names' parts add up to the totals, and the report has them.
+        #expect(pure.names.map(\.name) == ["read", "write"])
+        #expect(pure.names.map(\.total.requests).reduce(0, +) == pure.total.requests)
+        #expect(pure.names.map(\.total.failures) == [0, pure.total.failures])
+        #expect(pure.names.allSatisfy { $0.slaves.count == count })
         // In a WAL file, the same rows, read through the writer's store and through a read-only
         // one, as `goloadtest report` opens it (a pool: the halves are read at the same time).
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("report-many-\(UUID().uuidString)")
