@@ -9,6 +9,8 @@ final class ConnectionSlot {
     let eventLoop: any EventLoop
     let run: LoadRun
     let shard: WindowRecorder.Shard
+    /// The run's requests (read on every result: kept here, not looked up through the run).
+    let mix: RequestMix
     let streams: Int
     /// Which of the run's connections this is (a connection ramp lets the first ones send).
     let index: Int
@@ -44,6 +46,7 @@ final class ConnectionSlot {
         self.eventLoop = eventLoop
         self.run = run
         self.shard = shard
+        self.mix = run.plan.mix
         self.streams = max(1, streams)
     }
 
@@ -145,7 +148,7 @@ final class ConnectionSlot {
         let from = ticket.intended != 0 ? min(ticket.intended, startedAt) : startedAt
         failed(
             kind, latencyMicroseconds: (now &- from) / 1_000, late: false, bytesReceived: 0,
-            request: run.plan.mix.target(for: ticket.number), bytesSent: 0)
+            request: mix.target(for: ticket.number), bytesSent: 0)
         guard run.control.allows(connection: index) else {
             park()
             return
@@ -182,7 +185,6 @@ final class ConnectionSlot {
         status: Int, latencyMicroseconds: UInt64, uncorrectedMicroseconds: UInt64, late: Bool, bytesReceived: UInt64,
         request: Int, bytesSent: UInt64? = nil
     ) {
-        let mix = run.plan.mix
         shard.recordResponse(
             status: status, latencyMicroseconds: latencyMicroseconds, uncorrectedMicroseconds: uncorrectedMicroseconds,
             late: late, bytesReceived: bytesReceived, bytesSent: bytesSent ?? mix.sizes[request], name: mix.name(of: request))
@@ -197,7 +199,6 @@ final class ConnectionSlot {
         _ kind: FailureKind, latencyMicroseconds: UInt64, late: Bool, bytesReceived: UInt64, request: Int,
         bytesSent: UInt64? = nil
     ) {
-        let mix = run.plan.mix
         shard.recordError(
             kind, latencyMicroseconds: latencyMicroseconds, late: late, bytesReceived: bytesReceived,
             bytesSent: bytesSent ?? mix.sizes[request], name: mix.name(of: request))

@@ -90,7 +90,7 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
     init(slot: ConnectionSlot, first: Ticket) {
         self.slot = slot
         self.setup = ConnectionSetup(slot: slot)
-        requests = slot.run.http2Requests.isEmpty ? slot.run.plan.mix.targets.map(HTTP2Request.init) : slot.run.http2Requests
+        requests = slot.run.http2Requests.isEmpty ? slot.mix.targets.map(HTTP2Request.init) : slot.run.http2Requests
         timeout = slot.run.plan.timeout
         waiting = [first]
     }
@@ -207,7 +207,7 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
     private func send(_ ticket: Ticket, now: UInt64) {
         let id = nextStreamID
         nextStreamID += 2
-        let request = slot.run.plan.mix.target(for: ticket.number)
+        let request = slot.mix.target(for: ticket.number)
         let body = requests[request].body
         var block = id == 1 ? requests[request].firstHeaderBlock : requests[request].headerBlock
         var bytesOut = UInt64(block.readableBytes)

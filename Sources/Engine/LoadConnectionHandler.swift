@@ -34,7 +34,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
     init(slot: ConnectionSlot, first: Ticket) {
         self.slot = slot
         self.ticket = first
-        self.mix = slot.run.plan.mix
+        self.mix = slot.mix
         self.timeout = slot.run.plan.timeout
         self.setup = ConnectionSetup(slot: slot)
     }
