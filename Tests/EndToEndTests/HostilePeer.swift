@@ -4,6 +4,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import Store
 import Synchronization
+import TestKit
 import Testing
 
 /// A peer that speaks only the proto, against a real master process: raw `Connect` streams,
@@ -47,14 +48,18 @@ final class HostilePeer: Sendable {
         let commands = Commands()
         let master = self.master
         let task = Task<Void, Never> {
-            _ = try? await master.connect(request) { response in
-                for try await command in response.messages {
-                    if command.kind == .heartbeat {
-                        commands.heard()
-                    } else {
-                        commands.put(command)
+            do {
+                try await master.connect(request) { response in
+                    for try await command in response.messages {
+                        if command.kind == .heartbeat {
+                            commands.heard()
+                        } else {
+                            commands.put(command)
+                        }
                     }
                 }
+            } catch {
+                commands.failure.withLock { $0 = error as? RPCError ?? RPCError(code: .unknown, message: "\(error)") }
             }
         }
         commands.task.withLock { $0 = task }
@@ -88,11 +93,20 @@ final class HostilePeer: Sendable {
     /// The commands one `Connect` stream received.
     final class Commands: Sendable {
         let task = Mutex<Task<Void, Never>?>(nil)
+        /// How the stream ended, if the master refused it.
+        let failure = Mutex<RPCError?>(nil)
         private let received = Mutex<[Result_ExecutionCommand]>([])
         /// When each heartbeat came.
         let heartbeats = Mutex<[ContinuousClock.Instant]>([])
 
         func heard() { heartbeats.withLock { $0.append(.now) } }
+
+        /// Waits (at most 20 s) for the stream to end; the master's refusal, if it was one.
+        func end() async -> RPCError? {
+            let task = task.withLock { $0 }
+            _ = try? await withTimeout(.seconds(20), "the end of a Connect stream") { await task?.value }
+            return failure.withLock { $0 }
+        }
 
         func put(_ command: Result_ExecutionCommand) { received.withLock { $0.append(command) } }
 

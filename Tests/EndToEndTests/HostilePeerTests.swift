@@ -218,6 +218,18 @@ struct HostilePeerTests {
             return
         }
         #expect(error.code == .resourceExhausted, "code \(error.code): \(error.message)")
+        // The same in request names' histograms.
+        var named = hostileWindow(run: runId, slave: "a", session: "session-a", seq: 0)
+        named.byName = (0..<2).map { _ in hostilePart("x", successes: 10) }
+        named.byName[0].histogram = Data(repeating: 0x80, count: 1 << 20)
+        #expect(await peer.code(named) == .resourceExhausted)
+        // And a slave's plan of 2 MiB of requests is refused at Connect.
+        var heavy = Result_NamedRequest()
+        heavy.name = "heavy"
+        heavy.url = "http://127.0.0.1:9/"
+        heavy.body = Data(repeating: 0x61, count: 1 << 20)
+        let refused = peer.connect("b", session: "session-b", requests: [heavy, heavy])
+        #expect(await refused.end()?.code == .resourceExhausted)
         // Past four times the limit the transport itself cuts the stream off: the client sees
         // the call fail (unavailable), as the README says.
         big.histogram = Data(repeating: 0x80, count: 6 << 20)

@@ -33,7 +33,10 @@ struct MasterService: Result_Result.SimpleServiceProtocol {
             request,
             estimate: 1024 + request.plan.body.count + request.plan.headers.reduce(0) { $0 + $1.utf8.count + 8 }
                 + request.plan.url.utf8.count + request.slaveName.utf8.count + request.sessionID.utf8.count
-                + request.version.utf8.count)
+                + request.version.utf8.count
+                + request.plan.requests.reduce(0) {
+                    $0 + 64 + $1.name.utf8.count + $1.url.utf8.count + $1.body.count + $1.headers.reduce(0) { $0 + $1.utf8.count + 8 }
+                })
         let name = request.slaveName
         if let problem = Names.problem(slave: name) ?? Self.problem(session: request.sessionID)
             ?? Names.problem(request.version.isEmpty ? "?" : request.version, what: "version", maximumBytes: 64)
@@ -65,7 +68,11 @@ struct MasterService: Result_Result.SimpleServiceProtocol {
             estimate: 1024 + request.histogram.count + request.uncorrectedHistogram.count + request.failureHistogram.count
                 + request.handshakeHistogram.count
                 + request.slaveName.utf8.count + request.sessionID.utf8.count + request.statusCodes.count * 24
-                + request.errors.reduce(0) { $0 + $1.key.utf8.count + 16 })
+                + request.errors.reduce(0) { $0 + $1.key.utf8.count + 16 }
+                + request.byName.reduce(0) {
+                    $0 + 128 + $1.name.utf8.count + $1.histogram.count + $1.statusCodes.count * 24
+                        + $1.errors.reduce(0) { $0 + $1.key.utf8.count + 16 }
+                })
         if let problem = Names.problem(slave: request.slaveName) ?? Self.problem(session: request.sessionID) {
             throw RPCError(code: .invalidArgument, message: problem)
         }
