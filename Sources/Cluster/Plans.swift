@@ -78,10 +78,16 @@ public struct MasterPlan: Sendable, Equatable {
         }
     }
 
-    /// What a slave is sent with `START`: its share, with the request's headers and body.
-    func command(runId: Int64, share: SlavePlan, startAt: Int64) -> Result_ExecutionCommand {
+    /// What a slave is sent with `START`: its share, with the request's headers and body; with
+    /// a mix, slave `position` of `count` takes every `count`-th entry of its order from
+    /// `position`, so that the run goes through the order once, as one client would.
+    func command(runId: Int64, share: SlavePlan, startAt: Int64, position: Int = 0, of count: Int = 1) -> Result_ExecutionCommand {
         var command = Result_ExecutionCommand.make(.start, runId: runId)
         command.plan = Self.wire(share, headers: headers, body: body)
+        if !share.requests.isEmpty, count > 1 {
+            command.plan.mixOffset = UInt32(clamping: position)
+            command.plan.mixStride = UInt32(clamping: count)
+        }
         command.startAtNs = startAt
         return command
     }
@@ -127,7 +133,8 @@ struct RunnablePlan: Sendable {
         do throws(EngineError) {
             mix = plan.requests.isEmpty
                 ? RequestMix(single: try LoadTarget(url: plan.url, method: plan.method, headers: share.headers, body: Array(share.body)))
-                : try RequestMix(plan.requests, headers: share.headers)
+                : try RequestMix(plan.requests, headers: share.headers).part(
+                    offset: UInt64(share.mixOffset), of: UInt64(share.mixStride))
             target = mix.targets[0]
             if target.isTLS {
                 // Whether certificates are verified is the plan's, as the report will say; what
@@ -155,13 +162,23 @@ enum PlanLimits {
 
     /// The requests of a mix, as large as a targets file may make them; the rest (weights,
     /// names, one origin) is checked when the mix is built.
-    static func requestsProblem(_ requests: [Result_NamedRequest]) -> String? {
+    static func requestsProblem(_ plan: Result_Plan) -> String? {
+        let requests = plan.requests
         if requests.count > PlannedRequest.maximumRequests {
             return "\(requests.count) requests; a plan has at most \(PlannedRequest.maximumRequests)"
         }
+        if plan.mixStride > 100_000 || (plan.mixStride > 0 && plan.mixOffset >= plan.mixStride) || (plan.mixStride == 0 && plan.mixOffset != 0) {
+            return "mix offset \(plan.mixOffset) of stride \(plan.mixStride) is not a slave's part of a run"
+        }
+        // Every request is encoded with the shared headers too: bound what that makes.
+        let shared = plan.headers.reduce(0) { $0 + $1.utf8.count + 2 }
+        var encoded = 0
+        var weights = 0
         var bodies = 0
         var names: Set<String> = []
         for request in requests {
+            encoded += shared + 64 + request.url.utf8.count + request.headers.reduce(0) { $0 + $1.utf8.count + 2 }
+            weights += Int(max(request.weight, 1))
             if let problem = Names.problem(request.name, what: "request name", maximumBytes: PlannedRequest.maximumNameBytes) {
                 return problem
             }
@@ -175,6 +192,12 @@ enum PlanLimits {
                 return "a request's URL, method or headers are empty or too large"
             }
             bodies += request.body.count
+        }
+        if encoded > 16 << 20 {
+            return "the requests would take \(encoded) bytes encoded, with the shared headers; at most \(16 << 20)"
+        }
+        if weights > RequestMix.maximumTotalWeight {
+            return "the weights add up to \(weights); at most \(RequestMix.maximumTotalWeight)"
         }
         if names.count > PlannedRequest.maximumNames {
             return "\(names.count) request names; a plan has at most \(PlannedRequest.maximumNames)"
@@ -201,7 +224,10 @@ enum PlanLimits {
             return "method, headers or body too large"
         }
         if plan.url.isEmpty || plan.url.utf8.count > 4096 { return "the plan's URL is empty or longer than 4096 bytes" }
-        if let problem = requestsProblem(plan.requests) { return problem }
+        if plan.headers.reduce(0, { $0 + $1.utf8.count }) > 64 << 10 {
+            return "the shared headers add up to more than \(64 << 10) bytes"
+        }
+        if let problem = requestsProblem(plan) { return problem }
         if plan.stages.count > 100 || plan.connectionStages.count > 100 { return "at most 100 stages" }
         if let stage = (plan.stages + plan.connectionStages).first(where: {
             $0.durationNs == 0 || $0.durationNs > 366 * 86_400 * 1_000_000_000 || !$0.target.isFinite || $0.target < 0

@@ -20,6 +20,16 @@ public struct LoadTarget: Sendable, Equatable {
     /// The whole request as it goes on the wire, encoded once for every request of a run.
     public let request: ByteBuffer
 
+    /// A byte of an HTTP token (RFC 9110 §5.6.2).
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
     public static func == (lhs: LoadTarget, rhs: LoadTarget) -> Bool {
         lhs.request == rhs.request && lhs.url == rhs.url && lhs.isTLS == rhs.isTLS
     }
@@ -95,6 +105,10 @@ public struct LoadTarget: Sendable, Equatable {
             }
             let name = header[..<colon].trimmingCharacters(in: .whitespaces)
             let value = header[header.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            // RFC 9110 §5.1: a field name is a token.
+            guard !name.isEmpty, name.utf8.allSatisfy(Self.isTokenByte) else {
+                throw EngineError(.invalidURL, "header \"\(header)\" has a name that is not a token (letters, digits and !#$%&'*+-.^_`|~)")
+            }
             named.insert(name.lowercased())
             extra += "\(name): \(value)\r\n"
             fields.append((name, value))

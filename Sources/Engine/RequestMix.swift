@@ -3,8 +3,10 @@ import Store
 
 /// The requests of a run and the order they go in: the one request of a URL, or the requests
 /// of a targets file, each as often as its weight says, interleaved in a fixed order (weights
-/// 1:2:1 go A B C B A B C B ...). The n-th request the run sends is `target(for: n)`, so the
-/// mix holds over any span of the run, on every slave, whatever the timing.
+/// 1:2:1 for A, B, C go B A C B B A C B ...). The n-th request the run sends is
+/// `target(for: n)`, so the mix holds over any span of the run, whatever the timing; the slaves
+/// of a master's plan each take every `stride`-th entry from their own `offset`, so that
+/// together they go through the order once.
 public struct RequestMix: Sendable {
     /// Every request, encoded once; all to the same scheme, host and port.
     public let targets: [LoadTarget]
@@ -17,6 +19,9 @@ public struct RequestMix: Sendable {
     let sizes: [UInt64]
     /// One cycle of target indices.
     let order: [Int32]
+    /// This slave's part of the order: request n is entry n * stride + offset.
+    public private(set) var offset: UInt64 = 0
+    public private(set) var stride: UInt64 = 1
 
     /// The largest sum of weights: one cycle of the order.
     public static let maximumTotalWeight = 100_000
@@ -112,10 +117,23 @@ public struct RequestMix: Sendable {
         return slots.map(\.index)
     }
 
+    /// The same requests, of which this slave sends entries `offset`, `offset + stride`, ...
+    /// (slave `offset` of `stride`).
+    public func part(offset: UInt64, of stride: UInt64) -> RequestMix {
+        var part = self
+        part.stride = max(stride, 1)
+        part.offset = offset % part.stride
+        return part
+    }
+
     /// The target the `number`-th request of the run (0-based) sends.
     @inline(__always)
     func target(for number: UInt64) -> Int {
-        order.count == 1 ? Int(order[0]) : Int(order[Int(number % UInt64(order.count))])
+        guard order.count > 1 else { return Int(order[0]) }
+        let count = UInt64(order.count)
+        // Modulo the cycle first: no product overflows.
+        let entry = ((number % count) &* (stride % count) &+ offset) % count
+        return Int(order[Int(entry)])
     }
 
     /// The name index the target's results are counted under, or nil without names.

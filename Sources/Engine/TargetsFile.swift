@@ -24,11 +24,11 @@ public enum TargetsFile {
 
     /// Reads and checks the file at `path`; every error names the line and says what to write.
     public static func load(_ path: String) throws(EngineError) -> [PlannedRequest] {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = read(path, limit: maximumFileBytes) else {
             throw EngineError(.invalidURL, "cannot read --targets \(path): check the path and permissions")
         }
         guard data.count <= maximumFileBytes else {
-            throw EngineError(.invalidURL, "--targets \(path) is \(data.count) bytes; a targets file has at most \(maximumFileBytes)")
+            throw EngineError(.invalidURL, "--targets \(path) is more than \(maximumFileBytes) bytes; a targets file has at most that")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw EngineError(.invalidURL, "--targets \(path) is not UTF-8 text")
@@ -36,11 +36,22 @@ public enum TargetsFile {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         return try parse(text, file: path) { (body: String) throws(EngineError) -> [UInt8] in
             let resolved = body.hasPrefix("/") ? body : directory.appendingPathComponent(body).path
-            guard let bytes = FileManager.default.contents(atPath: resolved) else {
+            guard let bytes = read(resolved, limit: maximumBodyBytes) else {
                 throw EngineError(.invalidURL, "cannot read the body file \(resolved): check the path (relative paths are from the targets file's directory)")
             }
             return Array(bytes)
         }
+    }
+
+    /// At most `limit` + 1 bytes of the file at `path` (more means too large), or nil if it cannot
+    /// be read: a device that never ends is not read to its end.
+    static func read(_ path: String, limit: Int) -> Data? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+            let handle = FileHandle(forReadingAtPath: path)
+        else { return nil }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: limit + 1)) ?? Data()
     }
 
     /// Parses `text`, reading `@` body files with `readBody`; `file` is how messages name it.
@@ -66,7 +77,9 @@ public enum TargetsFile {
         }
 
         var number = 0
-        // "\r\n" is one Character: isNewline splits at it, at "\n" and at a lone "\r".
+        // A byte-order mark is not part of the first line; "\r\n" is one Character: isNewline
+        // splits at it, at "\n" and at a lone "\r".
+        let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
         for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             number += 1
             let trimmed = line.trimmingCharacters(in: .whitespaces)
@@ -102,9 +115,12 @@ public enum TargetsFile {
                 continue
             }
             let fields = trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            let looksLikeRequest = fields.count == 2 && fields[0].allSatisfy { $0.isASCII && $0.isLetter }
+            let looksLikeRequest = fields.count >= 2 && fields[0].allSatisfy { $0.isASCII && $0.isLetter }
                 && (fields[1].lowercased().hasPrefix("http://") || fields[1].lowercased().hasPrefix("https://"))
             if looksLikeRequest {
+                guard fields.count == 2 else {
+                    throw problem(number, "a request line is METHOD URL, nothing after the URL (got \"\(Names.quoted(String(trimmed), limit: 80))\")")
+                }
                 finish()
                 guard requests.count < PlannedRequest.maximumRequests else {
                     throw problem(number, "more than \(PlannedRequest.maximumRequests) requests; a targets file has at most that many")
@@ -119,7 +135,7 @@ public enum TargetsFile {
                 }
                 let path = target.requestTarget.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "/"
                 current = PlannedRequest(
-                    name: name?.0 ?? Names.quoted("\(method) \(path)", limit: 60),
+                    name: name?.0 ?? Names.quoted("\(method) \(path)", limit: 150),
                     weight: weight?.0 ?? 1, method: method, url: url)
                 lines.append(number)
                 name = nil
@@ -155,6 +171,11 @@ public enum TargetsFile {
             guard let colon = trimmed.firstIndex(of: ":"), colon != trimmed.startIndex else {
                 throw problem(
                     number, "\"\(Names.quoted(String(trimmed)))\" is neither a header 'Name: value' nor '@BODY_FILE'; put a blank line between requests")
+            }
+            let name = trimmed[..<colon].trimmingCharacters(in: .whitespaces)
+            guard !name.isEmpty, name.utf8.allSatisfy(LoadTarget.isTokenByte) else {
+                throw problem(
+                    number, "header \"\(Names.quoted(String(trimmed)))\" has a name that is not a token (letters, digits and !#$%&'*+-.^_`|~)")
             }
             current?.headers.append(trimmed)
         }

@@ -24,15 +24,15 @@ public struct WindowCounts: Sendable {
     /// TLS targets: how long each connection's handshake took, from TCP connected to TLS ready.
     public var handshakeLatency: LatencyHistogram?
     /// Runs of named requests: each name's part, in the mix's order of names.
-    public var byName: [NameCounts]
+    public var byName: [NameTally]
 
     public init(rateDriven: Bool = false, names: [String] = []) {
         uncorrectedLatency = rateDriven ? LatencyHistogram() : nil
-        byName = names.map { NameCounts(name: $0) }
+        byName = names.map { NameTally(name: $0) }
     }
 
-    /// The names that had requests in this window, as a window sends them.
-    public var namesWithRequests: [NameCounts] { byName.filter { $0.requests > 0 } }
+    /// The names that had requests in this window, as a window sends them (histograms encoded).
+    public var namesWithRequests: [NameCounts] { byName.filter { $0.requests > 0 }.map(\.counts) }
 
     /// A response arrived: 2xx and 3xx succeed, any other status fails.
     /// `success`: whether the status is one the plan expects (by default 2xx and 3xx).
@@ -101,7 +101,31 @@ public struct WindowCounts: Sendable {
     }
 }
 
-extension NameCounts {
+/// One request name's part of a window while it is measured. Its histogram is made on its
+/// first response: a name without requests in a window (or on an event loop) costs none.
+public struct NameTally: Sendable {
+    public let name: String
+    public var requests: UInt64 = 0
+    public var successes: UInt64 = 0
+    public var failures: UInt64 = 0
+    public var bytesReceived: UInt64 = 0
+    public var bytesSent: UInt64 = 0
+    public var statusCodes: [Int: UInt64] = [:]
+    public var errors: [String: UInt64] = [:]
+    public var latency: LatencyHistogram?
+
+    init(name: String) {
+        self.name = name
+    }
+
+    /// As a window carries it.
+    public var counts: NameCounts {
+        NameCounts(
+            name: name, requests: requests, successes: successes, failures: failures, bytesReceived: bytesReceived,
+            bytesSent: bytesSent, statusCodes: statusCodes, errors: errors,
+            latency: latency.map(EncodedHistogram.init) ?? .empty)
+    }
+
     mutating func recordResponse(status: Int, success: Bool, latencyMicroseconds: UInt64, bytesReceived: UInt64, bytesSent: UInt64) {
         requests &+= 1
         if success { successes &+= 1 } else { failures &+= 1 }
@@ -119,7 +143,7 @@ extension NameCounts {
         self.bytesSent &+= bytesSent
     }
 
-    mutating func merge(_ other: NameCounts) {
+    mutating func merge(_ other: NameTally) {
         requests &+= other.requests
         successes &+= other.successes
         failures &+= other.failures
@@ -127,7 +151,7 @@ extension NameCounts {
         bytesSent &+= other.bytesSent
         statusCodes.merge(other.statusCodes, uniquingKeysWith: &+)
         errors.merge(other.errors, uniquingKeysWith: &+)
-        latency.merge(other.latency)
+        latency.mergeIn(other.latency)
     }
 }
 

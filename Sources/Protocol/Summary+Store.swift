@@ -93,15 +93,16 @@ extension Result_NameCounts {
         bytesSent = counts.bytesSent
         statusCodes = Dictionary(uniqueKeysWithValues: counts.statusCodes.map { (UInt32(clamping: $0.key), $0.value) })
         errors = counts.errors
-        histogram = Data(counts.latency.encoded())
+        histogram = counts.latency.bytes
     }
 
-    /// The counts, or the histogram's decoding error; the rest is checked with the window.
+    /// The counts, or the histogram's error (it is checked, not decoded); the rest is checked
+    /// with the window.
     func counts() throws(StoreError) -> NameCounts {
         NameCounts(
             name: name, requests: requests, successes: successes, failures: failures, bytesReceived: bytesReceived,
             bytesSent: bytesSent, statusCodes: Dictionary(uniqueKeysWithValues: statusCodes.map { (Int($0.key), $0.value) }),
-            errors: errors, latency: try LatencyHistogram(decoding: histogram))
+            errors: errors, latency: try EncodedHistogram(validating: histogram))
     }
 }
 
@@ -180,4 +181,4 @@ extension Result_ExecutionCommand {
 public let tokenMetadataKey = "goloadtest-token"
 
 /// This build's version, sent by slaves when they connect.
-public let goloadtestVersion = "0.2.0"
+public let goloadtestVersion = "0.3.0"

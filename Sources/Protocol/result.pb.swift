@@ -34,67 +34,130 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
 }
 
 /// What a slave will do when told to start.
-public nonisolated struct Result_Plan: Sendable {
+public nonisolated struct Result_Plan: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Number of requests to send.
-  public var tasks: UInt64 = 0
+  public var tasks: UInt64 {
+    get {_storage._tasks}
+    set {_uniqueStorage()._tasks = newValue}
+  }
 
   /// At most this many requests in flight (one per keep-alive connection).
-  public var batch: UInt32 = 0
+  public var batch: UInt32 {
+    get {_storage._batch}
+    set {_uniqueStorage()._batch = newValue}
+  }
 
   /// The target, an absolute http:// or https:// URL.
-  public var url: String = String()
+  public var url: String {
+    get {_storage._url}
+    set {_uniqueStorage()._url = newValue}
+  }
 
   /// Run for this long (0: until `tasks` are done). With both set, whichever comes first.
-  public var durationNs: UInt64 = 0
+  public var durationNs: UInt64 {
+    get {_storage._durationNs}
+    set {_uniqueStorage()._durationNs = newValue}
+  }
 
   /// Open model: requests per second at fixed intended times (0: as fast as responses come).
-  public var rate: Double = 0
+  public var rate: Double {
+    get {_storage._rate}
+    set {_uniqueStorage()._rate = newValue}
+  }
 
   /// HTTP method ("" means GET).
-  public var method: String = String()
+  public var method: String {
+    get {_storage._method}
+    set {_uniqueStorage()._method = newValue}
+  }
 
   /// Extra request headers, each "Name: value".
-  public var headers: [String] = []
+  public var headers: [String] {
+    get {_storage._headers}
+    set {_uniqueStorage()._headers = newValue}
+  }
 
   /// Request body (sent with Content-Length).
-  public var body: Data = Data()
+  public var body: Data {
+    get {_storage._body}
+    set {_uniqueStorage()._body = newValue}
+  }
 
   /// A request without a complete response after this long fails as "timeout" (0: 30 s).
-  public var timeoutNs: UInt64 = 0
+  public var timeoutNs: UInt64 {
+    get {_storage._timeoutNs}
+    set {_uniqueStorage()._timeoutNs = newValue}
+  }
 
   /// HTTP/2 (ALPN h2 over TLS, prior knowledge over TCP); `batch` is then streams in all.
-  public var http2: Bool = false
+  public var http2: Bool {
+    get {_storage._http2}
+    set {_uniqueStorage()._http2 = newValue}
+  }
 
   /// HTTP/2: connections to spread the streams over (0: 1).
-  public var connections: UInt32 = 0
+  public var connections: UInt32 {
+    get {_storage._connections}
+    set {_uniqueStorage()._connections = newValue}
+  }
 
   /// https:// targets whose certificates are not verified (shown in the report).
-  public var insecure: Bool = false
+  public var insecure: Bool {
+    get {_storage._insecure}
+    set {_uniqueStorage()._insecure = newValue}
+  }
 
   /// The statuses that count as successes, codes and ranges: "200-299,304" ("": 2xx and 3xx).
-  public var expectStatus: String = String()
+  public var expectStatus: String {
+    get {_storage._expectStatus}
+    set {_uniqueStorage()._expectStatus = newValue}
+  }
 
   /// Open model along a ramp instead of `rate`: the rate goes linearly from 0 through each
   /// stage's target; `duration_ns` is their total.
-  public var stages: [Result_Stage] = []
+  public var stages: [Result_Stage] {
+    get {_storage._stages}
+    set {_uniqueStorage()._stages = newValue}
+  }
 
   /// Closed model along a ramp: the connections in use go linearly from 0 through each stage's
   /// target; `batch` is their maximum and `duration_ns` their total.
-  public var connectionStages: [Result_Stage] = []
+  public var connectionStages: [Result_Stage] {
+    get {_storage._connectionStages}
+    set {_uniqueStorage()._connectionStages = newValue}
+  }
 
   /// Many requests in one run (a targets file): each request goes in turn, spread by weight in
   /// a fixed order, and windows count each name apart (Summary.by_name). Empty: the one request
   /// of url, method, headers and body. All share the scheme, host and port of the first; `url`
   /// and `method` above are the first one's.
-  public var requests: [Result_NamedRequest] = []
+  public var requests: [Result_NamedRequest] {
+    get {_storage._requests}
+    set {_uniqueStorage()._requests = newValue}
+  }
+
+  /// A master's share of a mix: this slave's n-th request is entry n * mix_stride + mix_offset of
+  /// the mix's order, so that the slaves of a run go through the order together, each entry
+  /// once (0 and 0: entry n, a slave on its own).
+  public var mixOffset: UInt32 {
+    get {_storage._mixOffset}
+    set {_uniqueStorage()._mixOffset = newValue}
+  }
+
+  public var mixStride: UInt32 {
+    get {_storage._mixStride}
+    set {_uniqueStorage()._mixStride = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// One request of a plan's mix.
@@ -140,91 +203,67 @@ public nonisolated struct Result_Stage: Sendable {
   public init() {}
 }
 
-public nonisolated struct Result_ConnectRequest: @unchecked Sendable {
+public nonisolated struct Result_ConnectRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Unique among the slaves connected to one master.
-  public var slaveName: String {
-    get {_storage._slaveName}
-    set {_uniqueStorage()._slaveName = newValue}
-  }
+  public var slaveName: String = String()
 
   /// goloadtest version of the slave, e.g. "0.1.0".
-  public var version: String {
-    get {_storage._version}
-    set {_uniqueStorage()._version = newValue}
-  }
+  public var version: String = String()
 
   /// The plan the slave brings; absent (or without a url) when it takes the master's.
   public var plan: Result_Plan {
-    get {_storage._plan ?? Result_Plan()}
-    set {_uniqueStorage()._plan = newValue}
+    get {_plan ?? Result_Plan()}
+    set {_plan = newValue}
   }
   /// Returns true if `plan` has been explicitly set.
-  public var hasPlan: Bool {_storage._plan != nil}
+  public var hasPlan: Bool {self._plan != nil}
   /// Clears the value of `plan`. Subsequent reads from it will return its default value.
-  public mutating func clearPlan() {_uniqueStorage()._plan = nil}
+  public mutating func clearPlan() {self._plan = nil}
 
   /// Random per slave process: a reconnect from the same process replaces its old connection,
   /// another process with the same name is refused.
-  public var sessionID: String {
-    get {_storage._sessionID}
-    set {_uniqueStorage()._sessionID = newValue}
-  }
+  public var sessionID: String = String()
 
   /// The run this slave is still executing or holding windows of (after a reconnect); 0: none.
-  public var resumeRunID: Int64 {
-    get {_storage._resumeRunID}
-    set {_uniqueStorage()._resumeRunID = newValue}
-  }
+  public var resumeRunID: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _plan: Result_Plan? = nil
 }
 
-public nonisolated struct Result_ExecutionCommand: @unchecked Sendable {
+public nonisolated struct Result_ExecutionCommand: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var kind: Result_ExecutionCommand.Kind {
-    get {_storage._kind}
-    set {_uniqueStorage()._kind = newValue}
-  }
+  public var kind: Result_ExecutionCommand.Kind = .unspecified
 
-  public var runID: Int64 {
-    get {_storage._runID}
-    set {_uniqueStorage()._runID = newValue}
-  }
+  public var runID: Int64 = 0
 
   /// A human-readable note (why the session ended, which plan wins, ...).
-  public var message: String {
-    get {_storage._message}
-    set {_uniqueStorage()._message = newValue}
-  }
+  public var message: String = String()
 
   /// START from a master that owns the plan: this slave's share of it, run instead of the plan
   /// the slave brought. Absent: the slave runs its own plan.
   public var plan: Result_Plan {
-    get {_storage._plan ?? Result_Plan()}
-    set {_uniqueStorage()._plan = newValue}
+    get {_plan ?? Result_Plan()}
+    set {_plan = newValue}
   }
   /// Returns true if `plan` has been explicitly set.
-  public var hasPlan: Bool {_storage._plan != nil}
+  public var hasPlan: Bool {self._plan != nil}
   /// Clears the value of `plan`. Subsequent reads from it will return its default value.
-  public mutating func clearPlan() {_uniqueStorage()._plan = nil}
+  public mutating func clearPlan() {self._plan = nil}
 
   /// START: when the load begins, wall clock, nanoseconds since the Unix epoch; the same for
   /// every slave of the run (0: at once). A slave waits at most 10 s for it.
-  public var startAtNs: Int64 {
-    get {_storage._startAtNs}
-    set {_uniqueStorage()._startAtNs = newValue}
-  }
+  public var startAtNs: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -290,7 +329,7 @@ public nonisolated struct Result_ExecutionCommand: @unchecked Sendable {
 
   public init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _plan: Result_Plan? = nil
 }
 
 /// One closed window of measurements of one slave in one run.
@@ -528,104 +567,184 @@ fileprivate nonisolated let _protobuf_package = "result"
 
 nonisolated extension Result_Plan: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Plan"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0\u{1}batch\0\u{1}url\0\u{3}duration_ns\0\u{1}rate\0\u{1}method\0\u{1}headers\0\u{1}body\0\u{3}timeout_ns\0\u{1}http2\0\u{1}connections\0\u{1}insecure\0\u{3}expect_status\0\u{1}stages\0\u{3}connection_stages\0\u{1}requests\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0\u{1}batch\0\u{1}url\0\u{3}duration_ns\0\u{1}rate\0\u{1}method\0\u{1}headers\0\u{1}body\0\u{3}timeout_ns\0\u{1}http2\0\u{1}connections\0\u{1}insecure\0\u{3}expect_status\0\u{1}stages\0\u{3}connection_stages\0\u{1}requests\0\u{3}mix_offset\0\u{3}mix_stride\0")
+
+  fileprivate class _StorageClass {
+    var _tasks: UInt64 = 0
+    var _batch: UInt32 = 0
+    var _url: String = String()
+    var _durationNs: UInt64 = 0
+    var _rate: Double = 0
+    var _method: String = String()
+    var _headers: [String] = []
+    var _body: Data = Data()
+    var _timeoutNs: UInt64 = 0
+    var _http2: Bool = false
+    var _connections: UInt32 = 0
+    var _insecure: Bool = false
+    var _expectStatus: String = String()
+    var _stages: [Result_Stage] = []
+    var _connectionStages: [Result_Stage] = []
+    var _requests: [Result_NamedRequest] = []
+    var _mixOffset: UInt32 = 0
+    var _mixStride: UInt32 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _tasks = source._tasks
+      _batch = source._batch
+      _url = source._url
+      _durationNs = source._durationNs
+      _rate = source._rate
+      _method = source._method
+      _headers = source._headers
+      _body = source._body
+      _timeoutNs = source._timeoutNs
+      _http2 = source._http2
+      _connections = source._connections
+      _insecure = source._insecure
+      _expectStatus = source._expectStatus
+      _stages = source._stages
+      _connectionStages = source._connectionStages
+      _requests = source._requests
+      _mixOffset = source._mixOffset
+      _mixStride = source._mixStride
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.tasks) }()
-      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.batch) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.url) }()
-      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.durationNs) }()
-      case 5: try { try decoder.decodeSingularDoubleField(value: &self.rate) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.method) }()
-      case 7: try { try decoder.decodeRepeatedStringField(value: &self.headers) }()
-      case 8: try { try decoder.decodeSingularBytesField(value: &self.body) }()
-      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.timeoutNs) }()
-      case 10: try { try decoder.decodeSingularBoolField(value: &self.http2) }()
-      case 11: try { try decoder.decodeSingularUInt32Field(value: &self.connections) }()
-      case 12: try { try decoder.decodeSingularBoolField(value: &self.insecure) }()
-      case 13: try { try decoder.decodeSingularStringField(value: &self.expectStatus) }()
-      case 14: try { try decoder.decodeRepeatedMessageField(value: &self.stages) }()
-      case 15: try { try decoder.decodeRepeatedMessageField(value: &self.connectionStages) }()
-      case 16: try { try decoder.decodeRepeatedMessageField(value: &self.requests) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt64Field(value: &_storage._tasks) }()
+        case 2: try { try decoder.decodeSingularUInt32Field(value: &_storage._batch) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._url) }()
+        case 4: try { try decoder.decodeSingularUInt64Field(value: &_storage._durationNs) }()
+        case 5: try { try decoder.decodeSingularDoubleField(value: &_storage._rate) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._method) }()
+        case 7: try { try decoder.decodeRepeatedStringField(value: &_storage._headers) }()
+        case 8: try { try decoder.decodeSingularBytesField(value: &_storage._body) }()
+        case 9: try { try decoder.decodeSingularUInt64Field(value: &_storage._timeoutNs) }()
+        case 10: try { try decoder.decodeSingularBoolField(value: &_storage._http2) }()
+        case 11: try { try decoder.decodeSingularUInt32Field(value: &_storage._connections) }()
+        case 12: try { try decoder.decodeSingularBoolField(value: &_storage._insecure) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._expectStatus) }()
+        case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._stages) }()
+        case 15: try { try decoder.decodeRepeatedMessageField(value: &_storage._connectionStages) }()
+        case 16: try { try decoder.decodeRepeatedMessageField(value: &_storage._requests) }()
+        case 17: try { try decoder.decodeSingularUInt32Field(value: &_storage._mixOffset) }()
+        case 18: try { try decoder.decodeSingularUInt32Field(value: &_storage._mixStride) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.tasks != 0 {
-      try visitor.visitSingularUInt64Field(value: self.tasks, fieldNumber: 1)
-    }
-    if self.batch != 0 {
-      try visitor.visitSingularUInt32Field(value: self.batch, fieldNumber: 2)
-    }
-    if !self.url.isEmpty {
-      try visitor.visitSingularStringField(value: self.url, fieldNumber: 3)
-    }
-    if self.durationNs != 0 {
-      try visitor.visitSingularUInt64Field(value: self.durationNs, fieldNumber: 4)
-    }
-    if self.rate.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.rate, fieldNumber: 5)
-    }
-    if !self.method.isEmpty {
-      try visitor.visitSingularStringField(value: self.method, fieldNumber: 6)
-    }
-    if !self.headers.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.headers, fieldNumber: 7)
-    }
-    if !self.body.isEmpty {
-      try visitor.visitSingularBytesField(value: self.body, fieldNumber: 8)
-    }
-    if self.timeoutNs != 0 {
-      try visitor.visitSingularUInt64Field(value: self.timeoutNs, fieldNumber: 9)
-    }
-    if self.http2 != false {
-      try visitor.visitSingularBoolField(value: self.http2, fieldNumber: 10)
-    }
-    if self.connections != 0 {
-      try visitor.visitSingularUInt32Field(value: self.connections, fieldNumber: 11)
-    }
-    if self.insecure != false {
-      try visitor.visitSingularBoolField(value: self.insecure, fieldNumber: 12)
-    }
-    if !self.expectStatus.isEmpty {
-      try visitor.visitSingularStringField(value: self.expectStatus, fieldNumber: 13)
-    }
-    if !self.stages.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.stages, fieldNumber: 14)
-    }
-    if !self.connectionStages.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.connectionStages, fieldNumber: 15)
-    }
-    if !self.requests.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.requests, fieldNumber: 16)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if _storage._tasks != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._tasks, fieldNumber: 1)
+      }
+      if _storage._batch != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._batch, fieldNumber: 2)
+      }
+      if !_storage._url.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._url, fieldNumber: 3)
+      }
+      if _storage._durationNs != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._durationNs, fieldNumber: 4)
+      }
+      if _storage._rate.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._rate, fieldNumber: 5)
+      }
+      if !_storage._method.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._method, fieldNumber: 6)
+      }
+      if !_storage._headers.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._headers, fieldNumber: 7)
+      }
+      if !_storage._body.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._body, fieldNumber: 8)
+      }
+      if _storage._timeoutNs != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._timeoutNs, fieldNumber: 9)
+      }
+      if _storage._http2 != false {
+        try visitor.visitSingularBoolField(value: _storage._http2, fieldNumber: 10)
+      }
+      if _storage._connections != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._connections, fieldNumber: 11)
+      }
+      if _storage._insecure != false {
+        try visitor.visitSingularBoolField(value: _storage._insecure, fieldNumber: 12)
+      }
+      if !_storage._expectStatus.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._expectStatus, fieldNumber: 13)
+      }
+      if !_storage._stages.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._stages, fieldNumber: 14)
+      }
+      if !_storage._connectionStages.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._connectionStages, fieldNumber: 15)
+      }
+      if !_storage._requests.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._requests, fieldNumber: 16)
+      }
+      if _storage._mixOffset != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._mixOffset, fieldNumber: 17)
+      }
+      if _storage._mixStride != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._mixStride, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Result_Plan, rhs: Result_Plan) -> Bool {
-    if lhs.tasks != rhs.tasks {return false}
-    if lhs.batch != rhs.batch {return false}
-    if lhs.url != rhs.url {return false}
-    if lhs.durationNs != rhs.durationNs {return false}
-    if lhs.rate != rhs.rate {return false}
-    if lhs.method != rhs.method {return false}
-    if lhs.headers != rhs.headers {return false}
-    if lhs.body != rhs.body {return false}
-    if lhs.timeoutNs != rhs.timeoutNs {return false}
-    if lhs.http2 != rhs.http2 {return false}
-    if lhs.connections != rhs.connections {return false}
-    if lhs.insecure != rhs.insecure {return false}
-    if lhs.expectStatus != rhs.expectStatus {return false}
-    if lhs.stages != rhs.stages {return false}
-    if lhs.connectionStages != rhs.connectionStages {return false}
-    if lhs.requests != rhs.requests {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._tasks != rhs_storage._tasks {return false}
+        if _storage._batch != rhs_storage._batch {return false}
+        if _storage._url != rhs_storage._url {return false}
+        if _storage._durationNs != rhs_storage._durationNs {return false}
+        if _storage._rate != rhs_storage._rate {return false}
+        if _storage._method != rhs_storage._method {return false}
+        if _storage._headers != rhs_storage._headers {return false}
+        if _storage._body != rhs_storage._body {return false}
+        if _storage._timeoutNs != rhs_storage._timeoutNs {return false}
+        if _storage._http2 != rhs_storage._http2 {return false}
+        if _storage._connections != rhs_storage._connections {return false}
+        if _storage._insecure != rhs_storage._insecure {return false}
+        if _storage._expectStatus != rhs_storage._expectStatus {return false}
+        if _storage._stages != rhs_storage._stages {return false}
+        if _storage._connectionStages != rhs_storage._connectionStages {return false}
+        if _storage._requests != rhs_storage._requests {return false}
+        if _storage._mixOffset != rhs_storage._mixOffset {return false}
+        if _storage._mixStride != rhs_storage._mixStride {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -725,95 +844,51 @@ nonisolated extension Result_ConnectRequest: SwiftProtobuf.Message, SwiftProtobu
   public static let protoMessageName: String = _protobuf_package + ".ConnectRequest"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}slave_name\0\u{1}version\0\u{1}plan\0\u{3}session_id\0\u{3}resume_run_id\0")
 
-  fileprivate class _StorageClass {
-    var _slaveName: String = String()
-    var _version: String = String()
-    var _plan: Result_Plan? = nil
-    var _sessionID: String = String()
-    var _resumeRunID: Int64 = 0
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _slaveName = source._slaveName
-      _version = source._version
-      _plan = source._plan
-      _sessionID = source._sessionID
-      _resumeRunID = source._resumeRunID
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularStringField(value: &_storage._slaveName) }()
-        case 2: try { try decoder.decodeSingularStringField(value: &_storage._version) }()
-        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._plan) }()
-        case 4: try { try decoder.decodeSingularStringField(value: &_storage._sessionID) }()
-        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._resumeRunID) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.slaveName) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.version) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._plan) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.resumeRunID) }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      if !_storage._slaveName.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._slaveName, fieldNumber: 1)
-      }
-      if !_storage._version.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._version, fieldNumber: 2)
-      }
-      try { if let v = _storage._plan {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-      } }()
-      if !_storage._sessionID.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._sessionID, fieldNumber: 4)
-      }
-      if _storage._resumeRunID != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._resumeRunID, fieldNumber: 5)
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.slaveName.isEmpty {
+      try visitor.visitSingularStringField(value: self.slaveName, fieldNumber: 1)
+    }
+    if !self.version.isEmpty {
+      try visitor.visitSingularStringField(value: self.version, fieldNumber: 2)
+    }
+    try { if let v = self._plan {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 4)
+    }
+    if self.resumeRunID != 0 {
+      try visitor.visitSingularInt64Field(value: self.resumeRunID, fieldNumber: 5)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Result_ConnectRequest, rhs: Result_ConnectRequest) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._slaveName != rhs_storage._slaveName {return false}
-        if _storage._version != rhs_storage._version {return false}
-        if _storage._plan != rhs_storage._plan {return false}
-        if _storage._sessionID != rhs_storage._sessionID {return false}
-        if _storage._resumeRunID != rhs_storage._resumeRunID {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs.slaveName != rhs.slaveName {return false}
+    if lhs.version != rhs.version {return false}
+    if lhs._plan != rhs._plan {return false}
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.resumeRunID != rhs.resumeRunID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -823,95 +898,51 @@ nonisolated extension Result_ExecutionCommand: SwiftProtobuf.Message, SwiftProto
   public static let protoMessageName: String = _protobuf_package + ".ExecutionCommand"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{3}run_id\0\u{1}message\0\u{1}plan\0\u{3}start_at_ns\0")
 
-  fileprivate class _StorageClass {
-    var _kind: Result_ExecutionCommand.Kind = .unspecified
-    var _runID: Int64 = 0
-    var _message: String = String()
-    var _plan: Result_Plan? = nil
-    var _startAtNs: Int64 = 0
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _kind = source._kind
-      _runID = source._runID
-      _message = source._message
-      _plan = source._plan
-      _startAtNs = source._startAtNs
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularEnumField(value: &_storage._kind) }()
-        case 2: try { try decoder.decodeSingularInt64Field(value: &_storage._runID) }()
-        case 3: try { try decoder.decodeSingularStringField(value: &_storage._message) }()
-        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._plan) }()
-        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._startAtNs) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.runID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._plan) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.startAtNs) }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      if _storage._kind != .unspecified {
-        try visitor.visitSingularEnumField(value: _storage._kind, fieldNumber: 1)
-      }
-      if _storage._runID != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._runID, fieldNumber: 2)
-      }
-      if !_storage._message.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._message, fieldNumber: 3)
-      }
-      try { if let v = _storage._plan {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-      } }()
-      if _storage._startAtNs != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._startAtNs, fieldNumber: 5)
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 1)
+    }
+    if self.runID != 0 {
+      try visitor.visitSingularInt64Field(value: self.runID, fieldNumber: 2)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 3)
+    }
+    try { if let v = self._plan {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if self.startAtNs != 0 {
+      try visitor.visitSingularInt64Field(value: self.startAtNs, fieldNumber: 5)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Result_ExecutionCommand, rhs: Result_ExecutionCommand) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._kind != rhs_storage._kind {return false}
-        if _storage._runID != rhs_storage._runID {return false}
-        if _storage._message != rhs_storage._message {return false}
-        if _storage._plan != rhs_storage._plan {return false}
-        if _storage._startAtNs != rhs_storage._startAtNs {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs.kind != rhs.kind {return false}
+    if lhs.runID != rhs.runID {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs._plan != rhs._plan {return false}
+    if lhs.startAtNs != rhs.startAtNs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -157,9 +157,11 @@ extension RunReport {
     /// Reads a run from the store and builds its report. Windows are streamed: memory does not
     /// grow with the run's length. A run of many slaves is read in two halves on two threads,
     /// each half (and every slave's row) from one snapshot; a smaller run is read from one.
-    public init(store: RunStore, runId: Int64) throws {
+    /// `names`: which request names get a section (`nil`: all); a report that needs none (the
+    /// list of runs) or a few (thresholds on them) reads only those.
+    public init(store: RunStore, runId: Int64, names wanted: Set<String>? = nil) throws {
         let (run, slaves, report, names) = try store.readRun(runId) { run, slaves, windows in
-            let names = try Self.nameSections(run: run, slaves: slaves, windows: windows)
+            let names = try Self.nameSections(run: run, slaves: slaves, windows: windows, wanted: wanted)
             guard slaves.count >= Self.parallelFromSlaves else {
                 var builder = Builder(run: run, slaves: slaves)
                 try windows.forEach(order: .slave) { try builder.add($0) }
@@ -168,7 +170,7 @@ extension RunReport {
             return (run, slaves, nil, names)
         }
         if var report {
-            report.names = names
+            report.names = names.map { $0.spanning(report) }
             self = report
             return
         }
@@ -185,7 +187,7 @@ extension RunReport {
         var builder = Builder(run: run, slaves: slaves)
         for part in parts { builder.absorb(part) }
         self = builder.finish()
-        self.names = names
+        self.names = names.map { $0.spanning(self) }
     }
 
     /// The request names of a run: those of its plans, in their order, then any others its
@@ -200,11 +202,14 @@ extension RunReport {
     }
 
     /// One section per request name, each built as a report of that name's parts of the windows.
-    static func nameSections(run: RunRecord, slaves: [RunSlaveRecord], windows: RunWindows) throws -> [NameSection] {
+    static func nameSections(
+        run: RunRecord, slaves: [RunSlaveRecord], windows: RunWindows, wanted: Set<String>? = nil
+    ) throws -> [NameSection] {
+        guard wanted?.isEmpty != true else { return [] }
         let stored = try windows.names()
         guard !stored.isEmpty || run.plan?.requests.isEmpty == false || slaves.contains(where: { !$0.plan.requests.isEmpty })
         else { return [] }
-        return try requestNames(run: run, slaves: slaves, stored: stored).map { name in
+        return try requestNames(run: run, slaves: slaves, stored: stored).filter { wanted?.contains($0) ?? true }.map { name in
             var builder = Builder(run: run, slaves: slaves)
             try windows.forEach(order: .slave, name: name) { try builder.add($0) }
             return NameSection(builder.finish(), name: name)
@@ -213,10 +218,10 @@ extension RunReport {
 
     /// `init(store:runId:)` off the caller's thread: reading a big run takes a while, and an
     /// async caller (a master serving slaves) should not hold a thread of the shared pool.
-    public static func load(store: RunStore, runId: Int64) async throws -> RunReport {
+    public static func load(store: RunStore, runId: Int64, names: Set<String>? = nil) async throws -> RunReport {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(with: Result { try RunReport(store: store, runId: runId) })
+                continuation.resume(with: Result { try RunReport(store: store, runId: runId, names: names) })
             }
         }
     }
@@ -244,9 +249,9 @@ extension RunReport {
                         runId: window.runId, slave: window.slave, seq: window.seq, startedAt: window.startedAt,
                         endedAt: window.endedAt, requests: part.requests, successes: part.successes, failures: part.failures,
                         bytesReceived: part.bytesReceived, bytesSent: part.bytesSent, statusCodes: part.statusCodes,
-                        errors: part.errors, latency: part.latency, isFinal: window.isFinal))
+                        errors: part.errors, latency: (try? part.latency.decoded()) ?? LatencyHistogram(), isFinal: window.isFinal))
             }
-            return NameSection(builder.finish(), name: name)
+            return NameSection(builder.finish(), name: name).spanning(self)
         }
     }
 
@@ -382,5 +387,18 @@ extension RunReport.NameSection {
         }
         total = report.total
         total.reportedMismatch = nil
+    }
+
+    /// The section with each row spanning its slave's windows (the total, the run's): a name's
+    /// requests/s is over the time the run ran, not only over the windows that had it.
+    func spanning(_ report: RunReport) -> Self {
+        var section = self
+        let spans = Dictionary(report.slaves.map { ($0.name, ($0.firstStart, $0.lastEnd)) }, uniquingKeysWith: { first, _ in first })
+        for index in section.slaves.indices {
+            guard let span = spans[section.slaves[index].name] else { continue }
+            (section.slaves[index].firstStart, section.slaves[index].lastEnd) = span
+        }
+        (section.total.firstStart, section.total.lastEnd) = (report.total.firstStart, report.total.lastEnd)
+        return section
     }
 }

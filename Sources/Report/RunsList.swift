@@ -19,7 +19,7 @@ public struct RunsList: Sendable, Equatable {
 
     public init(store: RunStore) throws {
         entries = try store.runIds().map { id in
-            let report = try RunReport(store: store, runId: id)
+            let report = try RunReport(store: store, runId: id, names: [])
             return Entry(
                 id: id, master: report.header.master, status: report.header.status,
                 startedAt: report.header.startedAt, durationSeconds: report.header.durationSeconds,

@@ -167,7 +167,10 @@ extension RunReport {
     public func verdicts(_ thresholds: [Threshold]) -> [ThresholdVerdict] {
         thresholds.map { threshold in
             guard let name = threshold.name else { return threshold.verdict(on: total) }
-            return threshold.verdict(on: section(named: name)?.total ?? Row(name: name))
+            guard let section = section(named: name) else {
+                return ThresholdVerdict(threshold: threshold, value: nil, passed: false)
+            }
+            return threshold.verdict(on: section.total)
         }
     }
 

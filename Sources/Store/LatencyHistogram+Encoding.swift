@@ -72,12 +72,32 @@ extension LatencyHistogram {
         }.get()
     }
 
+    /// Checks `bytes` as the decoder does, without recording them anywhere: the number of
+    /// latencies they hold, or `StoreError.invalidHistogram`.
+    public static func validate(_ bytes: Data) throws(StoreError) -> UInt64 {
+        try bytes.withUnsafeBytes { buffer in
+            Result { () throws(StoreError) in try check(buffer).total }
+        }.get()
+    }
+
+    /// The layout every histogram shares, for checking min and max against buckets.
+    private static let layout = LatencyHistogram().histogram
+
     /// An empty histogram to stand in while a decoder works on the real one.
     private static let placeholder = Histogram<UInt64>(
         lowestDiscernibleValue: lowestMicroseconds, highestTrackableValue: 2, numberOfSignificantValueDigits: .three)
 
-    /// The decoder: a first pass checks everything, a second records; nothing is allocated.
-    static func replay(_ bytes: UnsafeRawBufferPointer, into histogram: inout LatencyHistogram) throws(StoreError) {
+    /// What the first pass of the decoder found: the header, and where the pairs start.
+    private struct Checked {
+        var total: UInt64
+        var minimum: UInt64
+        var maximum: UInt64
+        var pairCount: UInt64
+        var pairsStart: Int
+    }
+
+    /// The decoder's first pass: checks everything, allocates nothing.
+    private static func check(_ bytes: UnsafeRawBufferPointer) throws(StoreError) -> Checked {
         var reader = Varint.RawReader(bytes)
         func next(_ what: String) throws(StoreError) -> UInt64 {
             guard let value = reader.next() else {
@@ -106,8 +126,6 @@ extension LatencyHistogram {
             throw .invalidHistogram("\(pairCount) buckets cannot fit in \(bytes.count) bytes")
         }
         let pairsStart = reader.offset
-
-        // Pass 1: check.
         var value: UInt64 = 0
         var sum: UInt64 = 0
         var first: UInt64 = 0
@@ -129,20 +147,30 @@ extension LatencyHistogram {
         guard sum == total else {
             throw .invalidHistogram("buckets add up to \(sum), header says \(total)")
         }
+        if total > 0 {
+            guard layout.valuesAreEquivalent(first, minimum), layout.valuesAreEquivalent(value, maximum), minimum <= maximum
+            else {
+                throw .invalidHistogram("min \(minimum) or max \(maximum) lies outside the recorded buckets")
+            }
+        }
+        return Checked(total: total, minimum: minimum, maximum: maximum, pairCount: pairCount, pairsStart: pairsStart)
+    }
+
+    /// The decoder: a first pass checks everything, a second records; nothing is allocated.
+    static func replay(_ bytes: UnsafeRawBufferPointer, into histogram: inout LatencyHistogram) throws(StoreError) {
+        let checked = try check(bytes)
+        let total = checked.total
         guard total > 0 else { return }
         guard !histogram.count.addingReportingOverflow(total).overflow else {
             throw .invalidHistogram("adding \(total) latencies to \(histogram.count) overflows the count")
         }
-        let layout = histogram.histogram
-        guard layout.valuesAreEquivalent(first, minimum), layout.valuesAreEquivalent(value, maximum), minimum <= maximum
-        else {
-            throw .invalidHistogram("min \(minimum) or max \(maximum) lies outside the recorded buckets")
-        }
+        let (minimum, maximum, pairCount) = (checked.minimum, checked.maximum, checked.pairCount)
+        var reader = Varint.RawReader(bytes)
+        var value: UInt64 = 0
 
         // Pass 2: record. The exact min and max go into their own buckets, so the decoded
         // histogram has the same counts, total, min and max as the encoded one.
-        reader.offset = pairsStart
-        value = 0
+        reader.offset = checked.pairsStart
         // Work on a local copy (moved out, so no copy is made) that the optimiser can keep close.
         var target = histogram.histogram
         histogram.histogram = Self.placeholder
@@ -209,4 +237,30 @@ enum Varint {
             return nil
         }
     }
+}
+
+/// A histogram as it travels and is stored: its encoding, checked, with the number of latencies
+/// it holds. Made from a histogram (encoded once), or from received bytes (checked, not decoded:
+/// no dense histogram is allocated for it).
+public struct EncodedHistogram: Sendable, Equatable {
+    public let bytes: Data
+    /// The latencies it holds.
+    public let count: UInt64
+
+    public init(_ histogram: LatencyHistogram) {
+        bytes = Data(histogram.encoded())
+        count = histogram.count
+    }
+
+    /// Throws `StoreError.invalidHistogram` for bytes `LatencyHistogram(decoding:)` would refuse.
+    public init(validating bytes: Data) throws(StoreError) {
+        count = try LatencyHistogram.validate(bytes)
+        self.bytes = bytes
+    }
+
+    public func decoded() throws(StoreError) -> LatencyHistogram {
+        try LatencyHistogram(decoding: bytes)
+    }
+
+    public static let empty = EncodedHistogram(LatencyHistogram())
 }

@@ -291,13 +291,14 @@ public struct NameCounts: Sendable, Equatable {
     public var bytesSent: UInt64 = 0
     public var statusCodes: [Int: UInt64] = [:]
     public var errors: [String: UInt64] = [:]
-    /// Latency of this name's responses (from the intended send in a rate-driven run).
-    public var latency = LatencyHistogram()
+    /// Latency of this name's responses (from the intended send in a rate-driven run), encoded:
+    /// as it travels and is stored.
+    public var latency: EncodedHistogram
 
     public init(
         name: String, requests: UInt64 = 0, successes: UInt64 = 0, failures: UInt64 = 0, bytesReceived: UInt64 = 0,
         bytesSent: UInt64 = 0, statusCodes: [Int: UInt64] = [:], errors: [String: UInt64] = [:],
-        latency: LatencyHistogram = LatencyHistogram()
+        latency: EncodedHistogram = .empty
     ) {
         self.name = name
         self.requests = requests

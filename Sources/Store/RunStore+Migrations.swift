@@ -106,7 +106,8 @@ extension RunStore {
         migrator.registerMigration(Migrations.requestNames) { db in
             // summaryByName: a window's counts for one request name of a plan with named
             // requests (a targets file), a part of its summary row. Keyed by run and name first,
-            // so that one name's rows are read in order of slave and seq.
+            // so that one name's rows are read in order of slave and seq; indexed by window too,
+            // for its foreign key and for reading a window's names.
             // runSlave.requests: the plan's requests, a JSON array of {name, weight, method,
             // url}; NULL for a plan of one request.
             try db.execute(
@@ -128,6 +129,7 @@ extension RunStore {
                         FOREIGN KEY (runId, slave, seq) REFERENCES summary(runId, slave, seq) ON DELETE CASCADE,
                         CHECK (successes + failures = requests)
                     ) WITHOUT ROWID;
+                    CREATE INDEX summaryByNameWindow ON summaryByName(runId, slave, seq);
                     ALTER TABLE runSlave ADD COLUMN requests TEXT;
                     """)
         }

@@ -204,7 +204,7 @@ extension NameCounts {
             bytesSent: try row.count("bytesSent", "summaryByName.bytesSent"),
             statusCodes: Dictionary(codes.compactMap { key, value in Int(key).map { ($0, value) } }, uniquingKeysWith: { $0.saturatingAdd($1) }),
             errors: CountsJSON.decode(try row.text("errors", "summaryByName.errors")),
-            latency: try LatencyHistogram(decoding: try row.blob("histogram", "summaryByName.histogram") ?? Data()))
+            latency: try EncodedHistogram(validating: try row.blob("histogram", "summaryByName.histogram") ?? Data()))
     }
 }
 

@@ -205,7 +205,7 @@ struct EncodedWindow: Sendable {
                 window.runId, window.slave, Int64(clamping: window.seq), part.name, Int64(clamping: part.requests),
                 Int64(clamping: part.successes), Int64(clamping: part.failures), Int64(clamping: part.bytesReceived),
                 Int64(clamping: part.bytesSent), CountsJSON.encode(codes), CountsJSON.encode(part.errors),
-                Data(part.latency.encoded()),
+                part.latency.bytes,
             ]
         }
     }

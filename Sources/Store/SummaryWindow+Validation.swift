@@ -13,16 +13,11 @@ extension SummaryWindow {
         if runId <= 0 { return "run id \(runId) is not a run" }
         if seq > UInt64(Int64.max) { return "seq \(seq) is out of range" }
         if endedAt < startedAt { return "the window ends (\(endedAt)) before it starts (\(startedAt))" }
-        let (sum, overflow) = successes.addingReportingOverflow(failures)
-        if overflow || sum != requests {
-            return "successes (\(successes)) + failures (\(failures)) != requests (\(requests))"
-        }
-        let limit = Self.maximumCount
-        if requests > limit || bytesReceived > limit || bytesSent > limit || dropped > limit || connections > limit {
-            return "counts out of range (a window holds at most \(limit) requests, bytes, dropped requests or connections)"
-        }
-        if latency.count > requests {
-            return "the histogram holds \(latency.count) latencies for \(requests) requests"
+        if let problem = Self.countsProblem(
+            requests: requests, successes: successes, failures: failures, bytes: [bytesReceived, bytesSent, dropped, connections],
+            statusCodes: statusCodes, errors: errors, latencies: latency.count)
+        {
+            return problem
         }
         if let uncorrected = uncorrectedLatency, uncorrected.count != latency.count {
             return "the uncorrected histogram holds \(uncorrected.count) latencies, the corrected one \(latency.count)"
@@ -35,23 +30,6 @@ extension SummaryWindow {
         }
         if late > requests {
             return "\(late) late requests out of \(requests)"
-        }
-        guard let responses = Self.sum(statusCodes.values), responses <= requests else {
-            return "status codes count more responses than the \(requests) requests"
-        }
-        guard let errored = Self.sum(errors.values), errored <= failures else {
-            return "error kinds count more failures than the \(failures) failures"
-        }
-        if let bad = statusCodes.keys.first(where: { !(100...999).contains($0) }) {
-            return "status code \(bad) is not an HTTP status"
-        }
-        if errors.count > Self.maximumErrorKinds {
-            return "\(errors.count) error kinds; at most \(Self.maximumErrorKinds)"
-        }
-        for kind in errors.keys {
-            if let problem = Names.problem(kind, what: "error kind", maximumBytes: Self.maximumErrorKindBytes) {
-                return problem
-            }
         }
         return byName.isEmpty ? nil : namesProblem
     }
@@ -67,6 +45,8 @@ extension SummaryWindow {
         var successes: UInt64 = 0
         var failures: UInt64 = 0
         var latencies: UInt64 = 0
+        var received: UInt64 = 0
+        var sent: UInt64 = 0
         var codes: [Int: UInt64] = [:]
         var kinds: [String: UInt64] = [:]
         for part in byName {
@@ -75,24 +55,28 @@ extension SummaryWindow {
             }
             let name = "request name \"\(Names.quoted(part.name))\""
             guard seen.insert(part.name).inserted else { return "\(name) comes twice" }
-            let alone = SummaryWindow(
-                runId: runId, slave: slave, seq: seq, startedAt: startedAt, endedAt: endedAt, requests: part.requests,
-                successes: part.successes, failures: part.failures, bytesReceived: part.bytesReceived,
-                bytesSent: part.bytesSent, statusCodes: part.statusCodes, errors: part.errors, latency: part.latency)
-            if let problem = alone.problem { return "\(name): \(problem)" }
-            if part.bytesReceived > bytesReceived || part.bytesSent > bytesSent {
-                return "\(name) counts more bytes than the window"
+            if let problem = Self.countsProblem(
+                requests: part.requests, successes: part.successes, failures: part.failures,
+                bytes: [part.bytesReceived, part.bytesSent], statusCodes: part.statusCodes, errors: part.errors,
+                latencies: part.latency.count)
+            {
+                return "\(name): \(problem)"
             }
             // Each part is at most 2^48 and there are at most 64: no sum overflows.
             requests += part.requests
             successes += part.successes
             failures += part.failures
             latencies += part.latency.count
+            received += part.bytesReceived
+            sent += part.bytesSent
             codes.merge(part.statusCodes, uniquingKeysWith: +)
             kinds.merge(part.errors, uniquingKeysWith: +)
         }
         if requests != self.requests || successes != self.successes || failures != self.failures {
             return "the request names count \(requests) requests (\(successes) successes, \(failures) failures), the window \(self.requests) (\(self.successes), \(self.failures))"
+        }
+        if received > bytesReceived || sent > bytesSent {
+            return "the request names count more bytes than the window"
         }
         if latencies != latency.count {
             return "the request names' histograms hold \(latencies) latencies, the window's \(latency.count)"
@@ -102,6 +86,42 @@ extension SummaryWindow {
         }
         if kinds.filter({ $0.value != 0 }) != errors.filter({ $0.value != 0 }) {
             return "the request names' error kinds do not add up to the window's"
+        }
+        return nil
+    }
+
+    /// The rules for the counts of a window, or of one request name's part of it.
+    static func countsProblem(
+        requests: UInt64, successes: UInt64, failures: UInt64, bytes: [UInt64], statusCodes: [Int: UInt64],
+        errors: [String: UInt64], latencies: UInt64
+    ) -> String? {
+        let (sum, overflow) = successes.addingReportingOverflow(failures)
+        if overflow || sum != requests {
+            return "successes (\(successes)) + failures (\(failures)) != requests (\(requests))"
+        }
+        let limit = maximumCount
+        if requests > limit || bytes.contains(where: { $0 > limit }) {
+            return "counts out of range (a window holds at most \(limit) requests, bytes, dropped requests or connections)"
+        }
+        if latencies > requests {
+            return "the histogram holds \(latencies) latencies for \(requests) requests"
+        }
+        guard let responses = Self.sum(statusCodes.values), responses <= requests else {
+            return "status codes count more responses than the \(requests) requests"
+        }
+        guard let errored = Self.sum(errors.values), errored <= failures else {
+            return "error kinds count more failures than the \(failures) failures"
+        }
+        if let bad = statusCodes.keys.first(where: { !(100...999).contains($0) }) {
+            return "status code \(bad) is not an HTTP status"
+        }
+        if errors.count > maximumErrorKinds {
+            return "\(errors.count) error kinds; at most \(maximumErrorKinds)"
+        }
+        for kind in errors.keys {
+            if let problem = Names.problem(kind, what: "error kind", maximumBytes: maximumErrorKindBytes) {
+                return problem
+            }
         }
         return nil
     }

@@ -12,7 +12,7 @@ struct GoLoadTest: AsyncParsableCommand {
             Exit codes: 0 success; 1 the run did not complete or something failed (the message says what);
             64 bad command line.
             """,
-        version: "0.2.0",
+        version: "0.3.0",
         subcommands: [
             MasterCommand.self, SlaveCommand.self, RunCommand.self, ReportCommand.self, RunsCommand.self, TargetCommand.self,
             LegacyMasterCommand.self, LegacySlaveCommand.self,

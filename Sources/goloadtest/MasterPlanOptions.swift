@@ -47,6 +47,10 @@ struct MasterPlanOptions: ParsableArguments {
     func masterPlan(environment: Environment) throws -> MasterPlan? {
         guard isGiven else { return nil }
         let file = try plan.map(PlanFile.load) ?? PlanFile()
+        if file.targets != nil || load.targets != nil, let path = plan, file.url != nil || file.method != nil || file.body != nil {
+            throw CLIError(
+                "--plan \(path): a targets file gives each request its URL, method and body: leave out \"url\", \"method\" and \"body\"")
+        }
         var load = self.load
         load.stages = load.stages ?? file.stages
         load.connectionStages = load.connectionStages ?? file.connectionStages
@@ -59,6 +63,7 @@ struct MasterPlanOptions: ParsableArguments {
         load.connections = load.connections ?? file.connections
         load.insecure = load.insecure || file.insecure == true
         load.expectStatus = load.expectStatus ?? file.expectStatus
+        // Flags win: --url on the command line replaces the file's targets.
         if load.targets == nil, url == nil, let targets = file.targets, let path = plan {
             // A relative path is from the plan file's directory.
             load.targets = targets.hasPrefix("/")

@@ -47,7 +47,9 @@ struct ThresholdOptions: ParsableArguments {
         guard abortOnFail else { return }
         let early = thresholds.filter(\.canFailEarly)
         configuration.abortCheck = { runId in
-            guard !early.isEmpty, let report = try? await RunReport.load(store: store, runId: runId) else { return nil }
+            guard !early.isEmpty,
+                let report = try? await RunReport.load(store: store, runId: runId, names: Set(early.compactMap(\.name)))
+            else { return nil }
             return report.verdicts(early).first { $0.threshold.failedEarly($0) }.map {
                 "threshold \($0.threshold) failed (\($0.text))"
             }

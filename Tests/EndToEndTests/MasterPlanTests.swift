@@ -288,6 +288,9 @@ struct HostilePlanTests {
              "the weights add up to 101000"),
             (plan { $0.requests = [named("a", "")] }, "a request's URL, method or headers are empty or too large"),
             (plan { $0.requests = [named("a", "http://127.0.0.1:9/ x")] }, "spaces or line breaks"),
+            (plan { $0.requests = [named("a", "http://127.0.0.1:9/")]; $0.headers = (0..<40).map { "X-\($0): " + String(repeating: "v", count: 2_000) } },
+             "the shared headers add up to more than 65536 bytes"),
+            (plan { $0.requests = [named("a", "http://127.0.0.1:9/")]; $0.mixOffset = 3; $0.mixStride = 3 }, "is not a slave's part of a run"),
         ] as [(Result_Plan, String)])
     func refused(plan: Result_Plan, message: String) async throws {
         let folder = try TemporaryDirectory()

@@ -1,4 +1,6 @@
 import Foundation
+import GRPCCore
+import Protocol
 import Store
 import Testing
 
@@ -84,6 +86,12 @@ struct TargetsFileRunTests {
         #expect(totals.dropFirst().map { Int($0[requests]) ?? 0 }.reduce(0, +) == 4000)
         #expect(totals.dropFirst().map { Int($0[failures]) ?? 0 }.reduce(0, +) == Int(totals[0][failures]))
         #expect(totals.map { $0[failures] } == ["1000", "0", "0", "1000"])
+        // Each name's requests/s is over the whole run's time: they add up to the run's.
+        let rps = try #require(header.firstIndex(of: "requests_per_s"))
+        let duration = try #require(header.firstIndex(of: "duration_s"))
+        #expect(Set(totals.map { $0[duration] }).count == 1, "one span: \(totals.map { $0[duration] })")
+        let sum = totals.dropFirst().map { Double($0[rps]) ?? 0 }.reduce(0, +)
+        #expect(abs(sum - (Double(totals[0][rps]) ?? 0)) < 1, "\(sum) vs \(totals[0][rps])")
 
         // JSON: names[], each with its slaves and total.
         let json = try Self.json(
@@ -182,18 +190,19 @@ struct TargetsFileRunTests {
             for part in window.byName { byName[part.name, default: [:]][window.slave, default: 0] += part.requests }
         }
         store.close()
-        // Each slave goes through the mix (slow, login, 500, slow) from its first request:
-        // 334 = 83 cycles and 2 more (slow, login); 333 = 83 cycles and slow.
-        #expect(byName["login"] == ["a": 84, "b": 84, "c": 83])
-        #expect(byName["slow"] == ["a": 167, "b": 167, "c": 167])
-        #expect(byName["GET /status/500"] == ["a": 83, "b": 83, "c": 83])
+        // The slaves go through the mix's order (slow, login, 500, slow) together, slave i of 3
+        // taking entries i, i + 3, ...: entries 0 ... 1000 once each, so the whole run has the
+        // mix exactly, as one client would (slow 501, login 250, 500 250).
+        #expect(byName["login"] == ["a": 83, "b": 84, "c": 83])
+        #expect(byName["slow"] == ["a": 168, "b": 167, "c": 166])
+        #expect(byName["GET /status/500"] == ["a": 83, "b": 83, "c": 84])
 
         let report = try Self.json(
             try await ChildProcess.run(["report", "--run", "1", "--db", "runs.db", "--format", "json"], in: folder.url).stdout)
         let names = try #require(report["names"] as? [[String: Any]])
         let login = try #require(names.first)
-        #expect((login["slaves"] as? [[String: Any]])?.map { $0["requests"] as? Int } == [84, 84, 83])
-        #expect((login["total"] as? [String: Any])?["requests"] as? Int == 251)
+        #expect((login["slaves"] as? [[String: Any]])?.map { $0["requests"] as? Int } == [83, 84, 83])
+        #expect((login["total"] as? [String: Any])?["requests"] as? Int == 250)
 
         let compare = try await ChildProcess.run(
             ["report", "--run", "2", "--compare", "1", "--db", "runs.db", "--format", "csv", "--tolerance", "1000%"], in: folder.url)
@@ -201,6 +210,22 @@ struct TargetsFileRunTests {
         let rows = compare.stdout.split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
         #expect(Set(rows.dropFirst().map { String($0[1]) }) == Set([""] + Self.names), "\(compare.stdout)")
         #expect(rows.dropFirst().filter { $0[0] == "p99" }.count == 4)
+    }
+
+    @Test("a master with a targets file refuses a 0.2.0 slave (it would run only the first request) and takes a 0.3.0 one")
+    func oldSlaveRefused() async throws {
+        let folder = try TemporaryDirectory()
+        try Self.writeTargets(port: 9, in: folder)
+        let (master, port) = try await startMaster(["--db", "runs.db", "--targets", "targets.txt", "--tasks", "10"], in: folder.url)
+        defer { master.terminate() }
+        let peer = try HostilePeer(port: port)
+        let old = peer.connect("old", session: "session-old", version: "0.2.0")
+        let refusal = await old.end()
+        #expect(refusal?.code == .failedPrecondition)
+        #expect(refusal?.message.contains("a slave of version 0.2.0 cannot take") == true, "\(String(describing: refusal))")
+        let current = peer.connect("current", session: "session-current", version: "0.3.0")
+        _ = try await current.next(.welcome)
+        current.close()
     }
 
     @Test("bad targets files and flag mixes are refused with the line and a fix; nothing is stored")
@@ -213,6 +238,8 @@ struct TargetsFileRunTests {
             ("GET http://127.0.0.1:9/\n@missing.json\n", [], "targets.txt:2: cannot read the body file"),
             ("GET http://127.0.0.1:9/\n", ["--url", "http://127.0.0.1:9/"], "--targets gives each request its URL"),
             ("GET http://127.0.0.1:9/\n", ["--method", "POST"], "--targets gives each request its method and body"),
+            ("GET http://127.0.0.1:9/ HTTP/1.1\n", [], "targets.txt:1: a request line is METHOD URL, nothing after the URL"),
+            ("\u{FEFF}GET http://127.0.0.1:9/\nBad Name: x\n", [], "targets.txt:2: header \"Bad Name: x\" has a name that is not a token"),
         ]
         for (file, arguments, message) in cases {
             try Data(file.utf8).write(to: folder.url.appendingPathComponent("targets.txt"))
@@ -224,6 +251,15 @@ struct TargetsFileRunTests {
         let missing = try await ChildProcess.run(
             ["run", "--db", "runs.db", "--targets", "nope.txt", "--tasks", "10"], in: folder.url)
         #expect(missing.stderr.contains("cannot read --targets nope.txt"), "\(missing.stderr)")
+        // A file that never ends is not read to its end.
+        let endless = try await ChildProcess.run(
+            ["run", "--db", "runs.db", "--targets", "/dev/zero", "--tasks", "10"], in: folder.url)
+        #expect(endless.stderr.contains("--targets /dev/zero is more than 524288 bytes"), "\(endless.stderr)")
+        // A plan file with targets and a url, method or body is refused, naming the keys.
+        try Data(#"{"targets": "targets.txt", "method": "POST", "tasks": 10}"#.utf8).write(to: folder.url.appendingPathComponent("plan.json"))
+        let mixed = try await ChildProcess.run(
+            ["master", "--host", "127.0.0.1", "--port", "0", "--db", "runs.db", "--plan", "plan.json"], in: folder.url)
+        #expect(mixed.stderr.contains("leave out \"url\", \"method\" and \"body\""), "\(mixed.stderr)")
         // The master checks its targets file before it listens.
         try Data("GET http://127.0.0.1:9/\nbad\n".utf8).write(to: folder.url.appendingPathComponent("targets.txt"))
         let master = try await ChildProcess.run(

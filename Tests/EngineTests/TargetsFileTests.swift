@@ -72,6 +72,9 @@ struct TargetsFileTests {
             ("G3T http://127.0.0.1/\n", "t.txt:1:", "is not a request line"),
             ("GET http://127.0.0.1/\nBad Header\n", "t.txt:2:", "neither a header"),
             ("GET http://127.0.0.1/\n: no name\n", "t.txt:2:", "neither a header"),
+            ("GET http://127.0.0.1/\nBad Name: x\n", "t.txt:2:", "not a token"),
+            ("GET http://127.0.0.1/ HTTP/1.1\n", "t.txt:1:", "nothing after the URL"),
+            ("GET http://127.0.0.1/\nGET http://127.0.0.1/b HTTP/1.1\n", "t.txt:2:", "nothing after the URL"),
         ])
     func refused(text: String, place: String, why: String) {
         do {
@@ -125,6 +128,23 @@ struct TargetsFileTests {
         #expect(!sequence.indices.dropLast(2).contains { sequence[$0] == "/b2" && sequence[$0 + 1] == "/b2" && sequence[$0 + 2] == "/b2" })
         // The shared headers go on every request.
         #expect(mix.targets.allSatisfy { String(buffer: $0.request).contains("X-Run: 7\r\n") })
+    }
+
+    @Test("the slaves of a run each take every n-th entry of the order: together, the order once")
+    func parts() throws {
+        let requests = (0..<5).map { PlannedRequest(name: "r\($0)", weight: UInt32($0 + 1), url: "http://127.0.0.1/\($0)") }
+        let mix = try RequestMix(requests)
+        let whole = (0..<1_000).map { mix.target(for: UInt64($0)) }
+        for slaves in [1, 2, 3, 7] {
+            var together = Array(repeating: -1, count: 1_000)
+            for slave in 0..<slaves {
+                let part = mix.part(offset: UInt64(slave), of: UInt64(slaves))
+                for n in 0..<(1_000 - slave + slaves - 1) / slaves { together[n * slaves + slave] = part.target(for: UInt64(n)) }
+            }
+            #expect(together == whole, "\(slaves) slaves")
+        }
+        // Numbers far along do not overflow.
+        _ = mix.part(offset: 6, of: 7).target(for: .max)
     }
 
     @Test("a request's own header wins over a shared one of the same name")

@@ -101,11 +101,11 @@ struct ReportStoreTests {
                     NameCounts(
                         name: "read", requests: UInt64(ok), successes: UInt64(ok), bytesReceived: 100 * UInt64(ok),
                         bytesSent: 40 * UInt64(ok), statusCodes: ok > 0 ? [200: UInt64(ok)] : [:],
-                        latency: LatencyHistogram(Array(latencies[..<ok]))),
+                        latency: EncodedHistogram(LatencyHistogram(Array(latencies[..<ok])))),
                     NameCounts(
                         name: "write", requests: failed, failures: failed, bytesReceived: 100 * failed, bytesSent: 40 * failed,
                         statusCodes: failed > timeouts ? [503: failed - timeouts] : [:],
-                        errors: timeouts > 0 ? ["timeout": timeouts] : [:], latency: LatencyHistogram(Array(latencies[ok...]))),
+                        errors: timeouts > 0 ? ["timeout": timeouts] : [:], latency: EncodedHistogram(LatencyHistogram(Array(latencies[ok...])))),
                 ]
                 parts.removeAll { $0.requests == 0 }
                 windows.append(

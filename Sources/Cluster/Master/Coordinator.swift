@@ -88,10 +88,10 @@ actor Coordinator {
     private var refusals = RefusalLog()
 
     /// Whether a slave of `version` runs the share of the master's plan that START carries
-    /// (0.2.0 and later).
-    static func takesMasterPlans(_ version: String) -> Bool {
+    /// (0.2.0 and later), and, for a plan of many requests, the requests too (0.3.0).
+    static func takesMasterPlans(_ version: String, withRequests: Bool = false) -> Bool {
         let parts = version.split(separator: ".").map { Int($0) ?? 0 }
-        return (parts.first ?? 0, parts.count > 1 ? parts[1] : 0) >= (0, 2)
+        return (parts.first ?? 0, parts.count > 1 ? parts[1] : 0) >= (0, withRequests ? 3 : 2)
     }
 
     /// With the master's plan, slaves start together this long after the run is created, so
@@ -183,7 +183,8 @@ actor Coordinator {
                 message: "neither this slave nor the master has a plan: give the master --url and --tasks or --duration, or this slave --tasks and --batch")
         }
         // Before 0.2.0 a slave ignores the share in START and runs its own plan.
-        if self.plan != nil, !Self.takesMasterPlans(version) {
+        // Before 0.3.0 a slave runs the first request of a mix, and counts no names.
+        if let master = self.plan, !Self.takesMasterPlans(version, withRequests: !master.plan.requests.isEmpty) {
             throw RPCError(
                 code: .failedPrecondition,
                 message: "this master hands out its plan, which a slave of version \(version) cannot take: run goloadtest \(goloadtestVersion) or later on the slave")
@@ -362,10 +363,11 @@ actor Coordinator {
         var tracker = RunTracker(
             runId: runId, slaves: participants, sessions: connections.mapValues(\.sessionId))
         var gone: [String] = []
-        for name in participants.keys.sorted() {
+        for (position, name) in participants.keys.sorted().enumerated() {
             if let connection = connections[name] {
                 if let plan, let share = participants[name] {
-                    connection.commands.yield(plan.command(runId: runId, share: share, startAt: startAt))
+                    connection.commands.yield(
+                        plan.command(runId: runId, share: share, startAt: startAt, position: position, of: participants.count))
                 } else {
                     connection.commands.yield(.make(.start, runId: runId))
                 }
