@@ -115,6 +115,17 @@ let package = Package(
             path: "bench/IngestBench",
             swiftSettings: strict
         ),
+        // Benchmark: a swarm of simulated slaves against a real master (bench/swarm.sh).
+        .executableTarget(
+            name: "SwarmBench",
+            dependencies: [
+                "Store", "Protocol",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+            ],
+            path: "bench/SwarmBench",
+            swiftSettings: strict
+        ),
         // What the test targets share: timeouts, polling, a deterministic generator.
         .target(name: "TestKit", path: "Tests/TestKit", swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestKit"], swiftSettings: strict),
