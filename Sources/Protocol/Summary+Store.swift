@@ -19,36 +19,37 @@ extension Result_Summary {
         bytesSent = window.bytesSent
         statusCodes = Dictionary(uniqueKeysWithValues: window.statusCodes.map { (UInt32(clamping: $0.key), $0.value) })
         errors = window.errors
-        histogram = Data(window.latency.encoded())
-        if let uncorrected = window.uncorrectedLatency {
-            uncorrectedHistogram = Data(uncorrected.encoded())
+        histogram = window.encodedLatency.bytes
+        if let uncorrected = window.encodedUncorrectedLatency {
+            uncorrectedHistogram = uncorrected.bytes
         }
         late = window.late
         final = window.isFinal
         dropped = window.dropped
-        if let failed = window.failureLatency {
-            failureHistogram = Data(failed.encoded())
+        if let failed = window.encodedFailureLatency {
+            failureHistogram = failed.bytes
         }
         connections = window.connections
-        if let handshakes = window.handshakeLatency {
-            handshakeHistogram = Data(handshakes.encoded())
+        if let handshakes = window.encodedHandshakeLatency {
+            handshakeHistogram = handshakes.bytes
         }
         self.totalRequests = totalRequests
         byName = window.byName.map(Result_NameCounts.init)
     }
 
     /// The window this message describes, or `invalidArgument` saying what is wrong with it.
+    /// Its histograms are checked, not decoded: they are stored as they came.
     package func window() throws(RPCError) -> SummaryWindow {
-        let latency: LatencyHistogram
-        let uncorrected: LatencyHistogram?
-        let failed: LatencyHistogram?
-        let handshakes: LatencyHistogram?
+        let latency: EncodedHistogram
+        let uncorrected: EncodedHistogram?
+        let failed: EncodedHistogram?
+        let handshakes: EncodedHistogram?
         let name = Names.quoted(slaveName)
         do {
-            latency = try LatencyHistogram(decoding: histogram)
-            uncorrected = uncorrectedHistogram.isEmpty ? nil : try LatencyHistogram(decoding: uncorrectedHistogram)
-            failed = failureHistogram.isEmpty ? nil : try LatencyHistogram(decoding: failureHistogram)
-            handshakes = handshakeHistogram.isEmpty ? nil : try LatencyHistogram(decoding: handshakeHistogram)
+            latency = try EncodedHistogram(validating: histogram)
+            uncorrected = uncorrectedHistogram.isEmpty ? nil : try EncodedHistogram(validating: uncorrectedHistogram)
+            failed = failureHistogram.isEmpty ? nil : try EncodedHistogram(validating: failureHistogram)
+            handshakes = handshakeHistogram.isEmpty ? nil : try EncodedHistogram(validating: handshakeHistogram)
         } catch {
             throw RPCError(code: .invalidArgument, message: "summary \(seq) of \(name): \(error)")
         }
@@ -72,8 +73,11 @@ extension Result_Summary {
             requests: requests, successes: successes, failures: failures,
             bytesReceived: bytesReceived, bytesSent: bytesSent,
             statusCodes: Dictionary(uniqueKeysWithValues: statusCodes.map { (Int($0.key), $0.value) }),
-            errors: errors, latency: latency, uncorrectedLatency: uncorrected, late: late, isFinal: final,
-            dropped: dropped, failureLatency: failed, connections: connections, handshakeLatency: handshakes)
+            errors: errors, late: late, isFinal: final, dropped: dropped, connections: connections)
+        window.encodedLatency = latency
+        window.encodedUncorrectedLatency = uncorrected
+        window.encodedFailureLatency = failed
+        window.encodedHandshakeLatency = handshakes
         window.byName = parts
         if let problem = window.problem {
             throw RPCError(code: .invalidArgument, message: "summary \(seq) of \(name): \(problem)")

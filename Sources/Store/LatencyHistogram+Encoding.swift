@@ -262,5 +262,10 @@ public struct EncodedHistogram: Sendable, Equatable {
         try LatencyHistogram(decoding: bytes)
     }
 
+    /// Decoded; bytes that were checked (every way of making one checks them) always decode.
+    public var histogram: LatencyHistogram {
+        (try? decoded()) ?? LatencyHistogram()
+    }
+
     public static let empty = EncodedHistogram(LatencyHistogram())
 }

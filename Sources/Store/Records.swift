@@ -225,11 +225,12 @@ public struct SummaryWindow: Sendable, Equatable {
     public var statusCodes: [Int: UInt64]
     /// Failures without an HTTP response, by kind.
     public var errors: [String: UInt64]
-    /// Latency of the responses. In a rate-driven run it is measured from when each request
-    /// was meant to be sent (coordinated omission corrected).
-    public var latency: LatencyHistogram
+    /// Latency of the responses, encoded as it travels and is stored (a window received by the
+    /// master is checked, never decoded). In a rate-driven run it is measured from when each
+    /// request was meant to be sent (coordinated omission corrected).
+    public var encodedLatency: EncodedHistogram
     /// Rate-driven runs only: latency from when each request was actually sent.
-    public var uncorrectedLatency: LatencyHistogram?
+    public var encodedUncorrectedLatency: EncodedHistogram?
     /// Rate-driven runs: requests that could not start at their intended time.
     public var late: UInt64
     /// The slave's last window of the run.
@@ -237,11 +238,11 @@ public struct SummaryWindow: Sendable, Equatable {
     /// Requests the plan meant to send in this window that were never sent.
     public var dropped: UInt64
     /// Failures without a response: time from the intended send to the failure.
-    public var failureLatency: LatencyHistogram?
+    public var encodedFailureLatency: EncodedHistogram?
     /// Connections the slave opened in this window.
     public var connections: UInt64
     /// TLS targets: how long each of those connections' handshakes took.
-    public var handshakeLatency: LatencyHistogram?
+    public var encodedHandshakeLatency: EncodedHistogram?
     /// When the master received the window (its own clock), ns; nil before it is received, and
     /// on rows written by a version that did not record it.
     public var receivedAt: Int64?
@@ -253,7 +254,7 @@ public struct SummaryWindow: Sendable, Equatable {
         requests: UInt64 = 0, successes: UInt64 = 0, failures: UInt64 = 0,
         bytesReceived: UInt64 = 0, bytesSent: UInt64 = 0,
         statusCodes: [Int: UInt64] = [:], errors: [String: UInt64] = [:],
-        latency: LatencyHistogram = LatencyHistogram(), uncorrectedLatency: LatencyHistogram? = nil,
+        latency: LatencyHistogram? = nil, uncorrectedLatency: LatencyHistogram? = nil,
         late: UInt64 = 0, isFinal: Bool = false, dropped: UInt64 = 0, failureLatency: LatencyHistogram? = nil,
         connections: UInt64 = 0, handshakeLatency: LatencyHistogram? = nil, receivedAt: Int64? = nil
     ) {
@@ -269,15 +270,33 @@ public struct SummaryWindow: Sendable, Equatable {
         self.bytesSent = bytesSent
         self.statusCodes = statusCodes
         self.errors = errors
-        self.latency = latency
-        self.uncorrectedLatency = uncorrectedLatency
+        self.encodedLatency = latency.map(EncodedHistogram.init) ?? .empty
+        self.encodedUncorrectedLatency = uncorrectedLatency.map(EncodedHistogram.init)
         self.late = late
         self.isFinal = isFinal
         self.dropped = dropped
-        self.failureLatency = failureLatency
+        self.encodedFailureLatency = failureLatency.map(EncodedHistogram.init)
         self.connections = connections
-        self.handshakeLatency = handshakeLatency
+        self.encodedHandshakeLatency = handshakeLatency.map(EncodedHistogram.init)
         self.receivedAt = receivedAt
+    }
+
+    /// The histograms decoded (each time: for reports built from windows, and tests).
+    public var latency: LatencyHistogram {
+        get { encodedLatency.histogram }
+        set { encodedLatency = EncodedHistogram(newValue) }
+    }
+    public var uncorrectedLatency: LatencyHistogram? {
+        get { encodedUncorrectedLatency?.histogram }
+        set { encodedUncorrectedLatency = newValue.map(EncodedHistogram.init) }
+    }
+    public var failureLatency: LatencyHistogram? {
+        get { encodedFailureLatency?.histogram }
+        set { encodedFailureLatency = newValue.map(EncodedHistogram.init) }
+    }
+    public var handshakeLatency: LatencyHistogram? {
+        get { encodedHandshakeLatency?.histogram }
+        set { encodedHandshakeLatency = newValue.map(EncodedHistogram.init) }
     }
 }
 

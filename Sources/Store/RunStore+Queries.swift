@@ -180,15 +180,18 @@ extension SummaryWindow {
             bytesSent: try row.count("bytesSent", "summary.bytesSent"),
             statusCodes: Dictionary(codes.compactMap { key, value in Int(key).map { ($0, value) } }, uniquingKeysWith: { $0.saturatingAdd($1) }),
             errors: CountsJSON.decode(try row.text("errors", "summary.errors")),
-            latency: try LatencyHistogram(decoding: blob),
-            uncorrectedLatency: try uncorrected.map { try LatencyHistogram(decoding: $0) },
+            latency: nil, uncorrectedLatency: nil,
             late: try row.count("late", "summary.late"),
             isFinal: try row.integer("isFinal", "summary.isFinal") != 0,
             dropped: row.hasColumn("dropped") ? try row.count("dropped", "summary.dropped") : 0,
-            failureLatency: try failed.map { try LatencyHistogram(decoding: $0) },
+            failureLatency: nil,
             connections: row.hasColumn("connections") ? try row.count("connections", "summary.connections") : 0,
-            handshakeLatency: try handshakes.map { try LatencyHistogram(decoding: $0) },
+            handshakeLatency: nil,
             receivedAt: row.hasColumn("receivedAt") ? try row.optionalInteger("receivedAt", "summary.receivedAt") : nil)
+        encodedLatency = try EncodedHistogram(validating: blob)
+        encodedUncorrectedLatency = try uncorrected.map { data throws(StoreError) in try EncodedHistogram(validating: data) }
+        encodedFailureLatency = try failed.map { data throws(StoreError) in try EncodedHistogram(validating: data) }
+        encodedHandshakeLatency = try handshakes.map { data throws(StoreError) in try EncodedHistogram(validating: data) }
     }
 }
 

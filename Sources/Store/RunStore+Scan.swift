@@ -67,10 +67,10 @@ extension StoredWindow {
             requests: window.requests, successes: window.successes, failures: window.failures,
             bytesReceived: window.bytesReceived, bytesSent: window.bytesSent, late: window.late,
             statusCodes: window.statusCodes, errors: window.errors, isFinal: window.isFinal, dropped: window.dropped,
-            connections: window.connections, histogram: Data(window.latency.encoded()),
-            uncorrectedHistogram: window.uncorrectedLatency.map { Data($0.encoded()) },
-            failureHistogram: window.failureLatency.map { Data($0.encoded()) },
-            handshakeHistogram: window.handshakeLatency.map { Data($0.encoded()) })
+            connections: window.connections, histogram: window.encodedLatency.bytes,
+            uncorrectedHistogram: window.encodedUncorrectedLatency?.bytes,
+            failureHistogram: window.encodedFailureLatency?.bytes,
+            handshakeHistogram: window.encodedHandshakeLatency?.bytes)
     }
 }
 

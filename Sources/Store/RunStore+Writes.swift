@@ -194,10 +194,10 @@ struct EncodedWindow: Sendable {
             Int64(clamping: window.requests), Int64(clamping: window.successes), Int64(clamping: window.failures),
             Int64(clamping: window.bytesReceived), Int64(clamping: window.bytesSent),
             CountsJSON.encode(codes), CountsJSON.encode(window.errors),
-            Data(window.latency.encoded()), window.uncorrectedLatency.map { Data($0.encoded()) },
+            window.encodedLatency.bytes, window.encodedUncorrectedLatency?.bytes,
             Int64(clamping: window.late), window.isFinal, window.receivedAt, Int64(clamping: window.dropped),
-            window.failureLatency.map { Data($0.encoded()) }, Int64(clamping: window.connections),
-            window.handshakeLatency.map { Data($0.encoded()) },
+            window.encodedFailureLatency?.bytes, Int64(clamping: window.connections),
+            window.encodedHandshakeLatency?.bytes,
         ]
         byName = window.byName.map { part in
             let codes = Dictionary(uniqueKeysWithValues: part.statusCodes.map { (String($0.key), $0.value) })

@@ -15,17 +15,17 @@ extension SummaryWindow {
         if endedAt < startedAt { return "the window ends (\(endedAt)) before it starts (\(startedAt))" }
         if let problem = Self.countsProblem(
             requests: requests, successes: successes, failures: failures, bytes: [bytesReceived, bytesSent, dropped, connections],
-            statusCodes: statusCodes, errors: errors, latencies: latency.count)
+            statusCodes: statusCodes, errors: errors, latencies: encodedLatency.count)
         {
             return problem
         }
-        if let uncorrected = uncorrectedLatency, uncorrected.count != latency.count {
-            return "the uncorrected histogram holds \(uncorrected.count) latencies, the corrected one \(latency.count)"
+        if let uncorrected = encodedUncorrectedLatency, uncorrected.count != encodedLatency.count {
+            return "the uncorrected histogram holds \(uncorrected.count) latencies, the corrected one \(encodedLatency.count)"
         }
-        if let failed = failureLatency, failed.count > failures {
+        if let failed = encodedFailureLatency, failed.count > failures {
             return "the failure histogram holds \(failed.count) times for \(failures) failures"
         }
-        if let handshakes = handshakeLatency, handshakes.count > connections {
+        if let handshakes = encodedHandshakeLatency, handshakes.count > connections {
             return "the handshake histogram holds \(handshakes.count) times for \(connections) connections"
         }
         if late > requests {
@@ -78,8 +78,8 @@ extension SummaryWindow {
         if received > bytesReceived || sent > bytesSent {
             return "the request names count more bytes than the window"
         }
-        if latencies != latency.count {
-            return "the request names' histograms hold \(latencies) latencies, the window's \(latency.count)"
+        if latencies != encodedLatency.count {
+            return "the request names' histograms hold \(latencies) latencies, the window's \(encodedLatency.count)"
         }
         if codes.filter({ $0.value != 0 }) != statusCodes.filter({ $0.value != 0 }) {
             return "the request names' status codes do not add up to the window's"

@@ -8,7 +8,8 @@ import Synchronization
 /// A swarm of simulated slaves against a real master, speaking only the proto: each connects
 /// (with a plan of its own), heartbeats every second, and posts windows with real encoded
 /// histograms (about 200 distinct latencies) — one a second (`paced`), or as fast as acks come
-/// with `inflight` posts at a time (`flood`) — then its final window. Prints windows posted and
+/// with `inflight` posts at a time, at most ten a second (`flood`: a master refuses windows
+/// closed faster than every 100 ms) — then its final window. Prints windows posted and
 /// acknowledged, retries the master asked for (busy), the ack latency, and the longest silence
 /// between two of the master's heartbeats to one slave. `bench/swarm.sh` starts the master and
 /// checks what was stored.
@@ -126,6 +127,7 @@ func simulate(_ index: Int, master: Result_Result.Client<HTTP2ClientTransport.Po
     try? await Task.sleep(for: .milliseconds(Int64(index * 997 % 1_000)))
     let deadline = ContinuousClock.now + .seconds(seconds)
     if flood {
+        let begin = ContinuousClock.now
         final class Counter: Sendable { let value = Atomic<UInt64>(0) }
         let next = Counter()
         await withTaskGroup(of: Void.self) { group in
@@ -133,6 +135,8 @@ func simulate(_ index: Int, master: Result_Result.Client<HTTP2ClientTransport.Po
                 group.addTask {
                     while ContinuousClock.now < deadline {
                         let seq = next.value.add(1, ordering: .relaxed).oldValue
+                        // No faster than a window every 100 ms: the fastest a master believes.
+                        try? await Task.sleep(until: begin + .milliseconds(100 * Int64(seq)))
                         await post(window(run: run, slave: name, session: session, seq: seq, final: false), with: master)
                     }
                 }
@@ -153,8 +157,10 @@ func simulate(_ index: Int, master: Result_Result.Client<HTTP2ClientTransport.Po
     connection.cancel()
 }
 
-// One HTTP/2 connection per 500 slaves (the master allows 4,096 streams on one).
-let clients = try (0..<max(1, (slaves + 499) / 500)).map { _ in
+// Each slave on a connection of its own, as slave processes are (SLAVES_PER_CONNECTION=500
+// multiplexes them as a proxy would; the master allows 4,096 streams on one connection).
+let perConnection = max(1, Int(ProcessInfo.processInfo.environment["SLAVES_PER_CONNECTION"] ?? "1") ?? 1)
+let clients = try (0..<max(1, (slaves + perConnection - 1) / perConnection)).map { _ in
     GRPCClient(
         transport: try HTTP2ClientTransport.Posix(
             target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext,
@@ -167,7 +173,7 @@ try await withThrowingTaskGroup(of: Void.self) { group in
     }
     await withTaskGroup(of: Void.self) { swarm in
         for index in 0..<slaves {
-            let master = Result_Result.Client(wrapping: clients[index % clients.count])
+            let master = Result_Result.Client(wrapping: clients[index / perConnection])
             swarm.addTask { await simulate(index, master: master) }
         }
     }
