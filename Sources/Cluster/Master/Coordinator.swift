@@ -3,6 +3,7 @@ import GRPCCore
 import Logging
 import Protocol
 import Store
+import Synchronization
 
 /// What the master's main loop hears from the coordinator.
 public enum MasterEvent: Sendable, Equatable {
@@ -69,7 +70,13 @@ actor Coordinator {
     let events: AsyncStream<MasterEvent>.Continuation
 
     private var connections: [String: Connection] = [:]
-    private var run: RunTracker?
+    private var run: RunTracker? {
+        // No oldValue: the tracker is still changed in place.
+        didSet { roster.setRun(run?.runId ?? 0) }
+    }
+    /// Whom heartbeats go to, kept outside the actor: they go out on time however long the
+    /// queue of windows waiting for the actor is.
+    nonisolated let roster = HeartbeatRoster()
     /// Slaves of the current run that are running but not connected, since when.
     private var absentSince: [String: ContinuousClock.Instant] = [:]
     /// The last liveness check: a long gap means this process was frozen, not its slaves.
@@ -199,12 +206,14 @@ actor Coordinator {
             }
             existing.commands.finish()
             connections[name] = nil
+            roster.remove(existing.id)
         }
         nextConnectionId += 1
         let (commands, continuation) = AsyncStream.makeStream(of: Result_ExecutionCommand.self)
         connections[name] = Connection(
             id: nextConnectionId, plan: plan, version: version, sessionId: sessionId, commands: continuation,
             lastSeen: .now)
+        roster.add(nextConnectionId, continuation)
         var welcome = masterName
         if let own = plan, let master = self.plan {
             welcome += "; its plan wins over this slave's (\(own.shape)): a share of \(master.plan.shape) to \(master.plan.url)"
@@ -255,11 +264,9 @@ actor Coordinator {
     /// Sends a heartbeat to the connected slaves of one slice of `slices` (by connection):
     /// called for each slice in turn, every slave gets one per round, and they go out spread
     /// over the round instead of in one burst that the slaves' next posts would queue behind.
-    func sendHeartbeats(slice: Int = 0, of slices: Int = 1) {
-        let command = Result_ExecutionCommand.make(.heartbeat, runId: run?.runId ?? 0)
-        for connection in connections.values where Int(connection.id % UInt64(max(1, slices))) == slice {
-            connection.commands.yield(command)
-        }
+    /// Not on the actor: liveness never waits behind the windows queued for it.
+    nonisolated func sendHeartbeats(slice: Int = 0, of slices: Int = 1) {
+        roster.send(slice: slice, of: slices)
     }
 
     /// Declares lost the slaves silent for longer than `slaveTimeout`, and the run's slaves that
@@ -277,6 +284,7 @@ actor Coordinator {
         for (name, connection) in connections where now - connection.lastSeen > slaveTimeout {
             logger.warning("slave \(name) silent for \(now - connection.lastSeen); dropping its connection")
             connections[name] = nil
+            roster.remove(connection.id)
             connection.commands.finish()
             events.yield(.slaveLeft(name: name, connected: connections.count))
             await declareLost(name)
@@ -312,6 +320,7 @@ actor Coordinator {
     func unregister(name: String, id: UInt64) async {
         guard let connection = connections[name], connection.id == id else { return }
         connections[name] = nil
+        roster.remove(connection.id)
         connection.commands.finish()
         events.yield(.slaveLeft(name: name, connected: connections.count))
         if let tracker = run, tracker.participants[name]?.status == .running {
@@ -575,5 +584,42 @@ extension Int64 {
     func subtractingSaturating(_ other: Int64) -> Int64 {
         let (difference, overflow) = subtractingReportingOverflow(other)
         return overflow ? (other > 0 ? .min : .max) : difference
+    }
+}
+
+/// The connected slaves' command streams and the current run, for the heartbeats: changed by
+/// the coordinator as slaves come and go, read by the heartbeat task without the actor.
+final class HeartbeatRoster: Sendable {
+    typealias Stream = AsyncStream<Result_ExecutionCommand>.Continuation
+
+    private struct State {
+        var streams: [UInt64: Stream] = [:]
+        var runId: Int64 = 0
+    }
+
+    private let state = Mutex(State())
+
+    func add(_ id: UInt64, _ stream: Stream) {
+        state.withLock { $0.streams[id] = stream }
+    }
+
+    func remove(_ id: UInt64) {
+        _ = state.withLock { $0.streams.removeValue(forKey: id) }
+    }
+
+    func setRun(_ runId: Int64) {
+        state.withLock { if $0.runId != runId { $0.runId = runId } }
+    }
+
+    /// A heartbeat to the streams of slice `slice` of `slices` (by connection id).
+    func send(slice: Int, of slices: Int) {
+        let every = UInt64(max(1, slices))
+        let (streams, runId) = state.withLock { state -> ([Stream], Int64) in
+            var streams: [Stream] = []
+            for (id, stream) in state.streams where Int(id % every) == slice { streams.append(stream) }
+            return (streams, state.runId)
+        }
+        let command = Result_ExecutionCommand.make(.heartbeat, runId: runId)
+        for stream in streams { stream.yield(command) }
     }
 }

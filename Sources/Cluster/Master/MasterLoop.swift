@@ -59,7 +59,7 @@ struct MasterLoop: Sendable {
                 var slice = 0
                 while !Task.isCancelled {
                     try? await Task.sleep(for: configuration.heartbeatInterval / slices)
-                    await coordinator.sendHeartbeats(slice: slice, of: slices)
+                    coordinator.sendHeartbeats(slice: slice, of: slices)
                     slice = (slice + 1) % slices
                 }
             }
