@@ -18,6 +18,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "text, csv or json: the report printed at the end.") var format: ReportFormat = .text
     @OptionGroup var load: LoadOptions
     @OptionGroup var thresholds: ThresholdOptions
+    @OptionGroup var progress: ProgressOptions
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -45,6 +46,7 @@ struct RunCommand: AsyncParsableCommand {
             let format = self.format
             var local = LocalRun(slave: slave, threads: threads)
             try thresholds.configure(&local.master, store: store)
+            if let line = progress.makeLine() { local.master.progress = { line.show($0) } }
             let (runId, status) = try await local.run(
                 store: store, logger: logger, interrupts: Signals.interrupts(),
                 runFinished: { runId, _ in

@@ -14,6 +14,40 @@ public enum MasterEvent: Sendable, Equatable {
 }
 
 /// A point-in-time view for the console's `status`.
+/// Where the run stands, for the progress line: its totals so far, and the windows stored since
+/// the last snapshot (their requests per second and merged latencies).
+public struct RunProgress: Sendable {
+    public var runId: Int64
+    /// Since the run was taken up (the master's clock).
+    public var elapsed: Duration
+    /// Requests the plans send in all (0: none, a duration instead), and their longest duration.
+    public var plannedTasks: UInt64
+    public var plannedDuration: Duration?
+    public var requests: UInt64
+    public var failures: UInt64
+    /// Since the last snapshot: requests and failures stored, over `seconds`, and their latencies.
+    public var recentRequests: UInt64
+    public var recentFailures: UInt64
+    public var recentSeconds: Double
+    /// p50 and p99 of the latencies stored since the last snapshot, µs (0 without any).
+    public var recentP50: UInt64
+    public var recentP99: UInt64
+    public var running: Int
+    public var lost: Int
+    /// The run has ended: this is its last snapshot.
+    public var finished: Bool
+
+    /// How far the run is, 0...1: by tasks, or by time, whichever is further.
+    public var fraction: Double {
+        var done = 0.0
+        if plannedTasks > 0 { done = Double(requests) / Double(plannedTasks) }
+        if let plannedDuration, plannedDuration > .zero {
+            done = max(done, Double(elapsed.nanoseconds) / Double(plannedDuration.nanoseconds))
+        }
+        return finished ? 1 : min(done, 1)
+    }
+}
+
 public struct MasterStatus: Sendable {
     public struct Slave: Sendable {
         public var name: String
@@ -70,6 +104,24 @@ actor Coordinator {
     let events: AsyncStream<MasterEvent>.Continuation
 
     private var connections: [String: Connection] = [:]
+    /// The windows stored since the last progress snapshot.
+    struct LiveWindow {
+        var since: ContinuousClock.Instant
+        var requests: UInt64 = 0
+        var failures: UInt64 = 0
+        var latency = LatencyHistogram()
+
+        /// Its latencies are replayed into one histogram: nothing allocated per window.
+        mutating func add(_ window: SummaryWindow) {
+            requests = requests.saturatingAdd(window.requests)
+            failures = failures.saturatingAdd(window.failures)
+            try? LatencyHistogram.replay(window.encodedLatency.bytes, into: &latency)
+        }
+    }
+
+    private var live = LiveWindow(since: .now)
+    /// The last snapshot of the run that just ended, until `progress` gives it.
+    private var endedProgress: RunProgress?
     private var run: RunTracker? {
         // No oldValue: the tracker is still changed in place.
         didSet { roster.setRun(run?.runId ?? 0) }
@@ -497,6 +549,7 @@ actor Coordinator {
         // changed in place, never copied: the cost does not grow with the number of slaves.
         if inserted, run?.runId == window.runId {
             _ = run?.stored(window)
+            live.add(window)
             if window.isFinal, let stored = run?.participants[window.slave]?.requests, stored != reportedTotal {
                 logger.warning(
                     "slave \(slave) reported \(reportedTotal) requests sent in run \(window.runId), \(stored) are stored; the report shows both")
@@ -516,6 +569,7 @@ actor Coordinator {
     /// Records the end of the run if no slave of it is running any more.
     private func finishIfOver(runId: Int64) async {
         guard let tracker = run, tracker.runId == runId, let status = tracker.outcome else { return }
+        endedProgress = snapshot(now: .now, finished: true)
         run = nil
         runStartedAt = nil
         runTakenUp = nil
@@ -544,6 +598,30 @@ actor Coordinator {
     }
 
     var currentRunId: Int64? { run?.runId }
+
+    /// The current run's progress since the last call (nil without a run); the last snapshot of
+    /// a run that just ended is given once.
+    func progress(now: ContinuousClock.Instant = .now) -> RunProgress? {
+        defer { live = LiveWindow(since: now) }
+        if let ended = endedProgress {
+            endedProgress = nil
+            return ended
+        }
+        return snapshot(now: now, finished: false)
+    }
+
+    private func snapshot(now: ContinuousClock.Instant, finished: Bool) -> RunProgress? {
+        guard let tracker = run, let taken = runTakenUp else { return nil }
+        let seconds = now - live.since
+        let percentiles = live.latency.summary(percentiles: [50, 99]).values
+        return RunProgress(
+            runId: tracker.runId, elapsed: now - taken, plannedTasks: tracker.tasks, plannedDuration: tracker.duration,
+            requests: tracker.requests, failures: tracker.failures, recentRequests: live.requests,
+            recentFailures: live.failures,
+            recentSeconds: Double(seconds.components.seconds) + Double(seconds.components.attoseconds) / 1e18,
+            recentP50: percentiles[0], recentP99: percentiles[1], running: tracker.runningCount, lost: tracker.lostCount,
+            finished: finished)
+    }
 
     func status() -> MasterStatus {
         let slaves = connections.map { name, connection in

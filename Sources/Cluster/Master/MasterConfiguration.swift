@@ -25,6 +25,9 @@ public struct MasterConfiguration: Sendable {
     public var expectSlaves: Int?
     /// How often progress is logged during a run.
     public var progressInterval: Duration = .seconds(1)
+    /// Where progress goes every `progressInterval` (and once when a run ends), instead of the
+    /// log: the command line's progress line.
+    public var progress: (@Sendable (RunProgress) -> Void)?
     /// How often the master sends each slave a heartbeat.
     public var heartbeatInterval: Duration = .seconds(1)
     /// A slave silent (or away) this long is declared lost.

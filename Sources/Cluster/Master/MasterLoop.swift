@@ -152,6 +152,8 @@ struct MasterLoop: Sendable {
                 }
 
             case .event(.runFinished(let runId, let status)):
+                // The progress line ends (at 100 %) before the report is printed.
+                if let show = configuration.progress, let progress = await coordinator.progress() { show(progress) }
                 stopDeadline = nil
                 await runFinished(runId, status)
                 switch ending {
@@ -184,7 +186,11 @@ struct MasterLoop: Sendable {
                 }
                 if now - lastProgress >= configuration.progressInterval {
                     lastProgress = now
-                    await logProgress()
+                    if let show = configuration.progress {
+                        if let progress = await coordinator.progress() { show(progress) }
+                    } else {
+                        await logProgress()
+                    }
                 }
 
             case .breach(let runId, let reason):

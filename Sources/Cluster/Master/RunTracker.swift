@@ -60,8 +60,8 @@ struct RunTracker: Sendable, Equatable {
     private(set) var participants: [String: Participant]
     private(set) var stopRequested = false
     /// Participants `running`, and `lost`.
-    private var runningCount = 0
-    private var lostCount = 0
+    private(set) var runningCount = 0
+    private(set) var lostCount = 0
 
     init(runId: Int64, slaves: [String: SlavePlan], sessions: [String: String] = [:]) {
         self.runId = runId
@@ -146,4 +146,11 @@ struct RunTracker: Sendable, Equatable {
     var requests: UInt64 { participants.values.reduce(0) { $0.saturatingAdd($1.requests) } }
     var failures: UInt64 { participants.values.reduce(0) { $0.saturatingAdd($1.failures) } }
     var tasks: UInt64 { participants.values.reduce(0) { $0.saturatingAdd($1.plan.tasks) } }
+    /// The longest of the plans' durations, if every plan has one.
+    var duration: Duration? {
+        let durations = participants.values.map(\.plan.duration)
+        guard !durations.isEmpty, durations.allSatisfy({ $0 != nil }) else { return nil }
+        return durations.compactMap { $0 }.max()
+    }
+
 }
