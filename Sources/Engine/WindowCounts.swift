@@ -32,7 +32,7 @@ public struct WindowCounts: Sendable {
     }
 
     /// The names that had requests in this window, as a window sends them (histograms encoded).
-    public var namesWithRequests: [NameCounts] { byName.filter { $0.requests > 0 }.map(\.counts) }
+    public var namesWithRequests: [NameCounts] { byName.filter { $0.requests > 0 }.map(\.window) }
 
     /// A response arrived: 2xx and 3xx succeed, any other status fails.
     /// `success`: whether the status is one the plan expects (by default 2xx and 3xx).
@@ -101,59 +101,56 @@ public struct WindowCounts: Sendable {
     }
 }
 
-/// One request name's part of a window while it is measured. Its histogram is made on its
-/// first response: a name without requests in a window (or on an event loop) costs none.
+/// One request name's part of a window while it is measured: its counts as a window carries
+/// them, and its latencies kept dense until the window closes. The histogram is made on the
+/// name's first response: a name without requests in a window (or on an event loop) costs none.
 public struct NameTally: Sendable {
-    public let name: String
-    public var requests: UInt64 = 0
-    public var successes: UInt64 = 0
-    public var failures: UInt64 = 0
-    public var bytesReceived: UInt64 = 0
-    public var bytesSent: UInt64 = 0
-    public var statusCodes: [Int: UInt64] = [:]
-    public var errors: [String: UInt64] = [:]
+    /// Everything but the latencies, which stay out of it (`.empty`) while measuring.
+    public var counts: NameCounts
     public var latency: LatencyHistogram?
 
     init(name: String) {
-        self.name = name
+        counts = NameCounts(name: name)
     }
 
+    public var requests: UInt64 { counts.requests }
+
     /// As a window carries it.
-    public var counts: NameCounts {
-        NameCounts(
-            name: name, requests: requests, successes: successes, failures: failures, bytesReceived: bytesReceived,
-            bytesSent: bytesSent, statusCodes: statusCodes, errors: errors,
-            latency: latency.map(EncodedHistogram.init) ?? .empty)
+    public var window: NameCounts {
+        var window = counts
+        window.latency = latency.map(EncodedHistogram.init) ?? .empty
+        return window
     }
 
     mutating func recordResponse(status: Int, success: Bool, latencyMicroseconds: UInt64, bytesReceived: UInt64, bytesSent: UInt64) {
-        requests &+= 1
-        if success { successes &+= 1 } else { failures &+= 1 }
-        statusCodes[status, default: 0] &+= 1
-        self.bytesReceived &+= bytesReceived
-        self.bytesSent &+= bytesSent
+        counts.requests &+= 1
+        if success { counts.successes &+= 1 } else { counts.failures &+= 1 }
+        counts.statusCodes[status, default: 0] &+= 1
+        counts.bytesReceived &+= bytesReceived
+        counts.bytesSent &+= bytesSent
         latency.record(microseconds: latencyMicroseconds)
     }
 
     mutating func recordError(_ kind: FailureKind, bytesReceived: UInt64, bytesSent: UInt64) {
-        requests &+= 1
-        failures &+= 1
-        errors[kind.rawValue, default: 0] &+= 1
-        self.bytesReceived &+= bytesReceived
-        self.bytesSent &+= bytesSent
+        counts.requests &+= 1
+        counts.failures &+= 1
+        counts.errors[kind.rawValue, default: 0] &+= 1
+        counts.bytesReceived &+= bytesReceived
+        counts.bytesSent &+= bytesSent
     }
 
     mutating func merge(_ other: NameTally) {
-        requests &+= other.requests
-        successes &+= other.successes
-        failures &+= other.failures
-        bytesReceived &+= other.bytesReceived
-        bytesSent &+= other.bytesSent
-        statusCodes.merge(other.statusCodes, uniquingKeysWith: &+)
-        errors.merge(other.errors, uniquingKeysWith: &+)
+        counts.requests &+= other.counts.requests
+        counts.successes &+= other.counts.successes
+        counts.failures &+= other.counts.failures
+        counts.bytesReceived &+= other.counts.bytesReceived
+        counts.bytesSent &+= other.counts.bytesSent
+        counts.statusCodes.merge(other.counts.statusCodes, uniquingKeysWith: &+)
+        counts.errors.merge(other.counts.errors, uniquingKeysWith: &+)
         latency.mergeIn(other.latency)
     }
 }
+
 
 /// Why a request got no HTTP response. The raw values are what reports show.
 public enum FailureKind: String, Sendable, CaseIterable {
