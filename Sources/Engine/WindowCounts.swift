@@ -151,7 +151,6 @@ public struct NameTally: Sendable {
     }
 }
 
-
 /// Why a request got no HTTP response. The raw values are what reports show.
 public enum FailureKind: String, Sendable, CaseIterable {
     case connectionRefused = "connection refused"
