@@ -161,7 +161,7 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
         )
     }
     configuration.progressInterval = .seconds(1)
-    if let line = options.progress.makeLine() { configuration.progress = { line.show($0) } }
+    if let line = options.progress.makeLine(console: true) { configuration.progress = { line.show($0) } }
     if let timeout = options.slaveTimeout { configuration.slaveTimeout = timeout.duration }
     if let skew = options.maxClockSkew { configuration.maxClockSkew = skew.duration }
     configuration.waitFor = options.waitFor?.duration

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cluster
 import Foundation
+import Store
 import Synchronization
 
 /// `--quiet`, for `master` and `run`.
@@ -8,9 +9,10 @@ struct ProgressOptions: ParsableArguments {
     @Flag(help: "No progress line while a run goes (on a terminal one line redrawn every second; otherwise a plain line every 10 s).")
     var quiet = false
 
-    /// Where the master's progress goes: nil with `--quiet`.
-    func makeLine() -> ProgressLine? {
-        quiet ? nil : ProgressLine(terminal: isatty(STDERR_FILENO) == 1)
+    /// Where the master's progress goes: nil with `--quiet`. `console`: the command reads
+    /// commands typed on stdin; redrawing would erase them, so a terminal there gets plain lines.
+    func makeLine(console: Bool = false) -> ProgressLine? {
+        quiet ? nil : ProgressLine(terminal: isatty(STDERR_FILENO) == 1 && !(console && isatty(STDIN_FILENO) == 1))
     }
 }
 
@@ -28,10 +30,15 @@ final class ProgressLine: Sendable {
         self.terminal = terminal
     }
 
+    /// Whether a bar is drawn on the last line of the terminal now (a log line must clear it
+    /// first, or it would run on from the bar).
+    static let drawn = Atomic<Bool>(false)
+
     func show(_ progress: RunProgress) {
         if terminal {
             // Back to the line's start, erase it, draw it again.
             write("\r\u{1B}[2K" + Self.text(progress, bar: true) + (progress.finished ? "\n" : ""))
+            Self.drawn.store(!progress.finished, ordering: .relaxed)
             return
         }
         let now = ContinuousClock.now
@@ -74,7 +81,7 @@ final class ProgressLine: Sendable {
                 String(format: "p50 %.2f ms p99 %.2f ms", Double(progress.recentP50) / 1000, Double(progress.recentP99) / 1000))
         }
         parts.append("\(progress.running) running" + (progress.lost > 0 ? ", \(progress.lost) lost" : ""))
-        if progress.finished { parts.append("done") }
+        if let ended = progress.ended { parts.append(ended.rawValue) }
         return parts.joined(separator: bar ? " · " : ", ")
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Synchronization
 
 /// Where reports and console replies go: stdout, unbuffered so pipes see them at once.
 enum Output {
@@ -33,7 +34,7 @@ struct LoggingOptions: ParsableArguments {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            return ClearingProgress(handler)
         }
         return Logger(label: label)
     }
@@ -45,4 +46,36 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 func fail(_ message: String) -> ExitCode {
     Output.error(message)
     return ExitCode.failure
+}
+
+/// A log handler that first clears a progress bar drawn on the terminal's last line, so that a
+/// log line starts on a line of its own; the bar is drawn again at the next second.
+struct ClearingProgress: LogHandler {
+    var inner: StreamLogHandler
+
+    init(_ inner: StreamLogHandler) {
+        self.inner = inner
+    }
+
+    func log(event: LogEvent) {
+        if ProgressLine.drawn.exchange(false, ordering: .relaxed) {
+            FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+        }
+        inner.log(event: event)
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { inner[metadataKey: key] }
+        set { inner[metadataKey: key] = newValue }
+    }
+
+    var metadata: Logger.Metadata {
+        get { inner.metadata }
+        set { inner.metadata = newValue }
+    }
+
+    var logLevel: Logger.Level {
+        get { inner.logLevel }
+        set { inner.logLevel = newValue }
+    }
 }

@@ -181,3 +181,27 @@ struct RunTrackerTests {
         }
     }
 }
+
+@Suite("How far a run is")
+struct RunProgressTests {
+    static func progress(
+        tasks: UInt64 = 0, taskRequests: UInt64 = 0, duration: Duration? = nil, elapsed: Duration = .zero, ended: RunStatus? = nil
+    ) -> RunProgress {
+        RunProgress(
+            runId: 1, elapsed: elapsed, plannedTasks: tasks, plannedDuration: duration, requests: taskRequests + 500,
+            failures: 0, recentRequests: 0, recentFailures: 0, recentSeconds: 0, recentP50: 0, recentP99: 0, running: 1, lost: 0,
+            taskRequests: taskRequests, ended: ended)
+    }
+
+    @Test("by the task-bounded slaves' requests or by time, whichever is further; full only once completed")
+    func fraction() {
+        // Requests of duration-bounded slaves (the 500 above) do not count against the tasks.
+        #expect(Self.progress(tasks: 1_000, taskRequests: 250).fraction == 0.25)
+        #expect(Self.progress(tasks: 1_000, taskRequests: 250, duration: .seconds(10), elapsed: .seconds(5)).fraction == 0.5)
+        #expect(Self.progress(duration: .seconds(10), elapsed: .seconds(30)).fraction == 1)
+        #expect(Self.progress(tasks: 1_000, taskRequests: 100, ended: .aborted).fraction == 0.1)
+        #expect(Self.progress(tasks: 1_000, taskRequests: 100, ended: .partial).fraction == 0.1)
+        #expect(Self.progress(tasks: 1_000, taskRequests: 999, ended: .completed).fraction == 1)
+        #expect(Self.progress().fraction == 0)
+    }
+}

@@ -23,7 +23,7 @@ struct ProgressLineTests {
         #expect(redraws >= 2, "\(screen.prefix(400))")
         #expect(screen.contains("[####################] 100%"), "\(screen.prefix(2000))")
         #expect(screen.contains("2000/2000 requests"))
-        #expect(screen.contains("done\r\n"), "the last drawing ends the line")
+        #expect(screen.contains("completed\r\n"), "the last drawing ends the line, with how the run ended")
         // The report follows on lines of its own.
         #expect(screen.contains("\nrun 1 · master local · completed"))
     }
@@ -45,7 +45,7 @@ struct ProgressLineTests {
         #expect(lines.allSatisfy { $0.contains(" s / 12 s, ") }, "\(lines)")
         let percents = lines.compactMap { Int($0.dropFirst("run 1: ".count).prefix { $0.isNumber }) }
         #expect(percents.count == lines.count && percents == percents.sorted(), "\(lines)")
-        #expect(lines.last?.hasPrefix("run 1: 100%") == true && lines.last?.hasSuffix("done") == true, "\(lines)")
+        #expect(lines.last?.hasPrefix("run 1: 100%") == true && lines.last?.hasSuffix("completed") == true, "\(lines)")
         #expect(lines.dropFirst().first?.contains(" req/s, ") == true)
 
         let quiet = try await ChildProcess.run(

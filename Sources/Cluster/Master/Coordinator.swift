@@ -34,17 +34,23 @@ public struct RunProgress: Sendable {
     public var recentP99: UInt64
     public var running: Int
     public var lost: Int
-    /// The run has ended: this is its last snapshot.
-    public var finished: Bool
+    /// Requests of the slaves whose plans have a task count (what `plannedTasks` counts).
+    public var taskRequests: UInt64
+    /// How the run ended, on its last snapshot; nil while it goes.
+    public var ended: RunStatus?
 
-    /// How far the run is, 0...1: by tasks, or by time, whichever is further.
+    public var finished: Bool { ended != nil }
+
+    /// How far the run is, 0...1: by tasks, or by time, whichever is further (1 once it has
+    /// completed).
     public var fraction: Double {
+        if ended == .completed { return 1 }
         var done = 0.0
-        if plannedTasks > 0 { done = Double(requests) / Double(plannedTasks) }
+        if plannedTasks > 0 { done = Double(taskRequests) / Double(plannedTasks) }
         if let plannedDuration, plannedDuration > .zero {
             done = max(done, Double(elapsed.nanoseconds) / Double(plannedDuration.nanoseconds))
         }
-        return finished ? 1 : min(done, 1)
+        return min(done, 1)
     }
 }
 
@@ -111,6 +117,14 @@ actor Coordinator {
         var failures: UInt64 = 0
         var latency = LatencyHistogram()
 
+        /// Starts over, making a fresh histogram only if the old one was used.
+        mutating func restart(since: ContinuousClock.Instant) {
+            self.since = since
+            requests = 0
+            failures = 0
+            if !latency.isEmpty { latency.reset() }
+        }
+
         /// Its latencies are replayed into one histogram: nothing allocated per window.
         mutating func add(_ window: SummaryWindow) {
             requests = requests.saturatingAdd(window.requests)
@@ -120,6 +134,8 @@ actor Coordinator {
     }
 
     private var live = LiveWindow(since: .now)
+    /// Whether anyone asks for `progress`: only then are the windows' latencies merged for it.
+    let tracksProgress: Bool
     /// The last snapshot of the run that just ended, until `progress` gives it.
     private var endedProgress: RunProgress?
     private var run: RunTracker? {
@@ -179,8 +195,9 @@ actor Coordinator {
     init(
         store: RunStore, masterName: String, logger: Logger, events: AsyncStream<MasterEvent>.Continuation,
         slaveTimeout: Duration = .seconds(3), maxClockSkew: Duration = .seconds(60), plan: MasterPlan? = nil,
-        thresholds: [String] = []
+        thresholds: [String] = [], tracksProgress: Bool = false
     ) {
+        self.tracksProgress = tracksProgress
         self.plan = plan
         self.thresholds = thresholds
         self.store = store
@@ -549,7 +566,7 @@ actor Coordinator {
         // changed in place, never copied: the cost does not grow with the number of slaves.
         if inserted, run?.runId == window.runId {
             _ = run?.stored(window)
-            live.add(window)
+            if tracksProgress { live.add(window) }
             if window.isFinal, let stored = run?.participants[window.slave]?.requests, stored != reportedTotal {
                 logger.warning(
                     "slave \(slave) reported \(reportedTotal) requests sent in run \(window.runId), \(stored) are stored; the report shows both")
@@ -569,7 +586,7 @@ actor Coordinator {
     /// Records the end of the run if no slave of it is running any more.
     private func finishIfOver(runId: Int64) async {
         guard let tracker = run, tracker.runId == runId, let status = tracker.outcome else { return }
-        endedProgress = snapshot(now: .now, finished: true)
+        endedProgress = tracksProgress ? snapshot(now: .now, ended: status) : nil
         run = nil
         runStartedAt = nil
         runTakenUp = nil
@@ -602,25 +619,30 @@ actor Coordinator {
     /// The current run's progress since the last call (nil without a run); the last snapshot of
     /// a run that just ended is given once.
     func progress(now: ContinuousClock.Instant = .now) -> RunProgress? {
-        defer { live = LiveWindow(since: now) }
+        defer { live.restart(since: now) }
         if let ended = endedProgress {
             endedProgress = nil
             return ended
         }
-        return snapshot(now: now, finished: false)
+        return snapshot(now: now, ended: nil)
     }
 
-    private func snapshot(now: ContinuousClock.Instant, finished: Bool) -> RunProgress? {
+    private func snapshot(now: ContinuousClock.Instant, ended: RunStatus?) -> RunProgress? {
         guard let tracker = run, let taken = runTakenUp else { return nil }
         let seconds = now - live.since
+        // A run taken up after a restart: its time counts from its start, not from the restart.
+        var elapsed = now - taken
+        if let started = runStartedAt, let takenAtWall = runTakenUpWall, takenAtWall > started {
+            elapsed += .nanoseconds(takenAtWall - started)
+        }
         let percentiles = live.latency.summary(percentiles: [50, 99]).values
         return RunProgress(
-            runId: tracker.runId, elapsed: now - taken, plannedTasks: tracker.tasks, plannedDuration: tracker.duration,
+            runId: tracker.runId, elapsed: elapsed, plannedTasks: tracker.tasks, plannedDuration: tracker.duration,
             requests: tracker.requests, failures: tracker.failures, recentRequests: live.requests,
             recentFailures: live.failures,
             recentSeconds: Double(seconds.components.seconds) + Double(seconds.components.attoseconds) / 1e18,
             recentP50: percentiles[0], recentP99: percentiles[1], running: tracker.runningCount, lost: tracker.lostCount,
-            finished: finished)
+            taskRequests: tracker.taskRequests, ended: ended)
     }
 
     func status() -> MasterStatus {

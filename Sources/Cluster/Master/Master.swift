@@ -78,7 +78,7 @@ public struct Master: Sendable {
         let coordinator = Coordinator(
             store: store, masterName: configuration.name, logger: logger, events: eventSink,
             slaveTimeout: configuration.slaveTimeout, maxClockSkew: configuration.maxClockSkew, plan: configuration.plan,
-            thresholds: configuration.thresholds)
+            thresholds: configuration.thresholds, tracksProgress: configuration.progress != nil)
         let server = GRPCServer(
             transport: transport,
             services: [MasterService(coordinator: coordinator, maximumMessageBytes: configuration.maximumMessageBytes)],

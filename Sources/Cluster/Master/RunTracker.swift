@@ -146,6 +146,10 @@ struct RunTracker: Sendable, Equatable {
     var requests: UInt64 { participants.values.reduce(0) { $0.saturatingAdd($1.requests) } }
     var failures: UInt64 { participants.values.reduce(0) { $0.saturatingAdd($1.failures) } }
     var tasks: UInt64 { participants.values.reduce(0) { $0.saturatingAdd($1.plan.tasks) } }
+    /// Requests of the participants whose plans have a task count.
+    var taskRequests: UInt64 {
+        participants.values.reduce(0) { $1.plan.tasks > 0 ? $0.saturatingAdd($1.requests) : $0 }
+    }
     /// The longest of the plans' durations, if every plan has one.
     var duration: Duration? {
         let durations = participants.values.map(\.plan.duration)
