@@ -524,9 +524,12 @@ final class HTTP2LoadHandler: ChannelInboundHandler {
             for id in Array(inFlight.keys) { failStream(id, goaway == nil ? .connectionClosed : .goaway) }
         }
         // The first waiting request is the next connection's (or fails with this one's
-        // setup); the others go back to the run.
+        // setup); the others go back to the run for the next claims, with their number and
+        // intended time. A stream this server refused goes to the next connection as a new
+        // one: each connection may refuse it once (a server that refuses everything still
+        // fails the request the connection was opened for).
         let pending = waiting.first
-        for _ in waiting.dropFirst() { slot.run.control.giveBack() }
+        for ticket in waiting.dropFirst() { slot.run.control.handBack(Ticket(intended: ticket.intended, number: ticket.number)) }
         waiting.removeAll()
         if !setup.ready {
             setup.closedBeforeReady(pending: pending)

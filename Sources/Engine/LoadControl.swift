@@ -27,6 +27,11 @@ public final class LoadControl: Sendable {
     /// Closed model along a ramp: how many connections may send now.
     private let ramp: RateSchedule?
     private let taken = Atomic<UInt64>(0)
+    /// Tickets claimed, then handed back by a connection that closed before sending them: the
+    /// next claims take them first, each keeping its number (its place in the mix) and its
+    /// intended time.
+    private let returned = Mutex<[Ticket]>([])
+    private let returnedCount = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
     /// When `stop()` was first called (uptime ns); 0 while not stopped.
     private let stoppedAt = Atomic<UInt64>(0)
@@ -87,6 +92,13 @@ public final class LoadControl: Sendable {
     /// is wall-clock time.
     func take() -> Ticket? {
         guard !stopped.load(ordering: .relaxed) else { return nil }
+        if returnedCount.load(ordering: .relaxed) > 0 {
+            if deadline != .max, NIODeadline.now().uptimeNanoseconds >= deadline { return nil }
+            if let ticket = returned.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
+                returnedCount.subtract(1, ordering: .relaxed)
+                return ticket
+            }
+        }
         let index = taken.wrappingAdd(1, ordering: .relaxed).oldValue
         if index >= limit {
             giveBack()
@@ -143,6 +155,12 @@ public final class LoadControl: Sendable {
         return meant > issued ? meant - issued : 0
     }
 
+    /// A claimed request this connection will not send, for the next claim to take as it is.
+    func handBack(_ ticket: Ticket) {
+        returned.withLock { $0.append(ticket) }
+        returnedCount.add(1, ordering: .relaxed)
+    }
+
     /// A claimed request that will not be sent after all.
     func giveBack() {
         taken.wrappingSubtract(1, ordering: .relaxed)
@@ -156,8 +174,10 @@ public final class LoadControl: Sendable {
 
     public var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
-    /// Requests claimed and not given back (an upper bound on requests sent).
+    /// Requests claimed and not given or handed back (an upper bound on requests sent).
     public var issued: UInt64 {
-        min(taken.load(ordering: .relaxed), limit)
+        let handedBack = UInt64(max(0, returnedCount.load(ordering: .relaxed)))
+        let claimed = min(taken.load(ordering: .relaxed), limit)
+        return claimed > handedBack ? claimed - handedBack : 0
     }
 }
