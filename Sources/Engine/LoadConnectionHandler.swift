@@ -85,7 +85,7 @@ final class LoadConnectionHandler: ChannelInboundHandler {
         late = ticket.intended != 0 && sentAt > ticket.intended &+ Self.lateAfterNanoseconds
         request = mix.target(for: ticket.number)
         let target = mix.targets[request]
-        parser.expectsNoBody = target.method == "HEAD"
+        parser.expectsNoBody = target.isHead
         context.writeAndFlush(wrapOutboundOut(target.request), promise: nil)
         armWatchdog(context: context)
     }

@@ -17,11 +17,18 @@ public struct LoadTarget: Sendable, Equatable {
     /// Path and query, as sent on the request line.
     public let requestTarget: String
     public let method: String
+    /// HEAD: its response has no body, whatever its headers say.
+    let isHead: Bool
     /// The whole request as it goes on the wire, encoded once for every request of a run.
     public let request: ByteBuffer
 
-    /// A byte of an HTTP token (RFC 9110 §5.6.2).
-    static func isTokenByte(_ byte: UInt8) -> Bool {
+    /// Whether `name` can name a header field: a token (RFC 9110 §5.1, §5.6.2).
+    static func isFieldName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy(isTokenByte)
+    }
+
+    /// A byte of an HTTP token.
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"):
             return true
@@ -105,8 +112,7 @@ public struct LoadTarget: Sendable, Equatable {
             }
             let name = header[..<colon].trimmingCharacters(in: .whitespaces)
             let value = header[header.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            // RFC 9110 §5.1: a field name is a token.
-            guard !name.isEmpty, name.utf8.allSatisfy(Self.isTokenByte) else {
+            guard Self.isFieldName(name) else {
                 throw EngineError(.invalidURL, "header \"\(header)\" has a name that is not a token (letters, digits and !#$%&'*+-.^_`|~)")
             }
             named.insert(name.lowercased())
@@ -125,6 +131,7 @@ public struct LoadTarget: Sendable, Equatable {
         self.body = body
         self.requestTarget = path
         self.method = method
+        self.isHead = method == "HEAD"
         let hostHeader = authority.hasPrefix("[") || port != defaultPort ? String(authority) : String(host)
         self.authority = fields.last(where: { $0.name.lowercased() == "host" })?.value ?? hostHeader
         var head = "\(method) \(path) HTTP/1.1\r\n"

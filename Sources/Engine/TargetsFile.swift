@@ -173,7 +173,7 @@ public enum TargetsFile {
                     number, "\"\(Names.quoted(String(trimmed)))\" is neither a header 'Name: value' nor '@BODY_FILE'; put a blank line between requests")
             }
             let name = trimmed[..<colon].trimmingCharacters(in: .whitespaces)
-            guard !name.isEmpty, name.utf8.allSatisfy(LoadTarget.isTokenByte) else {
+            guard LoadTarget.isFieldName(name) else {
                 throw problem(
                     number, "header \"\(Names.quoted(String(trimmed)))\" has a name that is not a token (letters, digits and !#$%&'*+-.^_`|~)")
             }

@@ -207,8 +207,6 @@ extension RunReport {
     ) throws -> [NameSection] {
         guard wanted?.isEmpty != true else { return [] }
         let stored = try windows.names()
-        guard !stored.isEmpty || run.plan?.requests.isEmpty == false || slaves.contains(where: { !$0.plan.requests.isEmpty })
-        else { return [] }
         return try requestNames(run: run, slaves: slaves, stored: stored).filter { wanted?.contains($0) ?? true }.map { name in
             var builder = Builder(run: run, slaves: slaves)
             try windows.forEach(order: .slave, name: name) { try builder.add($0) }
@@ -238,8 +236,6 @@ extension RunReport {
         }
         self = builder.finish()
         let stored = Set(windows.flatMap { $0.byName.map(\.name) }).sorted()
-        guard !stored.isEmpty || run.plan?.requests.isEmpty == false || slaves.contains(where: { !$0.plan.requests.isEmpty })
-        else { return }
         names = Self.requestNames(run: run, slaves: slaves, stored: stored).map { name in
             var builder = Builder(run: run, slaves: slaves)
             for window in windows {

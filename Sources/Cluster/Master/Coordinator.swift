@@ -692,34 +692,29 @@ extension Int64 {
 final class HeartbeatRoster: Sendable {
     typealias Stream = AsyncStream<Result_ExecutionCommand>.Continuation
 
-    private struct State {
-        var streams: [UInt64: Stream] = [:]
-        var runId: Int64 = 0
-    }
-
-    private let state = Mutex(State())
+    private let streams = Mutex<[UInt64: Stream]>([:])
+    /// Set on every change of the run's tracker (every stored window): an atomic store, no lock.
+    private let runId = Atomic<Int64>(0)
 
     func add(_ id: UInt64, _ stream: Stream) {
-        state.withLock { $0.streams[id] = stream }
+        streams.withLock { $0[id] = stream }
     }
 
     func remove(_ id: UInt64) {
-        _ = state.withLock { $0.streams.removeValue(forKey: id) }
+        _ = streams.withLock { $0.removeValue(forKey: id) }
     }
 
     func setRun(_ runId: Int64) {
-        state.withLock { if $0.runId != runId { $0.runId = runId } }
+        self.runId.store(runId, ordering: .relaxed)
     }
 
     /// A heartbeat to the streams of slice `slice` of `slices` (by connection id).
     func send(slice: Int, of slices: Int) {
         let every = UInt64(max(1, slices))
-        let (streams, runId) = state.withLock { state -> ([Stream], Int64) in
-            var streams: [Stream] = []
-            for (id, stream) in state.streams where Int(id % every) == slice { streams.append(stream) }
-            return (streams, state.runId)
+        let slice = streams.withLock { streams in
+            streams.compactMap { id, stream in Int(id % every) == slice ? stream : nil }
         }
-        let command = Result_ExecutionCommand.make(.heartbeat, runId: runId)
-        for stream in streams { stream.yield(command) }
+        let command = Result_ExecutionCommand.make(.heartbeat, runId: runId.load(ordering: .relaxed))
+        for stream in slice { stream.yield(command) }
     }
 }
