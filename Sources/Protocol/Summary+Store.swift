@@ -183,6 +183,9 @@ extension Result_ExecutionCommand {
 
 /// The metadata key that carries the shared secret when a master has `--token`.
 public let tokenMetadataKey = "goloadtest-token"
+/// Trailing metadata of an `unavailable` answer from a master too busy to take a window now:
+/// it is alive, and the window should come again shortly (not counted as the master away).
+public let busyMetadataKey = "goloadtest-busy"
 
 /// This build's version, sent by slaves when they connect.
 public let goloadtestVersion = "0.3.0"

@@ -67,11 +67,25 @@ public enum Result_Result: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "PostSummaries" metadata.
+        public enum PostSummaries: Sendable {
+            /// Request type for "PostSummaries".
+            public typealias Input = Result_SummaryBatch
+            /// Response type for "PostSummaries".
+            public typealias Output = Result_SummaryBatchAck
+            /// Descriptor for "PostSummaries".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "result.Result"),
+                method: "PostSummaries",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "result.Result" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Connect.descriptor,
             PostSummary.descriptor,
-            Heartbeat.descriptor
+            Heartbeat.descriptor,
+            PostSummaries.descriptor
         ]
     }
 }
@@ -139,6 +153,8 @@ extension Result_Result {
         /// > Source IDL Documentation:
         /// >
         /// > The slave is alive (sent every second). The master sends HEARTBEAT commands the other way.
+        /// > A window the master stored in the last second says as much: a slave may skip the
+        /// > heartbeat then.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Result_HeartbeatRequest` messages.
@@ -151,6 +167,27 @@ extension Result_Result {
             request: GRPCCore.StreamingServerRequest<Result_HeartbeatRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Result_HeartbeatReply>
+
+        /// Handle the "PostSummaries" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Posts several closed windows of one slave at once, in seq order (a slave with windows
+        /// > waiting, after its master was away or busy). Each gets its own outcome; the call fails as a
+        /// > whole only for what concerns all of them (size, count, mixed slaves or sessions, the
+        /// > master busy). A master older than 0.4.0 answers UNIMPLEMENTED: post them one by one.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Result_SummaryBatch` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Result_SummaryBatchAck` messages.
+        func postSummaries(
+            request: GRPCCore.StreamingServerRequest<Result_SummaryBatch>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Result_SummaryBatchAck>
     }
 
     /// Service protocol for the "result.Result" service.
@@ -202,6 +239,8 @@ extension Result_Result {
         /// > Source IDL Documentation:
         /// >
         /// > The slave is alive (sent every second). The master sends HEARTBEAT commands the other way.
+        /// > A window the master stored in the last second says as much: a slave may skip the
+        /// > heartbeat then.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Result_HeartbeatRequest` message.
@@ -214,6 +253,27 @@ extension Result_Result {
             request: GRPCCore.ServerRequest<Result_HeartbeatRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Result_HeartbeatReply>
+
+        /// Handle the "PostSummaries" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Posts several closed windows of one slave at once, in seq order (a slave with windows
+        /// > waiting, after its master was away or busy). Each gets its own outcome; the call fails as a
+        /// > whole only for what concerns all of them (size, count, mixed slaves or sessions, the
+        /// > master busy). A master older than 0.4.0 answers UNIMPLEMENTED: post them one by one.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Result_SummaryBatch` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Result_SummaryBatchAck` message.
+        func postSummaries(
+            request: GRPCCore.ServerRequest<Result_SummaryBatch>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Result_SummaryBatchAck>
     }
 
     /// Simple service protocol for the "result.Result" service.
@@ -264,6 +324,8 @@ extension Result_Result {
         /// > Source IDL Documentation:
         /// >
         /// > The slave is alive (sent every second). The master sends HEARTBEAT commands the other way.
+        /// > A window the master stored in the last second says as much: a slave may skip the
+        /// > heartbeat then.
         ///
         /// - Parameters:
         ///   - request: A `Result_HeartbeatRequest` message.
@@ -276,6 +338,27 @@ extension Result_Result {
             request: Result_HeartbeatRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Result_HeartbeatReply
+
+        /// Handle the "PostSummaries" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Posts several closed windows of one slave at once, in seq order (a slave with windows
+        /// > waiting, after its master was away or busy). Each gets its own outcome; the call fails as a
+        /// > whole only for what concerns all of them (size, count, mixed slaves or sessions, the
+        /// > master busy). A master older than 0.4.0 answers UNIMPLEMENTED: post them one by one.
+        ///
+        /// - Parameters:
+        ///   - request: A `Result_SummaryBatch` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Result_SummaryBatchAck` to respond with.
+        func postSummaries(
+            request: Result_SummaryBatch,
+            context: GRPCCore.ServerContext
+        ) async throws -> Result_SummaryBatchAck
     }
 }
 
@@ -316,6 +399,17 @@ extension Result_Result.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Result_Result.Method.PostSummaries.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Result_SummaryBatch>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Result_SummaryBatchAck>(),
+            handler: { request, context in
+                try await self.postSummaries(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -349,6 +443,17 @@ extension Result_Result.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Result_HeartbeatReply> {
         let response = try await self.heartbeat(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func postSummaries(
+        request: GRPCCore.StreamingServerRequest<Result_SummaryBatch>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Result_SummaryBatchAck> {
+        let response = try await self.postSummaries(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -395,6 +500,19 @@ extension Result_Result.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Result_HeartbeatReply> {
         return GRPCCore.ServerResponse<Result_HeartbeatReply>(
             message: try await self.heartbeat(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func postSummaries(
+        request: GRPCCore.ServerRequest<Result_SummaryBatch>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Result_SummaryBatchAck> {
+        return GRPCCore.ServerResponse<Result_SummaryBatchAck>(
+            message: try await self.postSummaries(
                 request: request.message,
                 context: context
             ),
@@ -463,6 +581,8 @@ extension Result_Result {
         /// > Source IDL Documentation:
         /// >
         /// > The slave is alive (sent every second). The master sends HEARTBEAT commands the other way.
+        /// > A window the master stored in the last second says as much: a slave may skip the
+        /// > heartbeat then.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Result_HeartbeatRequest` message.
@@ -479,6 +599,32 @@ extension Result_Result {
             deserializer: some GRPCCore.MessageDeserializer<Result_HeartbeatReply>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Result_HeartbeatReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "PostSummaries" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Posts several closed windows of one slave at once, in seq order (a slave with windows
+        /// > waiting, after its master was away or busy). Each gets its own outcome; the call fails as a
+        /// > whole only for what concerns all of them (size, count, mixed slaves or sessions, the
+        /// > master busy). A master older than 0.4.0 answers UNIMPLEMENTED: post them one by one.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Result_SummaryBatch` message.
+        ///   - serializer: A serializer for `Result_SummaryBatch` messages.
+        ///   - deserializer: A deserializer for `Result_SummaryBatchAck` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func postSummaries<Result>(
+            request: GRPCCore.ClientRequest<Result_SummaryBatch>,
+            serializer: some GRPCCore.MessageSerializer<Result_SummaryBatch>,
+            deserializer: some GRPCCore.MessageDeserializer<Result_SummaryBatchAck>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Result_SummaryBatchAck>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -569,6 +715,8 @@ extension Result_Result {
         /// > Source IDL Documentation:
         /// >
         /// > The slave is alive (sent every second). The master sends HEARTBEAT commands the other way.
+        /// > A window the master stored in the last second says as much: a slave may skip the
+        /// > heartbeat then.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Result_HeartbeatRequest` message.
@@ -591,6 +739,43 @@ extension Result_Result {
             try await self.client.unary(
                 request: request,
                 descriptor: Result_Result.Method.Heartbeat.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "PostSummaries" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Posts several closed windows of one slave at once, in seq order (a slave with windows
+        /// > waiting, after its master was away or busy). Each gets its own outcome; the call fails as a
+        /// > whole only for what concerns all of them (size, count, mixed slaves or sessions, the
+        /// > master busy). A master older than 0.4.0 answers UNIMPLEMENTED: post them one by one.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Result_SummaryBatch` message.
+        ///   - serializer: A serializer for `Result_SummaryBatch` messages.
+        ///   - deserializer: A deserializer for `Result_SummaryBatchAck` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func postSummaries<Result>(
+            request: GRPCCore.ClientRequest<Result_SummaryBatch>,
+            serializer: some GRPCCore.MessageSerializer<Result_SummaryBatch>,
+            deserializer: some GRPCCore.MessageDeserializer<Result_SummaryBatchAck>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Result_SummaryBatchAck>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Result_Result.Method.PostSummaries.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -664,6 +849,8 @@ extension Result_Result.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > The slave is alive (sent every second). The master sends HEARTBEAT commands the other way.
+    /// > A window the master stored in the last second says as much: a slave may skip the
+    /// > heartbeat then.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Result_HeartbeatRequest` message.
@@ -683,6 +870,38 @@ extension Result_Result.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Result_HeartbeatRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Result_HeartbeatReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PostSummaries" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Posts several closed windows of one slave at once, in seq order (a slave with windows
+    /// > waiting, after its master was away or busy). Each gets its own outcome; the call fails as a
+    /// > whole only for what concerns all of them (size, count, mixed slaves or sessions, the
+    /// > master busy). A master older than 0.4.0 answers UNIMPLEMENTED: post them one by one.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Result_SummaryBatch` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func postSummaries<Result>(
+        request: GRPCCore.ClientRequest<Result_SummaryBatch>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Result_SummaryBatchAck>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.postSummaries(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Result_SummaryBatch>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Result_SummaryBatchAck>(),
             options: options,
             onResponse: handleResponse
         )
@@ -761,6 +980,8 @@ extension Result_Result.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > The slave is alive (sent every second). The master sends HEARTBEAT commands the other way.
+    /// > A window the master stored in the last second says as much: a slave may skip the
+    /// > heartbeat then.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -783,6 +1004,42 @@ extension Result_Result.ClientProtocol {
             metadata: metadata
         )
         return try await self.heartbeat(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PostSummaries" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Posts several closed windows of one slave at once, in seq order (a slave with windows
+    /// > waiting, after its master was away or busy). Each gets its own outcome; the call fails as a
+    /// > whole only for what concerns all of them (size, count, mixed slaves or sessions, the
+    /// > master busy). A master older than 0.4.0 answers UNIMPLEMENTED: post them one by one.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func postSummaries<Result>(
+        _ message: Result_SummaryBatch,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Result_SummaryBatchAck>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Result_SummaryBatch>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.postSummaries(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -72,15 +72,15 @@ extension RunStore {
             // sent its final window (its highest seq: windows come in order). A window stored
             // before is a repeat, whatever the run's state.
             guard let state = try Row.fetchOne(
-                db,
-                sql: """
+                db.cachedStatement(
+                    sql: """
                     SELECT run.status,
                         CASE WHEN runSlave.status = 'finished'
                             THEN (SELECT MAX(seq) FROM summary WHERE runId = ?1 AND slave = ?2) END,
                         EXISTS (SELECT 1 FROM summary WHERE runId = ?1 AND slave = ?2 AND seq = ?3)
                     FROM runSlave JOIN run ON run.id = runSlave.runId
                     WHERE runSlave.runId = ?1 AND runSlave.slave = ?2
-                    """,
+                    """),
                 arguments: [row.runId, row.slave, row.seq])
             else {
                 return .failure(.unknownRunSlave(runId: row.runId, slave: row.slave))

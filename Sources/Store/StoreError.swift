@@ -24,6 +24,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case database(String)
     /// A stored value is not of its column's type (the file was edited by hand or damaged).
     case unreadableValue(column: String, value: String)
+    /// Too many windows are waiting to be written: this one was not taken (nothing stored).
+    case busy(queued: Int)
 
     public var description: String {
         switch self {
@@ -53,6 +55,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
             return "\(path) is damaged (\(detail)); the file was not changed. Restore a copy or pass --db PATH for a new file"
         case .database(let message):
             return "database error: \(message)"
+        case .busy(let queued):
+            return "\(queued) windows are waiting to be stored; this one was not taken, send it again shortly"
         case .unreadableValue(let column, let value):
             return "the database holds \(Names.escaped(String(value.prefix(40)))) in \(column), which goloadtest cannot read; "
                 + "the file was edited by hand or damaged. Restore a copy, or pass --db PATH for another file"

@@ -28,6 +28,9 @@ struct MasterOptions: ParsableArguments {
     @Option(help: "HTTP/2 streams one connection may hold at once, advertised to clients so that a proxy carrying many slaves queues the rest (default 4096).")
     var maxStreamsPerConnection: Int?
 
+    @Option(help: "Windows that may wait to be stored at once; beyond, slaves are told to send theirs again shortly (default 8192).")
+    var ingestQueue: Int?
+
     @Option(help: "TLS on the gRPC port: this PEM certificate (chain) ...")
     var tlsCert: String?
 
@@ -60,6 +63,9 @@ struct MasterOptions: ParsableArguments {
         }
         if let maxStreamsPerConnection, !(1...1_000_000).contains(maxStreamsPerConnection) {
             throw ValidationError("--max-streams-per-connection must be between 1 and 1000000 (got \(maxStreamsPerConnection))")
+        }
+        if let ingestQueue, !(1...1_000_000).contains(ingestQueue) {
+            throw ValidationError("--ingest-queue must be between 1 and 1000000 windows (got \(ingestQueue))")
         }
         if let maxClockSkew, maxClockSkew.duration > .seconds(86_400 * 365) {
             throw ValidationError("--max-clock-skew must be at most a year (365d = 8760h)")
@@ -166,6 +172,7 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
     if let skew = options.maxClockSkew { configuration.maxClockSkew = skew.duration }
     configuration.waitFor = options.waitFor?.duration
     if let streams = options.maxStreamsPerConnection { configuration.maxStreamsPerConnection = streams }
+    if let queue = options.ingestQueue { configuration.ingestQueue = queue }
     try options.thresholds.configure(&configuration, store: store)
 
     let master = Master(configuration: configuration, store: store, logger: logger)

@@ -37,6 +37,11 @@ struct RefusingMaster: FakeMasterService {
 protocol FakeMasterService: Result_Result.SimpleServiceProtocol {}
 
 extension FakeMasterService {
+    /// As a master older than 0.4.0: slaves post their windows one by one.
+    func postSummaries(request: Result_SummaryBatch, context: ServerContext) async throws -> Result_SummaryBatchAck {
+        throw RPCError(code: .unimplemented, message: "this master takes windows one by one")
+    }
+
     func heartbeat(request: Result_HeartbeatRequest, context: ServerContext) async throws -> Result_HeartbeatReply {
         Result_HeartbeatReply()
     }

@@ -195,13 +195,13 @@ actor Coordinator {
     init(
         store: RunStore, masterName: String, logger: Logger, events: AsyncStream<MasterEvent>.Continuation,
         slaveTimeout: Duration = .seconds(3), maxClockSkew: Duration = .seconds(60), plan: MasterPlan? = nil,
-        thresholds: [String] = [], tracksProgress: Bool = false
+        thresholds: [String] = [], tracksProgress: Bool = false, ingestQueue: Int = 8_192
     ) {
         self.tracksProgress = tracksProgress
         self.plan = plan
         self.thresholds = thresholds
         self.store = store
-        self.writer = WindowWriter(store: store)
+        self.writer = WindowWriter(store: store, maximumQueued: ingestQueue)
         self.masterName = masterName
         self.logger = logger
         self.events = events
@@ -496,13 +496,48 @@ actor Coordinator {
     /// slave in the current run, that comes after the run or the slave's final window, or whose
     /// times or seq are not plausible on the master's clocks.
     func accept(_ window: SummaryWindow, reportedTotal: UInt64, sessionId: String) async throws(RPCError) -> Bool {
+        guard let window = try admit(window, sessionId: sessionId) else { return false }
+        let outcome = await writer.record(window, reportedTotal: window.isFinal ? reportedTotal : nil)
+        return try await settle(window, outcome, reportedTotal: reportedTotal)
+    }
+
+    /// `accept` for several windows of one slave, in order, stored in one transaction: an
+    /// outcome for each. Throws only when the writer had no room for any of them (busy).
+    func accept(
+        batch: [(window: SummaryWindow, reportedTotal: UInt64)], sessionId: String
+    ) async throws(RPCError) -> [Result<Bool, RPCError>] {
+        var results = [Result<Bool, RPCError>](repeating: .success(false), count: batch.count)
+        var admitted: [(index: Int, window: SummaryWindow)] = []
+        for (index, entry) in batch.enumerated() {
+            do {
+                if let window = try admit(entry.window, sessionId: sessionId) { admitted.append((index, window)) }
+            } catch {
+                results[index] = .failure(error)
+            }
+        }
+        let outcomes = await writer.record(
+            admitted.map { ($0.window, $0.window.isFinal ? batch[$0.index].reportedTotal : nil) })
+        if case .failure(let error)? = outcomes.first, case .busy = error { throw Self.busy(error) }
+        for ((index, window), outcome) in zip(admitted, outcomes) {
+            do {
+                results[index] = .success(try await settle(window, outcome, reportedTotal: batch[index].reportedTotal))
+            } catch {
+                results[index] = .failure(error)
+            }
+        }
+        return results
+    }
+
+    /// The checks of `accept` before anything is stored: the window stamped with when it was
+    /// received, to be stored, or nil for a resend of a window of a past run stored before.
+    private func admit(_ window: SummaryWindow, sessionId: String) throws(RPCError) -> SummaryWindow? {
         let receivedAt = wallClockNanoseconds()
         let slave = Names.quoted(window.slave)
         guard let tracker = run, tracker.runId == window.runId, let runStart = runStartedAt else {
             // Not the current run: a resend of a window stored before is answered as such;
             // nothing new is taken.
             do {
-                if try store.hasWindow(runId: window.runId, slave: window.slave, seq: window.seq) { return false }
+                if try store.hasWindow(runId: window.runId, slave: window.slave, seq: window.seq) { return nil }
                 if try store.hasRun(window.runId) {
                     throw refuse(.failedPrecondition, "run \(window.runId) is over; it takes no more windows")
                 }
@@ -524,7 +559,11 @@ actor Coordinator {
         guard !sessionId.isEmpty, admitted.utf8.elementsEqual(sessionId.utf8) else {
             throw refuse(.permissionDenied, "window \(window.seq) of \"\(slave)\" does not come from the session admitted to run \(window.runId)")
         }
-        connections[window.slave]?.lastSeen = .now
+        // A window of the run from its admitted session is a sign of life, as a heartbeat is.
+        if connections[window.slave]?.sessionId == sessionId {
+            connections[window.slave]?.lastSeen = .now
+            connections[window.slave]?.notInRunSince = nil
+        }
         if let problem = participant.namesProblem(window) {
             throw refuse(.invalidArgument, "window \(window.seq) of \"\(slave)\" \(problem)")
         }
@@ -547,8 +586,15 @@ actor Coordinator {
         }
         var window = window
         window.receivedAt = receivedAt
+        return window
+    }
+
+    /// What the writer made of an admitted window: whether it was newly stored, or the refusal
+    /// to answer. A newly stored window counts in the run (which may then be over).
+    private func settle(_ window: SummaryWindow, _ outcome: WindowWriter.Outcome, reportedTotal: UInt64) async throws(RPCError) -> Bool {
+        let slave = Names.quoted(window.slave)
         let inserted: Bool
-        switch await writer.record(window, reportedTotal: window.isFinal ? reportedTotal : nil) {
+        switch outcome {
         case .success(let stored):
             inserted = stored
         case .failure(let error):
@@ -557,6 +603,8 @@ actor Coordinator {
                 throw refuse(.notFound, "slave \"\(slave)\" is not part of run \(runId) on this master")
             case .runOver, .afterFinalWindow:
                 throw refuse(.failedPrecondition, error.description)
+            case .busy:
+                throw Self.busy(error)
             default:
                 logger.error("could not store window \(window.seq) of \(slave): \(error)")
                 throw RPCError(code: .unavailable, message: "the master could not store the window (\(error)); retry")
@@ -574,6 +622,14 @@ actor Coordinator {
             await finishIfOver(runId: window.runId)
         }
         return inserted
+    }
+
+    /// The answer to a window the writer's queue had no room for: the slave keeps it and sends
+    /// it again. Not logged: it is flow control, not a fault.
+    static func busy(_ error: StoreError) -> RPCError {
+        var metadata = Metadata()
+        metadata.addString("1", forKey: busyMetadataKey)
+        return RPCError(code: .unavailable, message: "the master is busy: \(error)", metadata: metadata)
     }
 
     /// An `RPCError` for a refused message, logged (at most once a second, with a count of the

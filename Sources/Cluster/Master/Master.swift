@@ -78,7 +78,8 @@ public struct Master: Sendable {
         let coordinator = Coordinator(
             store: store, masterName: configuration.name, logger: logger, events: eventSink,
             slaveTimeout: configuration.slaveTimeout, maxClockSkew: configuration.maxClockSkew, plan: configuration.plan,
-            thresholds: configuration.thresholds, tracksProgress: configuration.progress != nil)
+            thresholds: configuration.thresholds, tracksProgress: configuration.progress != nil,
+            ingestQueue: configuration.ingestQueue)
         let server = GRPCServer(
             transport: transport,
             services: [MasterService(coordinator: coordinator, maximumMessageBytes: configuration.maximumMessageBytes)],

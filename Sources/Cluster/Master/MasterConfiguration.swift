@@ -44,6 +44,9 @@ public struct MasterConfiguration: Sendable {
     /// or proxy that multiplexes many slaves on one connection queues the rest instead of
     /// having its connection closed.
     public var maxStreamsPerConnection = 4096
+    /// Windows that may wait to be stored at once; beyond, slaves are told the master is busy,
+    /// keep their windows and send them again (memory stays flat under any overload).
+    public var ingestQueue = 8_192
     /// Largest message a slave may send.
     public var maximumMessageBytes = 1 << 20
     /// How long a shutdown waits for RPCs to finish before closing connections.

@@ -63,27 +63,92 @@ struct MasterService: Result_Result.SimpleServiceProtocol {
     }
 
     func postSummary(request: Result_Summary, context: ServerContext) async throws -> Result_SummaryAck {
-        try checkSize(
-            request,
-            estimate: 1024 + request.histogram.count + request.uncorrectedHistogram.count + request.failureHistogram.count
-                + request.handshakeHistogram.count
-                + request.slaveName.utf8.count + request.sessionID.utf8.count + request.statusCodes.count * 24
-                + request.errors.reduce(0) { $0 + $1.key.utf8.count + 16 }
-                + request.byName.reduce(0) {
-                    $0 + 128 + $1.name.utf8.count + $1.histogram.count + $1.statusCodes.count * 24
-                        + $1.errors.reduce(0) { $0 + $1.key.utf8.count + 16 }
-                })
+        try checkSize(request, estimate: Self.estimate(request))
         if let problem = Names.problem(slave: request.slaveName) ?? Self.problem(session: request.sessionID) {
             throw RPCError(code: .invalidArgument, message: problem)
         }
         let window = try request.window()
         let inserted = try await coordinator.accept(
             window, reportedTotal: request.totalRequests, sessionId: request.sessionID)
+        return Self.ack(window, inserted)
+    }
+
+    /// Windows a batch may hold.
+    static let maximumBatch = 256
+
+    func postSummaries(request: Result_SummaryBatch, context: ServerContext) async throws -> Result_SummaryBatchAck {
+        try checkSize(request, estimate: request.summaries.reduce(0) { $0 + Self.estimate($1) })
+        guard let first = request.summaries.first else {
+            throw RPCError(code: .invalidArgument, message: "an empty batch: send at least one window")
+        }
+        guard request.summaries.count <= Self.maximumBatch else {
+            throw RPCError(
+                code: .invalidArgument,
+                message: "a batch of \(request.summaries.count) windows; send at most \(Self.maximumBatch) in one")
+        }
+        if let problem = Names.problem(slave: first.slaveName) ?? Self.problem(session: first.sessionID) {
+            throw RPCError(code: .invalidArgument, message: problem)
+        }
+        guard request.summaries.allSatisfy({ $0.slaveName == first.slaveName && $0.sessionID == first.sessionID }) else {
+            throw RPCError(code: .invalidArgument, message: "a batch holds the windows of one slave and session only")
+        }
+        var outcomes = [Result<SummaryWindow, RPCError>]()
+        outcomes.reserveCapacity(request.summaries.count)
+        for summary in request.summaries {
+            do throws(RPCError) {
+                outcomes.append(.success(try summary.window()))
+            } catch {
+                outcomes.append(.failure(error))
+            }
+        }
+        var batch: [(window: SummaryWindow, reportedTotal: UInt64)] = []
+        var positions: [Int] = []
+        for (index, outcome) in outcomes.enumerated() {
+            if case .success(let window) = outcome {
+                batch.append((window, request.summaries[index].totalRequests))
+                positions.append(index)
+            }
+        }
+        let stored = batch.isEmpty ? [] : try await coordinator.accept(batch: batch, sessionId: first.sessionID)
+        var answer = Result_SummaryBatchAck()
+        answer.outcomes = outcomes.map { outcome in
+            var result = Result_WindowOutcome()
+            if case .failure(let error) = outcome {
+                result.code = UInt32(error.code.rawValue)
+                result.message = error.message
+            }
+            return result
+        }
+        for ((position, entry), result) in zip(zip(positions, batch), stored) {
+            switch result {
+            case .success(let inserted):
+                answer.outcomes[position].ack = Self.ack(entry.window, inserted)
+            case .failure(let error):
+                answer.outcomes[position].code = UInt32(error.code.rawValue)
+                answer.outcomes[position].message = error.message
+            }
+        }
+        return answer
+    }
+
+    static func ack(_ window: SummaryWindow, _ inserted: Bool) -> Result_SummaryAck {
         var ack = Result_SummaryAck()
         ack.runID = window.runId
         ack.seq = window.seq
         ack.newlyStored = inserted
         return ack
+    }
+
+    /// An upper bound of a summary's size from its big fields.
+    static func estimate(_ request: Result_Summary) -> Int {
+        1024 + request.histogram.count + request.uncorrectedHistogram.count + request.failureHistogram.count
+            + request.handshakeHistogram.count
+            + request.slaveName.utf8.count + request.sessionID.utf8.count + request.statusCodes.count * 24
+            + request.errors.reduce(0) { $0 + $1.key.utf8.count + 16 }
+            + request.byName.reduce(0) {
+                $0 + 128 + $1.name.utf8.count + $1.histogram.count + $1.statusCodes.count * 24
+                    + $1.errors.reduce(0) { $0 + $1.key.utf8.count + 16 }
+            }
     }
 
     func heartbeat(request: Result_HeartbeatRequest, context: ServerContext) async throws -> Result_HeartbeatReply {

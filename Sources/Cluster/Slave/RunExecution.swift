@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import Protocol
 import Store
+import Synchronization
 
 /// One run on a slave: the engine, a window every `windowInterval`, and the poster that delivers
 /// each window, in order, until the master has stored it. Independent of the connection.
@@ -46,15 +47,19 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
             tls: plan.tls, http2: plan.plan.http2,
             connections: Int(plan.plan.connections ?? 1), mix: plan.mix)
         // Windows wait for the master encoded: a few kilobytes each, not dense histograms.
-        let (windows, outbox) = AsyncStream.makeStream(of: Result_Summary.self)
+        let outbox = Outbox()
         let (events, eventSink) = AsyncStream.makeStream(of: WindowEvent.self)
         var sentTotal: UInt64 = 0
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await window in windows {
-                    try await post(window)
-                    slave.state.windowStored()
+                // One at a time while the master keeps up; the ones that waited (the master was
+                // away or busy) go together, in order.
+                for await _ in outbox.arrivals {
+                    while case let waiting = outbox.take(), !waiting.isEmpty {
+                        try await post(waiting)
+                        for _ in waiting { slave.state.windowStored() }
+                    }
                 }
             }
             await withTaskGroup(of: Void.self) { measuring in
@@ -85,7 +90,7 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
                         dropped: isFinal ? control.dropped() : 0, failureLatency: counts.failureLatency,
                         connections: counts.connections, handshakeLatency: counts.handshakeLatency)
                     window.byName = counts.namesWithRequests
-                    outbox.yield(Result_Summary(window, totalRequests: isFinal ? sentTotal : 0, sessionId: slave.sessionId))
+                    outbox.put(Result_Summary(window, totalRequests: isFinal ? sentTotal : 0, sessionId: slave.sessionId))
                     let pending = slave.state.windowQueued()
                     if pending > configuration.maximumPendingWindows, !overflowed {
                         overflowed = true
@@ -117,6 +122,78 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
             .contains(code)
     }
 
+    /// Posts windows of this run, in order, until the master has stored (or refused) each:
+    /// in one call when there are several and the master takes batches, else one by one.
+    private func post(_ messages: [Result_Summary]) async throws {
+        guard messages.count > 1, !slave.state.masterTakesNoBatches else {
+            for message in messages { try await post(message) }
+            return
+        }
+        var options = CallOptions.defaults
+        options.timeout = .seconds(10)
+        var failingSince: ContinuousClock.Instant?
+        var delay = Duration.milliseconds(100)
+        var batch = Result_SummaryBatch()
+        batch.summaries = messages
+        while true {
+            let answer: Result_SummaryBatchAck
+            do {
+                answer = try await master.postSummaries(batch, metadata: slave.metadata, options: options)
+            } catch let error as RPCError where error.code == .unimplemented {
+                // A master older than 0.4.0.
+                slave.state.noBatches()
+                for message in messages { try await post(message) }
+                return
+            } catch let error as RPCError where Self.isBusy(error) {
+                failingSince = nil
+                if Task.isCancelled { throw CancellationError() }
+                try await Task.sleep(for: .milliseconds(Int64.random(in: 50...250)))
+                continue
+            } catch let error as RPCError where Self.isFinalRefusal(error.code) {
+                // Refused as a batch (too large for this master, ...): each on its own says
+                // which, if any, it cannot take.
+                for message in messages { try await post(message) }
+                return
+            } catch {
+                let now = ContinuousClock.now
+                let since = failingSince ?? now
+                failingSince = since
+                guard now - since < configuration.reconnectFor else {
+                    throw ClusterError(
+                        .masterWentAway,
+                        "could not deliver windows \(messages[0].seq)–\(messages[messages.count - 1].seq) of run \(messages[0].runID) for \(configuration.reconnectFor): \(error)")
+                }
+                if Task.isCancelled { throw CancellationError() }
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(1))
+                continue
+            }
+            guard answer.outcomes.count == messages.count else {
+                // Not an answer this slave can match to its windows: each on its own.
+                for message in messages { try await post(message) }
+                return
+            }
+            slave.state.windowAcknowledged()
+            for (message, outcome) in zip(messages, answer.outcomes) where outcome.code != 0 {
+                let code = Status.Code(rawValue: Int(outcome.code)).flatMap(RPCError.Code.init)
+                if let code, Self.isFinalRefusal(code) {
+                    let refused = slave.state.windowRefused()
+                    logger.error(
+                        "the master refused window \(message.seq) of run \(message.runID) for good (\(code): \(outcome.message)); \(refused) window(s) refused so far")
+                } else {
+                    // Not stored this time (the master could not write it, ...): again, alone.
+                    try await post(message)
+                }
+            }
+            return
+        }
+    }
+
+    /// A master's answer that it has too many windows waiting: it is alive, come again shortly.
+    static func isBusy(_ error: RPCError) -> Bool {
+        error.code == .unavailable && error.metadata[stringValues: busyMetadataKey].contains(where: { _ in true })
+    }
+
     /// Posts one window until the master has stored it, retrying for `reconnectFor`.
     private func post(_ message: Result_Summary) async throws {
         var options = CallOptions.defaults
@@ -126,6 +203,7 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
         while true {
             do {
                 _ = try await master.postSummary(message, metadata: slave.metadata, options: options)
+                slave.state.windowAcknowledged()
                 return
             } catch let error as RPCError where Self.isFinalRefusal(error.code) {
                 // The master will never take this window: say so, count it (the slave exits
@@ -134,6 +212,12 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
                 logger.error(
                     "the master refused window \(message.seq) of run \(message.runID) for good (\(error.code): \(error.message)); \(refused) window(s) refused so far")
                 return
+            } catch let error as RPCError where Self.isBusy(error) {
+                // The master is there but has too many windows waiting: not a master away.
+                // Come again after a while that spreads the slaves it told the same.
+                failingSince = nil
+                if Task.isCancelled { throw CancellationError() }
+                try await Task.sleep(for: .milliseconds(Int64.random(in: 50...250)))
             } catch {
                 let now = ContinuousClock.now
                 let since = failingSince ?? now
@@ -147,6 +231,47 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(1))
             }
+        }
+    }
+}
+
+/// A run's windows waiting for the master, in order. The poster takes what has gathered each
+/// time it is free: one window while the master keeps up, many after it was away.
+final class Outbox: Sendable {
+    /// At most this many windows, and about this many bytes, in one call.
+    static let maximumBatch = 64
+    static let maximumBatchBytes = 512 << 10
+
+    private let waiting = Mutex<[Result_Summary]>([])
+    /// A signal for each window put (at most one waits): the poster wakes and takes them.
+    let arrivals: AsyncStream<Void>
+    private let arrived: AsyncStream<Void>.Continuation
+
+    init() {
+        (arrivals, arrived) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func put(_ window: Result_Summary) {
+        waiting.withLock { $0.append(window) }
+        arrived.yield()
+    }
+
+    /// No more windows: the poster ends once it has taken the last.
+    func finish() { arrived.finish() }
+
+    /// The oldest waiting windows, as many as one call carries (at least one if any wait).
+    func take() -> [Result_Summary] {
+        waiting.withLock { waiting in
+            var count = 0
+            var bytes = 0
+            for window in waiting.prefix(Self.maximumBatch) {
+                let size = MasterService.estimate(window)
+                guard count == 0 || bytes + size <= Self.maximumBatchBytes else { break }
+                count += 1
+                bytes += size
+            }
+            defer { waiting.removeFirst(count) }
+            return Array(waiting.prefix(count))
         }
     }
 }

@@ -199,6 +199,8 @@ final class SlaveState: Sendable {
         var runId: Int64?
         var pendingWindows = 0
         var refusedWindows = 0
+        var noBatches = false
+        var lastHeard: ContinuousClock.Instant?
     }
 
     private let state = Mutex(State())
@@ -230,6 +232,14 @@ final class SlaveState: Sendable {
 
     /// A window the master refused for good (it is no longer pending). Returns the count so far.
     func windowRefused() -> Int { state.withLock { $0.refusedWindows += 1; return $0.refusedWindows } }
+
+    /// The master answered a PostSummaries with UNIMPLEMENTED (older than 0.4.0).
+    func noBatches() { state.withLock { $0.noBatches = true } }
+    var masterTakesNoBatches: Bool { state.withLock { $0.noBatches } }
+
+    /// The master stored a window: it knows this slave is alive (a heartbeat may be skipped).
+    func windowAcknowledged() { state.withLock { $0.lastHeard = .now } }
+    var lastAcknowledged: ContinuousClock.Instant? { state.withLock { $0.lastHeard } }
 
     /// Windows refused for good since the slave started.
     var refusedWindows: Int { state.withLock { $0.refusedWindows } }
