@@ -29,4 +29,25 @@ struct HeartbeatSpreadTests {
         let spread = try #require(oneSecond.last) - first
         #expect(spread >= .milliseconds(500), "the heartbeats of one second came within \(spread)")
     }
+
+    @Test("a slave whose windows the master stores every second skips its own heartbeats: the stored window says it is alive")
+    func windowsStandForHeartbeats() async throws {
+        let folder = try TemporaryDirectory()
+        let (target, targetPort) = try await startTarget(in: folder.url)
+        defer { target.terminate() }
+        let master = BusyMaster(busyFor: .zero)
+        let (status, stderr) = try await withFakeMaster(master) { port in
+            let slave = try ChildProcess(
+                ["slave", "--master", "127.0.0.1:\(port)", "--name", "quiet", "--duration", "6s", "--rate", "50",
+                 "--url", "http://127.0.0.1:\(targetPort)/"],
+                in: folder.url)
+            defer { slave.terminate() }
+            return (try await slave.waitForExit(timeout: .seconds(60)), slave.stderr)
+        }
+        #expect(status == 0, "\(stderr)")
+        let seen = master.shared.seen.withLock { $0 }
+        #expect(seen.stored.count >= 6, "\(seen)")
+        // One a second without windows: 6 or 7 in this session.
+        #expect(seen.heartbeats <= 3, "\(seen)")
+    }
 }

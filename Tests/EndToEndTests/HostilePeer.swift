@@ -77,6 +77,20 @@ final class HostilePeer: Sendable {
         }
     }
 
+    /// Posts `summaries` in one PostSummaries call; returns the outcomes, or the status the
+    /// master refused the whole call with.
+    func post(batch summaries: [Result_Summary]) async -> Swift.Result<[Result_WindowOutcome], RPCError> {
+        var batch = Result_SummaryBatch()
+        batch.summaries = summaries
+        do {
+            return .success(try await master.postSummaries(batch).outcomes)
+        } catch let error as RPCError {
+            return .failure(error)
+        } catch {
+            return .failure(RPCError(code: .unknown, message: "\(error)"))
+        }
+    }
+
     func code(_ summary: Result_Summary) async -> RPCError.Code? {
         if case .failure(let error) = await post(summary) { return error.code }
         return nil
