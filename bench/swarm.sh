@@ -3,7 +3,7 @@
 # slaves, the client on the same 2 cores. Prints the swarm's figures, the master's CPU and peak
 # RSS, and windows stored against acknowledged.
 #
-#   bash bench/swarm.sh SLAVES SECONDS [paced|flood] [INFLIGHT]
+#   bash bench/swarm.sh SLAVES SECONDS [paced|flood|backlog] [INFLIGHT|BACKLOG]
 #   bash bench/swarm.sh 1000 60              1,000 slaves, a window a second each, for 60 s
 #   bash bench/swarm.sh 200 20 flood 8       200 slaves, 8 windows in flight each
 set -euo pipefail

@@ -6,21 +6,25 @@ import Store
 import Synchronization
 
 /// A swarm of simulated slaves against a real master, speaking only the proto: each connects
-/// (with a plan of its own), heartbeats every second, and posts windows with real encoded
-/// histograms (about 200 distinct latencies) — one a second (`paced`), or as fast as acks come
-/// with `inflight` posts at a time, at most ten a second (`flood`: a master refuses windows
-/// closed faster than every 100 ms) — then its final window. Prints windows posted and
-/// acknowledged, retries the master asked for (busy), the ack latency, and the longest silence
-/// between two of the master's heartbeats to one slave. `bench/swarm.sh` starts the master and
-/// checks what was stored.
+/// (with a plan of its own), heartbeats every second unless the master stored one of its
+/// windows within it (as a real slave), and posts windows with real encoded histograms (about
+/// 200 distinct latencies) — one a second (`paced`); or as fast as acks come with `inflight`
+/// posts at a time, at most ten a second (`flood`: a master refuses windows closed faster than
+/// every 100 ms); or, in `backlog`, `inflight` windows at once as a slave whose master was away
+/// delivers them (PostSummaries, at most 64 a call, one call at a time) — then its final window.
+/// Prints windows posted and acknowledged, retries the master asked for (busy), the ack latency
+/// (per call), and the longest silence between two of the master's heartbeats to one slave.
+/// `bench/swarm.sh` starts the master and checks what was stored.
 ///
-/// Usage: SwarmBench PORT SLAVES SECONDS [paced|flood] [INFLIGHT]
+/// Usage: SwarmBench PORT SLAVES SECONDS [paced|flood|backlog] [INFLIGHT]
 let arguments = CommandLine.arguments
 guard arguments.count >= 4, let port = Int(arguments[1]), let slaves = Int(arguments[2]), let seconds = Int(arguments[3]) else {
-    print("usage: SwarmBench PORT SLAVES SECONDS [paced|flood] [INFLIGHT]")
+    print("usage: SwarmBench PORT SLAVES SECONDS [paced|flood|backlog] [INFLIGHT]")
     exit(64)
 }
-let flood = arguments.count > 4 && arguments[4] == "flood"
+let mode = arguments.count > 4 ? arguments[4] : "paced"
+let flood = mode == "flood"
+let backlog = mode == "backlog"
 let inflight = arguments.count > 5 ? max(1, Int(arguments[5]) ?? 1) : 1
 
 func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }
@@ -62,14 +66,25 @@ func window(run: Int64, slave: String, session: String, seq: UInt64, final: Bool
     return summary
 }
 
-/// Posts until acknowledged: the master's `unavailable` (busy) is retried after 100 ms, as a
+/// When the master last stored a window of one slave (uptime ns): its heartbeat is skipped
+/// within a second of that.
+final class LastAck: Sendable {
+    let nanoseconds = Atomic<UInt64>(0)
+    func set() { nanoseconds.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed) }
+    var isRecent: Bool { DispatchTime.now().uptimeNanoseconds - nanoseconds.load(ordering: .relaxed) < 1_000_000_000 }
+}
+
+/// Posts until acknowledged: the master's `unavailable` (busy) is retried after 50–250 ms, as a
 /// slave does.
-func post(_ summary: Result_Summary, with master: Result_Result.Client<HTTP2ClientTransport.Posix>) async {
+func post(
+    _ summary: Result_Summary, with master: Result_Result.Client<HTTP2ClientTransport.Posix>, lastAck: LastAck
+) async {
     tally.posted.add(1, ordering: .relaxed)
     let started = ContinuousClock.now
     while true {
         do {
             _ = try await master.postSummary(summary)
+            lastAck.set()
             let elapsed = ContinuousClock.now - started
             let micros = UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
             tally.acks.withLock { $0.record(microseconds: micros) }
@@ -77,10 +92,44 @@ func post(_ summary: Result_Summary, with master: Result_Result.Client<HTTP2Clie
             return
         } catch let error as RPCError where error.code == .unavailable {
             tally.busy.add(1, ordering: .relaxed)
-            try? await Task.sleep(for: .milliseconds(100))
+            try? await Task.sleep(for: .milliseconds(Int64.random(in: 50...250)))
         } catch {
             tally.failed.add(1, ordering: .relaxed)
             print("post failed: \(error)")
+            return
+        }
+    }
+}
+
+/// Posts `summaries` in one PostSummaries call until acknowledged, as a slave delivers the
+/// windows that waited.
+func post(
+    batch summaries: [Result_Summary], with master: Result_Result.Client<HTTP2ClientTransport.Posix>, lastAck: LastAck
+) async {
+    tally.posted.add(summaries.count, ordering: .relaxed)
+    var batch = Result_SummaryBatch()
+    batch.summaries = summaries
+    let started = ContinuousClock.now
+    while true {
+        do {
+            let answer = try await master.postSummaries(batch)
+            lastAck.set()
+            let elapsed = ContinuousClock.now - started
+            let micros = UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
+            tally.acks.withLock { $0.record(microseconds: micros) }
+            let refused = answer.outcomes.filter { $0.code != 0 }
+            tally.acked.add(summaries.count - refused.count, ordering: .relaxed)
+            if let first = refused.first {
+                tally.failed.add(refused.count, ordering: .relaxed)
+                print("refused: \(first.message)")
+            }
+            return
+        } catch let error as RPCError where error.code == .unavailable {
+            tally.busy.add(1, ordering: .relaxed)
+            try? await Task.sleep(for: .milliseconds(Int64.random(in: 50...250)))
+        } catch {
+            tally.failed.add(summaries.count, ordering: .relaxed)
+            print("batch failed: \(error)")
             return
         }
     }
@@ -113,20 +162,30 @@ func simulate(_ index: Int, master: Result_Result.Client<HTTP2ClientTransport.Po
     }
     var iterator = starts.makeAsyncIterator()
     guard let run = await iterator.next() else { return }
+    let lastAck = LastAck()
     let heartbeats = Task {
         var beat = Result_HeartbeatRequest()
         beat.slaveName = name
         beat.sessionID = session
         beat.runID = run
         while !Task.isCancelled {
-            _ = try? await master.heartbeat(beat)
+            if !lastAck.isRecent { _ = try? await master.heartbeat(beat) }
             try? await Task.sleep(for: .seconds(1))
         }
     }
     // Spread over the first second, as real slaves that started at different times.
     try? await Task.sleep(for: .milliseconds(Int64(index * 997 % 1_000)))
     let deadline = ContinuousClock.now + .seconds(seconds)
-    if flood {
+    if backlog {
+        var seq: UInt64 = 0
+        while seq < UInt64(inflight) {
+            let count = min(64, UInt64(inflight) - seq)
+            let windows = (seq..<seq + count).map { window(run: run, slave: name, session: session, seq: $0, final: false) }
+            await post(batch: windows, with: master, lastAck: lastAck)
+            seq += count
+        }
+        await post(window(run: run, slave: name, session: session, seq: seq, final: true), with: master, lastAck: lastAck)
+    } else if flood {
         let begin = ContinuousClock.now
         final class Counter: Sendable { let value = Atomic<UInt64>(0) }
         let next = Counter()
@@ -137,21 +196,21 @@ func simulate(_ index: Int, master: Result_Result.Client<HTTP2ClientTransport.Po
                         let seq = next.value.add(1, ordering: .relaxed).oldValue
                         // No faster than a window every 100 ms: the fastest a master believes.
                         try? await Task.sleep(until: begin + .milliseconds(100 * Int64(seq)))
-                        await post(window(run: run, slave: name, session: session, seq: seq, final: false), with: master)
+                        await post(window(run: run, slave: name, session: session, seq: seq, final: false), with: master, lastAck: lastAck)
                     }
                 }
             }
         }
-        await post(window(run: run, slave: name, session: session, seq: next.value.load(ordering: .relaxed), final: true), with: master)
+        await post(window(run: run, slave: name, session: session, seq: next.value.load(ordering: .relaxed), final: true), with: master, lastAck: lastAck)
     } else {
         var seq: UInt64 = 0
         while ContinuousClock.now < deadline {
             let tick = ContinuousClock.now
-            await post(window(run: run, slave: name, session: session, seq: seq, final: false), with: master)
+            await post(window(run: run, slave: name, session: session, seq: seq, final: false), with: master, lastAck: lastAck)
             seq += 1
             try? await Task.sleep(until: tick + .seconds(1))
         }
-        await post(window(run: run, slave: name, session: session, seq: seq, final: true), with: master)
+        await post(window(run: run, slave: name, session: session, seq: seq, final: true), with: master, lastAck: lastAck)
     }
     heartbeats.cancel()
     connection.cancel()
@@ -185,7 +244,7 @@ let acks = tally.acks.withLock { $0 }
 let total = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 print(
     """
-    slaves \(slaves), \(flood ? "flood, \(inflight) in flight each" : "1 window/s each"), \(seconds) s
+    slaves \(slaves), \(backlog ? "a backlog of \(inflight) windows each" : flood ? "flood, \(inflight) in flight each" : "1 window/s each"), \(seconds) s
     posted \(tally.posted.load(ordering: .relaxed)), acked \(tally.acked.load(ordering: .relaxed)), \
     busy retries \(tally.busy.load(ordering: .relaxed)), failed \(tally.failed.load(ordering: .relaxed))
     acked/s \(Int(Double(tally.acked.load(ordering: .relaxed)) / total))
