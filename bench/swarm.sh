@@ -23,13 +23,15 @@ trap 'kill $master 2>/dev/null || true; rm -rf "$work"' EXIT
   --slave-timeout 30s --db "$work/swarm.db" --log-level notice 2> "$work/master.log" > /dev/null &
 master=$!
 port=$(port_of "$work/master.log")
-"$swarm" "$port" "$slaves" "$seconds" "$mode" "$inflight"
+/usr/bin/time -f "%U %S" -o "$work/swarm.time" "$swarm" "$port" "$slaves" "$seconds" "$mode" "$inflight"
 wait $master || echo "master exited $? (a slave lost or a window refused: see above)"
 read -r user system rss < <(tail -1 "$work/time")
+read -r swarm_user swarm_system < <(tail -1 "$work/swarm.time")
 stored=$(sqlite3 "$work/swarm.db" "SELECT count(*) FROM summary")
-python3 - "$user" "$system" "$rss" "$stored" <<'PY'
+python3 - "$user" "$system" "$rss" "$stored" "$swarm_user" "$swarm_system" <<'PY'
 import sys
 user, system, rss, stored = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 cpu = user + system
 print(f"master: CPU {cpu:.1f} s, {cpu / stored * 1e6:.0f} µs per window stored; peak RSS {rss / 1024:.0f} MB; stored {stored}")
+print(f"swarm (the simulated slaves): CPU {float(sys.argv[5]) + float(sys.argv[6]):.1f} s")
 PY

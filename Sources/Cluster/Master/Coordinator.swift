@@ -532,7 +532,8 @@ actor Coordinator {
     /// received, to be stored, or nil for a resend of a window of a past run stored before.
     private func admit(_ window: SummaryWindow, sessionId: String) throws(RPCError) -> SummaryWindow? {
         let receivedAt = wallClockNanoseconds()
-        let slave = Names.quoted(window.slave)
+        // For messages only: quoting walks the name's characters, so not done per window.
+        var slave: String { Names.quoted(window.slave) }
         guard let tracker = run, tracker.runId == window.runId, let runStart = runStartedAt else {
             // Not the current run: a resend of a window stored before is answered as such;
             // nothing new is taken.
@@ -592,7 +593,7 @@ actor Coordinator {
     /// What the writer made of an admitted window: whether it was newly stored, or the refusal
     /// to answer. A newly stored window counts in the run (which may then be over).
     private func settle(_ window: SummaryWindow, _ outcome: WindowWriter.Outcome, reportedTotal: UInt64) async throws(RPCError) -> Bool {
-        let slave = Names.quoted(window.slave)
+        var slave: String { Names.quoted(window.slave) }
         let inserted: Bool
         switch outcome {
         case .success(let stored):
