@@ -1,6 +1,9 @@
 /// The formats every report can be rendered in.
 public enum ReportFormat: String, Sendable, CaseIterable {
     case text, csv, json
+    /// A self-contained page: a run's report (`HTMLReport`) has charts; anything else is its
+    /// text on a page.
+    case html
 }
 
 /// Anything `goloadtest report` or `runs` prints.
@@ -16,7 +19,14 @@ extension Renderable {
         case .text: return text
         case .csv: return csv
         case .json: return json
+        case .html: return html
         }
+    }
+
+    /// The text on a page of its own.
+    public var html: String {
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>goloadtest</title></head>\n"
+            + "<body><pre>\(HTMLReport.escape(text))</pre></body></html>\n"
     }
 }
 

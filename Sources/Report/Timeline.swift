@@ -11,6 +11,9 @@ public struct Timeline: Sendable, Equatable {
         /// The part of the bucket its windows covered (the last bucket may be partial), seconds.
         public var seconds: Double = 0
         public var latency = LatencySummary.empty
+        /// Responses by status code, and failures by kind, in the bucket.
+        public var statusCodes: [Int: UInt64] = [:]
+        public var errors: [String: UInt64] = [:]
 
         public var requestsPerSecond: Double { seconds > 0 ? Double(requests) / seconds : 0 }
     }
@@ -137,6 +140,8 @@ public struct Timeline: Sendable, Equatable {
             if var bucket = current {
                 bucket.requests = bucket.requests.saturatingAdd(window.requests)
                 bucket.failures = bucket.failures.saturatingAdd(window.failures)
+                bucket.statusCodes.merge(window.statusCodes) { $0.saturatingAdd($1) }
+                bucket.errors.merge(window.errors) { $0.saturatingAdd($1) }
                 current = bucket
             }
             currentEnd = max(currentEnd, window.endedAt)

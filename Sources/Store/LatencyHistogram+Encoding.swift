@@ -81,7 +81,25 @@ extension LatencyHistogram {
     }
 
     /// The layout every histogram shares, for checking min and max against buckets.
-    private static let layout = LatencyHistogram().histogram
+    static let layout = LatencyHistogram().histogram
+
+    /// The checked buckets of an encoding, as (lowest equivalent value, count), with its total,
+    /// min and max: for merging a few windows without a dense histogram (`SparseLatency`).
+    static func pairs(_ bytes: UnsafeRawBufferPointer) throws(StoreError)
+        -> (total: UInt64, minimum: UInt64, maximum: UInt64, buckets: [(UInt64, UInt64)])
+    {
+        let checked = try check(bytes)
+        var reader = Varint.RawReader(bytes)
+        reader.offset = checked.pairsStart
+        var buckets: [(UInt64, UInt64)] = []
+        buckets.reserveCapacity(Int(clamping: checked.pairCount))
+        var value: UInt64 = 0
+        for _ in 0..<checked.pairCount {
+            value &+= reader.next() ?? 0
+            buckets.append((value, reader.next() ?? 0))
+        }
+        return (checked.total, checked.minimum, checked.maximum, buckets)
+    }
 
     /// An empty histogram to stand in while a decoder works on the real one.
     private static let placeholder = Histogram<UInt64>(

@@ -8,16 +8,18 @@ extension ReportFormat: ExpressibleByArgument {}
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Turn a stored run into text, CSV or JSON (reads the database only).",
+        abstract: "Turn a stored run into text, CSV, JSON or an HTML page with charts (reads the database only).",
         discussion: """
             goloadtest report --run 3                      per slave and total
             goloadtest report --run 3 --timeline --every 10s
             goloadtest report --run 5 --compare 4          run 5 against run 4 as the baseline
+            goloadtest report --run 5 --format html --output run5.html
             """)
 
     @Option(help: "The run: its id, or `latest`.") var run: String
     @Option(help: "The database the master wrote.") var db = "goloadtest.db"
-    @Option(help: "text, csv or json.") var format: ReportFormat = .text
+    @Option(help: "text, csv, json or html (a page with charts over time; with --compare, both runs).")
+    var format: ReportFormat = .text
     @Option(help: "Write the report to this file instead of stdout.") var output: String?
     @Flag(help: "One row per time bucket instead of one per slave.") var timeline = false
     @Option(help: ArgumentHelp("Timeline bucket width, e.g. 1s, 10s, 1m (default 1s).", valueName: "duration"))
@@ -44,6 +46,9 @@ struct ReportCommand: AsyncParsableCommand {
             throw ValidationError("--tolerance takes a percentage such as 5% or a fraction such as 0.05 (got \"\(tolerance)\")")
         }
         if compare != nil, timeline { throw ValidationError("--timeline and --compare do not go together; pick one") }
+        if format == .html, timeline {
+            throw ValidationError("--format html draws the run over time already: leave out --timeline (or pick text, csv or json)")
+        }
         if slave != nil, !timeline { throw ValidationError("--slave goes with --timeline") }
         if name != nil, !timeline {
             throw ValidationError("--name goes with --timeline (the report and --compare show every name already)")
@@ -87,7 +92,14 @@ struct ReportCommand: AsyncParsableCommand {
                 let baseline = try RunReport(store: store, runId: try resolve(compare, in: store))
                 let candidate = try RunReport(store: store, runId: runId)
                 let comparison = try RunComparison(candidate: candidate, baseline: baseline, tolerance: toleranceFraction ?? 0.05)
-                text = comparison.rendered(as: format)
+                if format == .html {
+                    text = HTMLReport(
+                        report: candidate, charts: try RunCharts(store: store, runId: runId),
+                        baseline: try RunCharts(store: store, runId: baseline.header.runId), comparison: comparison
+                    ).html
+                } else {
+                    text = comparison.rendered(as: format)
+                }
                 let worse = comparison.metrics.filter { comparison.verdict(of: $0) == .worse }.map(\.label)
                 if failOn == "worse", !worse.isEmpty {
                     failed = "run \(runId) is worse than run \(baseline.header.runId) beyond \(tolerance) on \(worse.joined(separator: ", "))"
@@ -95,7 +107,11 @@ struct ReportCommand: AsyncParsableCommand {
             } else {
                 var report = try RunReport(store: store, runId: runId)
                 report.header.thresholds += try thresholds.map { try Threshold(parsing: $0) }
-                text = report.rendered(as: format)
+                if format == .html {
+                    text = HTMLReport(report: report, charts: try RunCharts(store: store, runId: runId)).html
+                } else {
+                    text = report.rendered(as: format)
+                }
                 failed = report.thresholdFailure
             }
         } catch {
@@ -122,7 +138,7 @@ struct RunsCommand: AsyncParsableCommand {
         commandName: "runs", abstract: "List the runs a database holds.")
 
     @Option(help: "The database the master wrote.") var db = "goloadtest.db"
-    @Option(help: "text, csv or json.") var format: ReportFormat = .text
+    @Option(help: "text, csv, json or html (the list on a page).") var format: ReportFormat = .text
     @Option(help: "Write the list to this file instead of stdout.") var output: String?
 
     func run() async throws {

@@ -143,6 +143,27 @@ struct ReportCommandTests {
         #expect(lines.contains("max,,ms,1,2.000,2,3.000,1.000,50.00,worse"))
     }
 
+    @Test("report --format html: one page holding the run's rows and charts' data; with --compare both runs; not with --timeline")
+    func html() async throws {
+        let folder = try await Self.folderWithDatabase()
+        let page = try await Self.run(["report", "--run", "1", "--format", "html"], in: folder)
+        #expect(page.status == 0 && page.stderr.isEmpty, "stderr: \(page.stderr)")
+        #expect(page.stdout.hasPrefix("<!DOCTYPE html>") && page.stdout.hasSuffix("</html>\n"))
+        // The table's total row, and the charts' data: a's 10 and b's 5 requests in each of 3 s.
+        #expect(page.stdout.contains("<tr class=\"total\"><td>total</td><td></td><td>45</td><td>15.0</td>"))
+        #expect(page.stdout.contains("\"requests\":[15,15,15]"))
+        #expect(page.stdout.contains("\"statusCodes\":{\"200\":[15,15,14],\"503\":[0,0,1]}"))
+        #expect(!page.stdout.contains("src=") && !page.stdout.contains("<link"))
+        let compared = try await Self.run(["report", "--run", "2", "--compare", "1", "--format", "html"], in: folder)
+        #expect(compared.status == 0, "stderr: \(compared.stderr)")
+        #expect(compared.stdout.contains("<h1>goloadtest run 2 against run 1</h1>"))
+        #expect(compared.stdout.contains("\"label\":\"run 2\"") && compared.stdout.contains("\"label\":\"run 1\""))
+        #expect(compared.stdout.contains("worse beyond the tolerance: requests/s"))
+        let refused = try await Self.run(["report", "--run", "1", "--timeline", "--format", "html"], in: folder)
+        #expect(refused.status != 0 && refused.stdout.isEmpty)
+        #expect(refused.stderr.contains("--format html draws the run over time already: leave out --timeline"))
+    }
+
     @Test("runs --format csv lists both runs")
     func runsCSV() async throws {
         let folder = try await Self.folderWithDatabase()
