@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Report benchmark: a database with one run of 1,000 slaves × 600 one-second windows (600,000
-# windows with histograms), then `report --run N` and `report --run N --timeline`, timed.
+# windows with histograms), then `report --run N`, `--timeline`, CSV, JSON and HTML, timed.
 #
 #   bench/report.sh [SLAVES] [WINDOWS]
 set -euo pipefail
@@ -35,3 +35,7 @@ for _ in 1 2 3; do
 done
 measure "$bin" report --run "$run" --db history.db --format csv
 measure "$bin" report --run "$run" --db history.db --format json
+for _ in 1 2 3; do
+  measure "$bin" report --run "$run" --db history.db --format html --output report.html
+  ls -la report.html | awk '{printf "  the HTML page: %.1f MB\n", $5/1e6}'
+done

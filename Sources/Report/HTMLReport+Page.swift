@@ -86,7 +86,12 @@ extension HTMLReport {
             for (var i = 0; i < steps.length; i++) if (steps[i] * power >= raw) return steps[i] * power;
             return 10 * power;
           }
-          function label(v) { return Math.abs(v) >= 1000 ? v.toFixed(0) : String(Math.round(v * 100) / 100); }
+          function label(v) {
+            var a = Math.abs(v);
+            if (a >= 1e6) return String(Math.round(v / 1e4) / 100) + "M";
+            if (a >= 1e4) return String(Math.round(v / 10) / 100) + "k";
+            return a >= 1000 ? v.toFixed(0) : String(Math.round(v * 100) / 100);
+          }
           function el(name, attrs, parent) {
             var node = document.createElementNS(NS, name);
             for (var k in attrs) node.setAttribute(k, attrs[k]);
@@ -122,7 +127,7 @@ extension HTMLReport {
             while (svg.firstChild) svg.removeChild(svg.firstChild);
             var width = svg.clientWidth || 900, height = svg.clientHeight || 280;
             svg.setAttribute("viewBox", "0 0 " + width + " " + height);
-            var m = { left: 58, right: 12, top: 10, bottom: 26 };
+            var m = { left: 58, right: 12, top: 22, bottom: 26 };
             var x0 = Infinity, x1 = -Infinity;
             lines.forEach(function (l) { l.x.forEach(function (x) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); }); });
             if (!isFinite(x0)) { x0 = 0; x1 = 1; }
@@ -145,7 +150,7 @@ extension HTMLReport {
             for (var x = Math.ceil(x0 / xstep) * xstep; x <= x1; x += xstep) {
               el("text", { x: sx(x), y: height - 8, "text-anchor": "middle", "class": "axis" }, svg).textContent = label(x) + " s";
             }
-            el("text", { x: 4, y: m.top + 10, "class": "axis" }, svg).textContent = chart.unit;
+            el("text", { x: 4, y: 13, "class": "axis" }, svg).textContent = chart.unit;
             var clip = "clip-" + chart.key;
             var defs = el("defs", {}, svg);
             el("rect", { x: m.left, y: m.top, width: pw, height: ph }, el("clipPath", { id: clip }, defs));

@@ -41,7 +41,7 @@ public struct HTMLReport: Sendable {
         body += " · started \(Self.escape(Formatting.iso8601(nanoseconds: header.startedAt)))"
         if let duration = header.durationSeconds { body += " · \(Formatting.decimal(duration, places: 1)) s" }
         body += " · \(report.slaves.count) slave\(report.slaves.count == 1 ? "" : "s")</p>\n"
-        body += slaveTable
+        body += table(rows: [report.total])
         body += """
             <p class="hint">Drag across a chart to zoom (all charts follow); double-click or
             <button id="reset-zoom" type="button">reset zoom</button>.
@@ -53,7 +53,11 @@ public struct HTMLReport: Sendable {
         if let comparison {
             body += "<h2>Against run \(comparison.baseline.header.runId)</h2>\n<pre>\(Self.escape(comparison.text))</pre>\n"
         }
-        body += "<details open><summary>The text report</summary>\n<pre>\(Self.escape(report.text))</pre></details>\n"
+        // A few slaves are shown open; a thousand wait behind a click.
+        let open = report.slaves.count <= Self.openSlaves ? " open" : ""
+        body += "<details\(open)><summary>Slaves (\(report.slaves.count))</summary>\n"
+        body += table(rows: report.slaves + [report.total]) + "</details>\n"
+        body += "<details\(open)><summary>The text report</summary>\n<pre>\(Self.escape(report.text))</pre></details>\n"
         return """
             <!DOCTYPE html>
             <html lang="en">
@@ -72,10 +76,13 @@ public struct HTMLReport: Sendable {
             """
     }
 
-    /// Per slave and total: the figures a reader looks for first.
-    var slaveTable: String {
-        var rows = "<table class=\"slaves\">\n<thead><tr><th>slave</th><th>status</th><th>requests</th><th>req/s</th>"
-        rows += "<th>errors</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>status codes</th></tr></thead>\n<tbody>\n"
+    /// Up to this many slaves, their table and the text report are shown open.
+    static let openSlaves = 20
+
+    /// Per slave or total: the figures a reader looks for first; the total row last, in bold.
+    func table(rows: [RunReport.Row]) -> String {
+        var table = "<table>\n<thead><tr><th>slave</th><th>status</th><th>requests</th><th>req/s</th>"
+        table += "<th>errors</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>status codes</th></tr></thead>\n<tbody>\n"
         func row(_ row: RunReport.Row, total: Bool) -> String {
             let cells = [
                 Self.escape(Names.escaped(row.name)), row.status?.rawValue ?? "", String(row.requests),
@@ -87,9 +94,8 @@ public struct HTMLReport: Sendable {
             ]
             return "<tr\(total ? " class=\"total\"" : "")>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>\n"
         }
-        for slave in report.slaves { rows += row(slave, total: false) }
-        rows += row(report.total, total: true)
-        return rows + "</tbody>\n</table>\n"
+        for (index, line) in rows.enumerated() { table += row(line, total: index == rows.count - 1) }
+        return table + "</tbody>\n</table>\n"
     }
 
     /// The charts' data, columnar, in whole ms and µs; safe inside a script element.

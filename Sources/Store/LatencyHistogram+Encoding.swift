@@ -83,22 +83,28 @@ extension LatencyHistogram {
     /// The layout every histogram shares, for checking min and max against buckets.
     static let layout = LatencyHistogram().histogram
 
-    /// The checked buckets of an encoding, as (lowest equivalent value, count), with its total,
-    /// min and max: for merging a few windows without a dense histogram (`SparseLatency`).
-    static func pairs(_ bytes: UnsafeRawBufferPointer) throws(StoreError)
-        -> (total: UInt64, minimum: UInt64, maximum: UInt64, buckets: [(UInt64, UInt64)])
-    {
+    /// The checked buckets of an encoding, read one at a time: for merging a few windows without
+    /// a dense histogram (`SparseLatency`). Valid only while `bytes` is.
+    struct Pairs {
+        let total: UInt64
+        let minimum: UInt64
+        let maximum: UInt64
+        let count: UInt64
+        var reader: Varint.RawReader
+        var value: UInt64 = 0
+
+        /// The next bucket's value (as encoded) and count; call it `count` times.
+        mutating func next() -> (value: UInt64, count: UInt64) {
+            value &+= reader.next() ?? 0
+            return (value, reader.next() ?? 0)
+        }
+    }
+
+    static func pairs(_ bytes: UnsafeRawBufferPointer) throws(StoreError) -> Pairs {
         let checked = try check(bytes)
         var reader = Varint.RawReader(bytes)
         reader.offset = checked.pairsStart
-        var buckets: [(UInt64, UInt64)] = []
-        buckets.reserveCapacity(Int(clamping: checked.pairCount))
-        var value: UInt64 = 0
-        for _ in 0..<checked.pairCount {
-            value &+= reader.next() ?? 0
-            buckets.append((value, reader.next() ?? 0))
-        }
-        return (checked.total, checked.minimum, checked.maximum, buckets)
+        return Pairs(total: checked.total, minimum: checked.minimum, maximum: checked.maximum, count: checked.pairCount, reader: reader)
     }
 
     /// An empty histogram to stand in while a decoder works on the real one.

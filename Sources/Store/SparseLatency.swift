@@ -6,8 +6,15 @@ import Histogram
 /// more than the windows themselves. Its summary is the one a `LatencyHistogram` holding the
 /// same latencies gives, figure for figure.
 public struct SparseLatency: Sendable {
-    /// Count by bucket (its lowest equivalent value).
-    private var buckets: [UInt64: UInt64] = [:]
+    struct Bucket {
+        var value: UInt64
+        var count: UInt64
+    }
+
+    /// Non-empty buckets by value (their lowest equivalent), each once, in order.
+    private var buckets: [Bucket] = []
+    /// Where a merge is built, then swapped with `buckets`: no allocation once both have grown.
+    private var scratch: [Bucket] = []
     public private(set) var count: UInt64 = 0
     private var minimum = UInt64.max
     private var maximum: UInt64 = 0
@@ -18,9 +25,13 @@ public struct SparseLatency: Sendable {
 
     /// Adds the latencies encoded in `bytes` (as stored); on error nothing is added.
     public mutating func add(encoded bytes: Data) throws(StoreError) {
-        let pairs = try bytes.withUnsafeBytes { buffer in
-            Result { () throws(StoreError) in try LatencyHistogram.pairs(buffer) }
+        try bytes.withUnsafeBytes { buffer in
+            Result { () throws(StoreError) in try add(buffer) }
         }.get()
+    }
+
+    private mutating func add(_ bytes: UnsafeRawBufferPointer) throws(StoreError) {
+        var pairs = try LatencyHistogram.pairs(bytes)
         guard pairs.total > 0 else { return }
         guard !count.addingReportingOverflow(pairs.total).overflow else {
             throw .invalidHistogram("adding \(pairs.total) latencies to \(count) overflows the count")
@@ -28,12 +39,41 @@ public struct SparseLatency: Sendable {
         count += pairs.total
         minimum = min(minimum, pairs.minimum)
         maximum = max(maximum, pairs.maximum)
-        // Keyed by the bucket's lowest value: a hand-made encoding may name any value of a bucket.
+        // Both lists are in order: one merge, adding the counts of a bucket both hold. Keyed by
+        // the bucket's lowest value (a hand-made encoding may name any value of a bucket).
         let layout = LatencyHistogram.layout
-        for (value, bucketCount) in pairs.buckets { buckets[layout.lowestEquivalentForValue(value), default: 0] &+= bucketCount }
+        scratch.removeAll(keepingCapacity: true)
+        scratch.reserveCapacity(buckets.count + Int(clamping: pairs.count))
+        var mine = 0
+        for _ in 0..<pairs.count {
+            let (raw, bucketCount) = pairs.next()
+            let value = layout.lowestEquivalentForValue(raw)
+            while mine < buckets.count, buckets[mine].value < value {
+                scratch.append(buckets[mine])
+                mine += 1
+            }
+            var bucket = Bucket(value: value, count: bucketCount)
+            if mine < buckets.count, buckets[mine].value == value {
+                bucket.count &+= buckets[mine].count
+                mine += 1
+            }
+            if let last = scratch.last, last.value == value {
+                scratch[scratch.count - 1].count &+= bucket.count
+            } else {
+                scratch.append(bucket)
+            }
+        }
+        scratch.append(contentsOf: buckets[mine...])
+        swap(&buckets, &scratch)
     }
 
-    public mutating func reset() { self = SparseLatency() }
+    /// Empties it, keeping its storage for the next windows.
+    public mutating func reset() {
+        buckets.removeAll(keepingCapacity: true)
+        count = 0
+        minimum = .max
+        maximum = 0
+    }
 
     /// As `LatencyHistogram.summary(percentiles:)`: the mean and the latencies at `percentiles`.
     public func summary(percentiles: [Double]) -> (mean: Double, values: [UInt64]) {
@@ -47,7 +87,8 @@ public struct SparseLatency: Sendable {
         var next = 0
         var cumulative: UInt64 = 0
         var sum: Double = 0
-        for (lowest, bucketCount) in buckets.sorted(by: { $0.key < $1.key }) {
+        for bucket in buckets {
+            let (lowest, bucketCount) = (bucket.value, bucket.count)
             let highest = LatencyHistogram.layout.highestEquivalentForValue(lowest)
             cumulative &+= bucketCount
             sum += Double(lowest + (highest - lowest + 1) / 2) * Double(bucketCount)
