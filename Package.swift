@@ -27,6 +27,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: []),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
     ],
     targets: [
         // The record: runs, slaves, summary windows, histograms, and the SQLite database.
@@ -87,6 +90,19 @@ let package = Package(
             dependencies: ["Store", .product(name: "CSV", package: "CSV.swift")],
             swiftSettings: strict
         ),
+        // The master's web surface: the live page, reports as HTML and JSON, Prometheus metrics.
+        .target(
+            name: "Web",
+            dependencies: [
+                "Store", "Report",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strict
+        ),
         // A small HTTP/1.1 server to aim load at in demos and tests.
         .target(
             name: "Target",
@@ -100,7 +116,7 @@ let package = Package(
         .executableTarget(
             name: "goloadtest",
             dependencies: [
-                "Store", "Engine", "Cluster", "Report", "Target",
+                "Store", "Engine", "Cluster", "Report", "Target", "Web",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),

@@ -167,7 +167,8 @@ public struct HTMLReport: Sendable {
             slaves: charts.slaves.map { ChartSeries($0, runStartedAt: charts.runStartedAt) })
     }
 
-    static func escape(_ text: String) -> String {
+    /// `text` safe in HTML text and attribute values.
+    public static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for character in text.unicodeScalars {

@@ -118,3 +118,18 @@ extension StoredWindow {
         try latency.add(encoded: histogram)
     }
 }
+
+extension EncodedHistogram {
+    /// Each non-empty bucket: its lowest equivalent value (µs) and its count, in order.
+    public func forEachBucket(_ body: (_ microseconds: UInt64, _ count: UInt64) -> Void) {
+        let layout = LatencyHistogram.layout
+        bytes.withUnsafeBytes { buffer in
+            // Checked when it was made: it reads back.
+            guard var pairs = try? LatencyHistogram.pairs(buffer) else { return }
+            for _ in 0..<pairs.count {
+                let (value, count) = pairs.next()
+                body(layout.lowestEquivalentForValue(value), count)
+            }
+        }
+    }
+}

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Report
 import Store
+import Web
 
 /// Options every form of the master takes.
 struct MasterOptions: ParsableArguments {
@@ -40,6 +41,8 @@ struct MasterOptions: ParsableArguments {
     @Option(help: "Mutual TLS: slaves must present a certificate signed by this PEM CA.")
     var tlsClientCa: String?
 
+    @Option(help: "Serve the live page, reports (HTML, JSON) and Prometheus metrics on this address, e.g. 127.0.0.1:8089 (off by default; port 0: any free port, logged).")
+    var http: String?
     @OptionGroup var plan: MasterPlanOptions
     @OptionGroup var thresholds: ThresholdOptions
     @OptionGroup var progress: ProgressOptions
@@ -125,6 +128,7 @@ func validatePort(_ port: Int, allowZero: Bool = true) throws {
 
 func runMaster(host: String, port: Int, name: String, options: MasterOptions) async throws {
     let logger = options.logging.makeLogger("master")
+    let webAddress = try options.http.map(parseHTTPAddress)
     let environment: Environment
     do {
         environment = try await Environment.load()
@@ -175,6 +179,43 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
     if let queue = options.ingestQueue { configuration.ingestQueue = queue }
     try options.thresholds.configure(&configuration, store: store)
 
+    var web: Task<Void, Never>?
+    if let http = options.http, let (webHost, webPort) = webAddress {
+        let server = WebServer(databasePath: options.db, logger: logger)
+        let line = configuration.progress
+        configuration.progress = { progress in
+            line?(progress)
+            server.update(LiveRun(progress))
+        }
+        configuration.windowStored = { server.metrics.record($0) }
+        if !isLoopback(webHost) {
+            logger.warning(
+                "WARNING: --http \(http) serves every stored run (plans, URLs and headers included) to anyone who can reach it; prefer 127.0.0.1")
+        }
+        // Listening (or not) before the master starts: a port that is taken is the user's mistake.
+        let (bound, boundSink) = AsyncStream.makeStream(of: Result<Int, any Error>.self)
+        web = Task {
+            do {
+                try await server.run(host: webHost, port: webPort) { port in
+                    boundSink.yield(.success(port))
+                }
+            } catch {
+                boundSink.yield(.failure(error))
+            }
+            boundSink.finish()
+        }
+        var first = bound.makeAsyncIterator()
+        switch await first.next() {
+        case .success(let port):
+            logger.notice("http on \(webHost):\(port): live page, /runs/N, /api/runs, /metrics")
+        case .failure(let error):
+            throw fail("--http \(http): cannot listen there (\(error)); pick another address or port")
+        case nil:
+            throw fail("--http \(http): the web server stopped before it listened")
+        }
+    }
+    defer { web?.cancel() }
+
     let master = Master(configuration: configuration, store: store, logger: logger)
     let exit: Master.Exit
     do {
@@ -222,5 +263,28 @@ enum Console {
         }
         thread.start()
         return lines
+    }
+}
+
+/// `HOST:PORT` of `--http` (`[::1]:8089` for IPv6).
+func parseHTTPAddress(_ text: String) throws -> (String, Int) {
+    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+        throw fail("--http takes HOST:PORT, e.g. 127.0.0.1:8089 (got \"\(text)\")")
+    }
+    var host = String(text[..<colon])
+    if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    guard !host.isEmpty else { throw fail("--http takes HOST:PORT with a host, e.g. 127.0.0.1:8089 (got \"\(text)\")") }
+    return (host, port)
+}
+
+extension LiveRun {
+    init(_ progress: RunProgress) {
+        let seconds = progress.recentSeconds
+        self.init(
+            runId: progress.runId, elapsedSeconds: Double(progress.elapsed.nanoseconds) / 1e9, fraction: progress.fraction,
+            requests: progress.requests, failures: progress.failures,
+            requestsPerSecond: seconds > 0 ? Double(progress.recentRequests) / seconds : 0,
+            p50Ms: Double(progress.recentP50) / 1000, p99Ms: Double(progress.recentP99) / 1000,
+            running: progress.running, lost: progress.lost, ended: progress.ended?.rawValue)
     }
 }

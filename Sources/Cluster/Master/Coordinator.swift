@@ -136,6 +136,8 @@ actor Coordinator {
     private var live = LiveWindow(since: .now)
     /// Whether anyone asks for `progress`: only then are the windows' latencies merged for it.
     let tracksProgress: Bool
+    /// Told of every window newly stored in the current run (the metrics of `--http`).
+    let windowStored: (@Sendable (SummaryWindow) -> Void)?
     /// The last snapshot of the run that just ended, until `progress` gives it.
     private var endedProgress: RunProgress?
     private var run: RunTracker? {
@@ -195,9 +197,11 @@ actor Coordinator {
     init(
         store: RunStore, masterName: String, logger: Logger, events: AsyncStream<MasterEvent>.Continuation,
         slaveTimeout: Duration = .seconds(3), maxClockSkew: Duration = .seconds(60), plan: MasterPlan? = nil,
-        thresholds: [String] = [], tracksProgress: Bool = false, ingestQueue: Int = 8_192
+        thresholds: [String] = [], tracksProgress: Bool = false, ingestQueue: Int = 8_192,
+        windowStored: (@Sendable (SummaryWindow) -> Void)? = nil
     ) {
         self.tracksProgress = tracksProgress
+        self.windowStored = windowStored
         self.plan = plan
         self.thresholds = thresholds
         self.store = store
@@ -616,6 +620,7 @@ actor Coordinator {
         if inserted, run?.runId == window.runId {
             _ = run?.stored(window)
             if tracksProgress { live.add(window) }
+            windowStored?(window)
             if window.isFinal, let stored = run?.participants[window.slave]?.requests, stored != reportedTotal {
                 logger.warning(
                     "slave \(slave) reported \(reportedTotal) requests sent in run \(window.runId), \(stored) are stored; the report shows both")

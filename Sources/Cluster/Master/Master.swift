@@ -79,7 +79,7 @@ public struct Master: Sendable {
             store: store, masterName: configuration.name, logger: logger, events: eventSink,
             slaveTimeout: configuration.slaveTimeout, maxClockSkew: configuration.maxClockSkew, plan: configuration.plan,
             thresholds: configuration.thresholds, tracksProgress: configuration.progress != nil,
-            ingestQueue: configuration.ingestQueue)
+            ingestQueue: configuration.ingestQueue, windowStored: configuration.windowStored)
         let server = GRPCServer(
             transport: transport,
             services: [MasterService(coordinator: coordinator, maximumMessageBytes: configuration.maximumMessageBytes)],

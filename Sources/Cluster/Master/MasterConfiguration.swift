@@ -1,5 +1,6 @@
 import Engine
 import Protocol
+import Store
 
 /// Everything a master needs, with defaults; built from flags and `.env` by the command line.
 public struct MasterConfiguration: Sendable {
@@ -28,6 +29,8 @@ public struct MasterConfiguration: Sendable {
     /// Where progress goes every `progressInterval` (and once when a run ends), instead of the
     /// log: the command line's progress line.
     public var progress: (@Sendable (RunProgress) -> Void)?
+    /// Told of every window newly stored in the current run, after it is on disk.
+    public var windowStored: (@Sendable (SummaryWindow) -> Void)?
     /// How often the master sends each slave a heartbeat.
     public var heartbeatInterval: Duration = .seconds(1)
     /// A slave silent (or away) this long is declared lost.

@@ -1,0 +1,155 @@
+import Dispatch
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Report
+import Store
+import Synchronization
+
+/// Where the current run stands, for the live page: set once a second by the master.
+public struct LiveRun: Sendable, Encodable {
+    public var runId: Int64
+    public var elapsedSeconds: Double
+    /// 0...1, by tasks or by time.
+    public var fraction: Double
+    public var requests: UInt64
+    public var failures: UInt64
+    /// Of the windows stored in the last second.
+    public var requestsPerSecond: Double
+    public var p50Ms: Double
+    public var p99Ms: Double
+    public var running: Int
+    public var lost: Int
+    /// How it ended (`completed`, ...), or nil while it goes.
+    public var ended: String?
+
+    public init(
+        runId: Int64, elapsedSeconds: Double, fraction: Double, requests: UInt64, failures: UInt64,
+        requestsPerSecond: Double, p50Ms: Double, p99Ms: Double, running: Int, lost: Int, ended: String?
+    ) {
+        self.runId = runId
+        self.elapsedSeconds = elapsedSeconds
+        self.fraction = fraction
+        self.requests = requests
+        self.failures = failures
+        self.requestsPerSecond = requestsPerSecond
+        self.p50Ms = p50Ms
+        self.p99Ms = p99Ms
+        self.running = running
+        self.lost = lost
+        self.ended = ended
+    }
+}
+
+/// The master's web surface (`master --http ADDRESS:PORT`): the live page, every stored run as
+/// an HTML report and as JSON, and Prometheus metrics. It reads the database through a
+/// read-only connection of its own, off the master's threads: it never writes, and never holds
+/// up the gRPC work.
+public final class WebServer: Sendable {
+    let databasePath: String
+    public let metrics: RunMetrics
+    private let live = Mutex<LiveRun?>(nil)
+    let logger: Logger
+
+    public init(databasePath: String, metrics: RunMetrics = RunMetrics(), logger: Logger) {
+        self.databasePath = databasePath
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Where the current run stands (once a second).
+    public func update(_ run: LiveRun) {
+        live.withLock { $0 = run }
+        metrics.update(runId: run.runId, running: run.running, lost: run.lost)
+    }
+
+    var current: LiveRun? { live.withLock { $0 } }
+
+    /// Serves on `host:port` until cancelled; `listening` gets the port bound (port 0: any free one).
+    public func run(host: String, port: Int, listening: @escaping @Sendable (Int) async -> Void) async throws {
+        let router = Router()
+        router.get("/") { _, _ in try await self.html { try self.dashboard() } }
+        router.get("/runs/:id") { _, context in
+            let id = try context.parameters.require("id", as: Int64.self)
+            return try await self.html { try self.withStore { store in try HTMLReport(store: store, runId: id).html } }
+        }
+        router.get("/api/runs") { _, _ in
+            try await self.json { try self.withStore { try RunsList(store: $0).json } }
+        }
+        router.get("/api/runs/:id") { _, context in
+            let id = try context.parameters.require("id", as: Int64.self)
+            return try await self.json { try self.withStore { try RunReport(store: $0, runId: id).json } }
+        }
+        router.get("/api/live") { _, _ in self.liveEvents() }
+        router.get("/api/runs/current") { _, _ in
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            guard let run = self.current, let data = try? encoder.encode(run) else {
+                throw HTTPError(.notFound, message: "no run yet on this master")
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: self.metrics.exposition())))
+        }
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "goloadtest"),
+            onServerRunning: { channel in await listening(channel.localAddress?.port ?? port) },
+            logger: Logger(label: "goloadtest.http", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try await app.run()
+    }
+
+    /// A store opened read-only for one request, closed after.
+    func withStore<T>(_ body: (RunStore) throws -> T) throws -> T {
+        let store = try RunStore.openReadOnly(path: databasePath)
+        defer { store.close() }
+        return try body(store)
+    }
+
+    /// `body` on a thread of its own: reading a big run takes a while.
+    func offThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    func html(_ body: @escaping @Sendable () throws -> String) async throws -> Response {
+        try await respond(contentType: "text/html; charset=utf-8", body)
+    }
+
+    func json(_ body: @escaping @Sendable () throws -> String) async throws -> Response {
+        try await respond(contentType: "application/json", body)
+    }
+
+    private func respond(contentType: String, _ body: @escaping @Sendable () throws -> String) async throws -> Response {
+        do {
+            let text = try await offThread(body)
+            return Response(status: .ok, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: text)))
+        } catch let error as StoreError {
+            if case .unknownRun = error { throw HTTPError(.notFound, message: "\(error)") }
+            throw HTTPError(.serviceUnavailable, message: "\(error)")
+        } catch {
+            throw HTTPError(.internalServerError, message: "\(error)")
+        }
+    }
+
+    /// Server-sent events: where the current run stands, every second, until the client goes.
+    func liveEvents() -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: ResponseBody { writer in
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                while !Task.isCancelled {
+                    let data = (try? encoder.encode(self.current)) ?? Data("null".utf8)
+                    try await writer.write(ByteBuffer(string: "data: \(String(decoding: data, as: UTF8.self))\n\n"))
+                    try await Task.sleep(for: .seconds(1))
+                }
+                try await writer.finish(nil)
+            })
+    }
+}
