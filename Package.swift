@@ -165,6 +165,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Store", "TestKit"], swiftSettings: strict),
+        .testTarget(name: "WebMetricsTests", dependencies: ["Web", "Store"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
