@@ -56,11 +56,20 @@ public struct LatencyHistogram: Sendable, Equatable {
     /// it (as HdrHistogram's `valueAtPercentile`), clamped between the exact min and max; the
     /// mean counts each bucket at its middle.
     public func summary(percentiles: [Double]) -> (mean: Double, values: [UInt64]) {
+        Self.summary(
+            buckets: histogram.recordedValues().lazy.map { (histogram.lowestEquivalentForValue($0.value), $0.value, $0.count) },
+            total: histogram.totalCount, minimum: minMicroseconds, maximum: maxMicroseconds, percentiles: percentiles)
+    }
+
+    /// The summary of `total` latencies between `minimum` and `maximum`, given as their
+    /// non-empty buckets in order (lowest and highest equivalent values, count): one walk that
+    /// serves the dense histogram and the sparse one (`SparseLatency`) alike.
+    static func summary(
+        buckets: some Sequence<(lowest: UInt64, highest: UInt64, count: UInt64)>, total: UInt64, minimum: UInt64,
+        maximum: UInt64, percentiles: [Double]
+    ) -> (mean: Double, values: [UInt64]) {
         var values = [UInt64](repeating: 0, count: percentiles.count)
-        let total = histogram.totalCount
         guard total > 0 else { return (0, values) }
-        let minimum = minMicroseconds
-        let maximum = maxMicroseconds
         // The rank each percentile needs, as valueAtPercentile computes it.
         let ranks = percentiles.map { percentile -> UInt64 in
             let requested = Swift.min(Swift.max(percentile.nextDown, 0), 100)
@@ -70,11 +79,9 @@ public struct LatencyHistogram: Sendable, Equatable {
         var next = 0
         var cumulative: UInt64 = 0
         var sum: Double = 0
-        for bucket in histogram.recordedValues() {
-            let highest = bucket.value
-            let lowest = histogram.lowestEquivalentForValue(highest)
-            cumulative &+= bucket.count
-            sum += Double(lowest + (highest - lowest + 1) / 2) * Double(bucket.count)
+        for (lowest, highest, count) in buckets {
+            cumulative &+= count
+            sum += Double(lowest + (highest - lowest + 1) / 2) * Double(count)
             while next < order.count, ranks[order[next]] <= cumulative {
                 values[order[next]] = Swift.min(Swift.max(highest, minimum), maximum)
                 next += 1

@@ -77,36 +77,10 @@ public struct SparseLatency: Sendable {
 
     /// As `LatencyHistogram.summary(percentiles:)`: the mean and the latencies at `percentiles`.
     public func summary(percentiles: [Double]) -> (mean: Double, values: [UInt64]) {
-        var values = [UInt64](repeating: 0, count: percentiles.count)
-        guard count > 0 else { return (0, values) }
-        let ranks = percentiles.map { percentile -> UInt64 in
-            let requested = Swift.min(Swift.max(percentile.nextDown, 0), 100)
-            return Swift.max(1, UInt64((requested * Double(count) / 100).rounded(.up)))
-        }
-        let order = ranks.indices.sorted { ranks[$0] < ranks[$1] }
-        var next = 0
-        var cumulative: UInt64 = 0
-        var sum: Double = 0
-        for bucket in buckets {
-            let (lowest, bucketCount) = (bucket.value, bucket.count)
-            let highest = LatencyHistogram.layout.highestEquivalentForValue(lowest)
-            cumulative &+= bucketCount
-            sum += Double(lowest + (highest - lowest + 1) / 2) * Double(bucketCount)
-            while next < order.count, ranks[order[next]] <= cumulative {
-                values[order[next]] = Swift.min(Swift.max(highest, minimum), maximum)
-                next += 1
-            }
-        }
-        for (index, percentile) in percentiles.enumerated() {
-            if percentile <= 0 { values[index] = minimum }
-            if percentile >= 100 { values[index] = maximum }
-        }
-        while next < order.count {
-            values[order[next]] = maximum
-            next += 1
-        }
-        let mean = Swift.min(Swift.max(sum / Double(count), Double(minimum)), Double(maximum))
-        return (mean, values)
+        let layout = LatencyHistogram.layout
+        return LatencyHistogram.summary(
+            buckets: buckets.lazy.map { ($0.value, layout.highestEquivalentForValue($0.value), $0.count) }, total: count,
+            minimum: isEmpty ? 0 : minimum, maximum: maxMicroseconds, percentiles: percentiles)
     }
 
     public var maxMicroseconds: UInt64 { isEmpty ? 0 : maximum }

@@ -178,7 +178,10 @@ struct IngestTests {
         }
         #expect(status == 0, "\(stderr)")
         let seen = master.shared.seen.withLock { $0 }
-        #expect(seen.busy >= 3, "\(seen)")
+        // Told busy again and again for longer than its --reconnect-for (1 s), and never gave up.
+        let first = try #require(master.shared.firstPost.withLock { $0 })
+        let last = try #require(master.shared.lastBusy.withLock { $0 })
+        #expect(seen.busy >= 2 && last - first > .seconds(1), "\(seen), busy for \(last - first)")
         // Every window once, 0 to the final one.
         #expect(!seen.stored.isEmpty && seen.stored == Array(0..<UInt64(seen.stored.count)), "\(seen)")
         #expect(seen.finalSeq == seen.stored.last, "\(seen)")
@@ -208,6 +211,7 @@ struct BusyMaster: FakeMasterService {
     final class Shared: Sendable {
         let seen = Mutex(Seen())
         let firstPost = Mutex<ContinuousClock.Instant?>(nil)
+        let lastBusy = Mutex<ContinuousClock.Instant?>(nil)
     }
 
     let busyFor: Duration
@@ -240,6 +244,7 @@ struct BusyMaster: FakeMasterService {
         }
         guard now - first >= busyFor else {
             shared.seen.withLock { $0.busy += 1 }
+            shared.lastBusy.withLock { $0 = now }
             var metadata = Metadata()
             metadata.addString("1", forKey: busyMetadataKey)
             throw RPCError(code: .unavailable, message: "the master is busy", metadata: metadata)

@@ -6,23 +6,8 @@ import Testing
 
 @Suite("HTML report")
 struct HTMLReportTests {
-    /// Slave i's window k starts at i + k seconds: 20 windows each, seeded latencies, some 503s.
     func seededRun(seed: UInt64, slaves: [String], in store: RunStore) async throws -> (Int64, [(SummaryWindow, [UInt64])]) {
-        var random = SplitMix64(seed: seed)
-        let runId = try await store.createRun(master: "m", slaves: slaves.map { ($0, Fixture.plan) }, startedAt: Fixture.t0)
-        var windows: [(SummaryWindow, [UInt64])] = []
-        for (index, slave) in slaves.enumerated() {
-            for seq in 0..<20 {
-                let latencies = (0..<Int.random(in: 0...80, using: &random)).map { _ in random.latency() }
-                let failed = UInt64.random(in: 0...UInt64(latencies.count) / 3, using: &random)
-                let window = Fixture.window(
-                    runId, slave, seq: UInt64(seq), startSecond: Int64(index + seq), latencies: latencies,
-                    codes: [200: UInt64(latencies.count) - failed, 503: failed], isFinal: seq == 19)
-                try await store.recordWindow(window)
-                windows.append((window, latencies))
-            }
-        }
-        return (runId, windows)
+        try await Fixture.seededRun(seed: seed, slaves: slaves, in: store)
     }
 
     @Test("the run's points are its timeline; each slave's points add up to its row; codes add up to the run's")

@@ -45,6 +45,27 @@ enum Fixture {
             statusCodes: codes, errors: errors, latency: LatencyHistogram(latencies), isFinal: isFinal)
     }
 
+    /// A run of `slaves`, 20 one-second windows each with seeded latencies (some of them 503s);
+    /// slave i's window k starts at i + k seconds, so windows of different slaves share
+    /// buckets. Also returns every window with its latencies.
+    static func seededRun(seed: UInt64, slaves: [String], in store: RunStore) async throws -> (Int64, [(SummaryWindow, [UInt64])]) {
+        var random = SplitMix64(seed: seed)
+        let runId = try await store.createRun(master: "m", slaves: slaves.map { ($0, plan) }, startedAt: t0)
+        var windows: [(SummaryWindow, [UInt64])] = []
+        for (index, slave) in slaves.enumerated() {
+            for seq in 0..<20 {
+                let latencies = (0..<Int.random(in: 0...80, using: &random)).map { _ in random.latency() }
+                let failed = UInt64.random(in: 0...UInt64(latencies.count) / 3, using: &random)
+                let window = Self.window(
+                    runId, slave, seq: UInt64(seq), startSecond: Int64(index + seq), latencies: latencies,
+                    codes: [200: UInt64(latencies.count) - failed, 503: failed], isFinal: seq == 19)
+                try await store.recordWindow(window)
+                windows.append((window, latencies))
+            }
+        }
+        return (runId, windows)
+    }
+
     /// Every stored window of a run, by slave then seq.
     static func windows(_ store: RunStore, run runId: Int64) throws -> [SummaryWindow] {
         var windows: [SummaryWindow] = []

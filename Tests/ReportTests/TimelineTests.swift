@@ -5,25 +5,8 @@ import Testing
 
 @Suite("Timeline")
 struct TimelineTests {
-    /// 3 slaves × 20 one-second windows with seeded latencies; slave i's window k starts at
-    /// i + k seconds (so windows of different slaves share buckets). Also returns every window.
     func seededRun(seed: UInt64, in store: RunStore) async throws -> (Int64, [(SummaryWindow, [UInt64])]) {
-        var random = SplitMix64(seed: seed)
-        let runId = try await store.createRun(
-            master: "m", slaves: ["s1", "s2", "s3"].map { ($0, Fixture.plan) }, startedAt: Fixture.t0)
-        var windows: [(SummaryWindow, [UInt64])] = []
-        for (index, slave) in ["s1", "s2", "s3"].enumerated() {
-            for seq in 0..<20 {
-                let latencies = (0..<Int.random(in: 0...80, using: &random)).map { _ in random.latency() }
-                let failed = UInt64.random(in: 0...UInt64(latencies.count) / 3, using: &random)
-                let window = Fixture.window(
-                    runId, slave, seq: UInt64(seq), startSecond: Int64(index + seq), latencies: latencies,
-                    codes: [200: UInt64(latencies.count) - failed, 503: failed], isFinal: seq == 19)
-                try await store.recordWindow(window)
-                windows.append((window, latencies))
-            }
-        }
-        return (runId, windows)
+        try await Fixture.seededRun(seed: seed, slaves: ["s1", "s2", "s3"], in: store)
     }
 
     @Test(

@@ -131,8 +131,7 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
         }
         var options = CallOptions.defaults
         options.timeout = .seconds(10)
-        var failingSince: ContinuousClock.Instant?
-        var delay = Duration.milliseconds(100)
+        var retry = Retry(giveUpAfter: configuration.reconnectFor)
         var batch = Result_SummaryBatch()
         batch.summaries = messages
         while true {
@@ -145,9 +144,7 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
                 for message in messages { try await post(message) }
                 return
             } catch let error as RPCError where Self.isBusy(error) {
-                failingSince = nil
-                if Task.isCancelled { throw CancellationError() }
-                try await Task.sleep(for: .milliseconds(Int64.random(in: 50...250)))
+                try await retry.busy()
                 continue
             } catch let error as RPCError where Self.isFinalRefusal(error.code) {
                 // Refused as a batch (too large for this master, ...): each on its own says
@@ -155,17 +152,8 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
                 for message in messages { try await post(message) }
                 return
             } catch {
-                let now = ContinuousClock.now
-                let since = failingSince ?? now
-                failingSince = since
-                guard now - since < configuration.reconnectFor else {
-                    throw ClusterError(
-                        .masterWentAway,
-                        "could not deliver windows \(messages[0].seq)–\(messages[messages.count - 1].seq) of run \(messages[0].runID) for \(configuration.reconnectFor): \(error)")
-                }
-                if Task.isCancelled { throw CancellationError() }
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(1))
+                try await retry.failed(
+                    "windows \(messages[0].seq)–\(messages[messages.count - 1].seq) of run \(messages[0].runID)", error)
                 continue
             }
             guard answer.outcomes.count == messages.count else {
@@ -189,6 +177,39 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
         }
     }
 
+    /// When to post again after a failed delivery: backoff from 100 ms to 1 s; given up once the
+    /// master has been away for `giveUpAfter` in a row.
+    struct Retry {
+        let giveUpAfter: Duration
+        var failingSince: ContinuousClock.Instant?
+        var delay = Duration.milliseconds(100)
+
+        init(giveUpAfter: Duration) {
+            self.giveUpAfter = giveUpAfter
+        }
+
+        /// The master is there but has too many windows waiting: not a master away. Comes
+        /// again after a while that spreads the slaves it told the same.
+        mutating func busy() async throws {
+            failingSince = nil
+            if Task.isCancelled { throw CancellationError() }
+            try await Task.sleep(for: .milliseconds(Int64.random(in: 50...250)))
+        }
+
+        /// `what` could not be delivered: waits for the next try, or gives up.
+        mutating func failed(_ what: @autoclosure () -> String, _ error: any Error) async throws {
+            let now = ContinuousClock.now
+            let since = failingSince ?? now
+            failingSince = since
+            guard now - since < giveUpAfter else {
+                throw ClusterError(.masterWentAway, "could not deliver \(what()) for \(giveUpAfter): \(error)")
+            }
+            if Task.isCancelled { throw CancellationError() }
+            try await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(1))
+        }
+    }
+
     /// A master's answer that it has too many windows waiting: it is alive, come again shortly.
     static func isBusy(_ error: RPCError) -> Bool {
         error.code == .unavailable && error.metadata[stringValues: busyMetadataKey].contains(where: { _ in true })
@@ -198,8 +219,7 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
     private func post(_ message: Result_Summary) async throws {
         var options = CallOptions.defaults
         options.timeout = .seconds(10)
-        var failingSince: ContinuousClock.Instant?
-        var delay = Duration.milliseconds(100)
+        var retry = Retry(giveUpAfter: configuration.reconnectFor)
         while true {
             do {
                 _ = try await master.postSummary(message, metadata: slave.metadata, options: options)
@@ -213,23 +233,9 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
                     "the master refused window \(message.seq) of run \(message.runID) for good (\(error.code): \(error.message)); \(refused) window(s) refused so far")
                 return
             } catch let error as RPCError where Self.isBusy(error) {
-                // The master is there but has too many windows waiting: not a master away.
-                // Come again after a while that spreads the slaves it told the same.
-                failingSince = nil
-                if Task.isCancelled { throw CancellationError() }
-                try await Task.sleep(for: .milliseconds(Int64.random(in: 50...250)))
+                try await retry.busy()
             } catch {
-                let now = ContinuousClock.now
-                let since = failingSince ?? now
-                failingSince = since
-                guard now - since < configuration.reconnectFor else {
-                    throw ClusterError(
-                        .masterWentAway,
-                        "could not deliver window \(message.seq) of run \(message.runID) for \(configuration.reconnectFor): \(error)")
-                }
-                if Task.isCancelled { throw CancellationError() }
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(1))
+                try await retry.failed("window \(message.seq) of run \(message.runID)", error)
             }
         }
     }
