@@ -31,7 +31,10 @@ extension WebServer {
             </style></head>
             <body>
             <h1>goloadtest</h1>
-            <section id="live"><h2 id="live-title">No run yet</h2>
+            <section id="live"><h2 id="live-title">No run since this master started</h2>
+            <p><button id="start" type="button">Start a run</button> <button id="stop" type="button">Stop the run</button>
+            <input id="token" type="password" placeholder="token, if the master has one" autocomplete="off">
+            <span id="control-answer"></span></p>
             <dl>
             <dt>requests</dt><dt>req/s (last second)</dt><dt>errors</dt><dt>p50 / p99 ms</dt><dt>slaves running / lost</dt>
             <dd id="requests">–</dd><dd id="rps">–</dd><dd id="errors">–</dd><dd id="latency">–</dd><dd id="slaves">–</dd>
@@ -77,6 +80,19 @@ extension WebServer {
             path(function (p) { return p.requestsPerSecond; }, max, "#111", "requests/s");
             path(function (p) { return p.p99Ms; }, maxP, "#d62728", "p99 ms");
           }
+          function control(path) {
+            var token = document.getElementById("token").value;
+            var headers = token ? { Authorization: "Bearer " + token } : {};
+            fetch(path, { method: "POST", headers: headers }).then(function (response) {
+              return response.json().then(function (body) {
+                set("control-answer", response.ok
+                  ? (body.started ? "run " + body.runId + " started" : "stopping run " + body.runId)
+                  : (body.error && body.error.message) || ("HTTP " + response.status));
+              });
+            }).catch(function (error) { set("control-answer", String(error)); });
+          }
+          document.getElementById("start").addEventListener("click", function () { control("/api/runs"); });
+          document.getElementById("stop").addEventListener("click", function () { control("/api/runs/current/stop"); });
           var events = new EventSource("/api/live");
           events.onmessage = function (message) {
             var run = JSON.parse(message.data);

@@ -43,6 +43,26 @@ public struct LiveRun: Sendable, Encodable {
     }
 }
 
+/// What a start or a stop from the page came to.
+public enum RunControlAnswer: Sendable, Equatable {
+    case started(runId: Int64)
+    case stopping(runId: Int64)
+    /// Why not (a run is going, no slave is connected, no run is going).
+    case refused(String)
+}
+
+/// A request's context, with the address it came from (only loopback may start or stop runs
+/// on a master without a token).
+public struct WebRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
+
 /// The master's web surface (`master --http ADDRESS:PORT`): the live page, every stored run as
 /// an HTML report and as JSON, and Prometheus metrics. It reads the database through a
 /// read-only connection of its own, off the master's threads: it never writes, and never holds
@@ -52,10 +72,19 @@ public final class WebServer: Sendable {
     public let metrics: RunMetrics
     private let live = Mutex<LiveRun?>(nil)
     let logger: Logger
+    /// Starts (true) or stops (false) a run; nil: the page cannot.
+    let control: (@Sendable (_ start: Bool) async -> RunControlAnswer)?
+    /// The master's token: starts and stops must present it (`Authorization: Bearer …`).
+    let token: String?
 
-    public init(databasePath: String, metrics: RunMetrics = RunMetrics(), logger: Logger) {
+    public init(
+        databasePath: String, metrics: RunMetrics = RunMetrics(), token: String? = nil,
+        control: (@Sendable (_ start: Bool) async -> RunControlAnswer)? = nil, logger: Logger
+    ) {
         self.databasePath = databasePath
         self.metrics = metrics
+        self.token = token
+        self.control = control
         self.logger = logger
     }
 
@@ -69,7 +98,7 @@ public final class WebServer: Sendable {
 
     /// Serves on `host:port` until cancelled; `listening` gets the port bound (port 0: any free one).
     public func run(host: String, port: Int, listening: @escaping @Sendable (Int) async -> Void) async throws {
-        let router = Router()
+        let router = Router(context: WebRequestContext.self)
         router.get("/") { _, _ in try await self.html { try self.dashboard() } }
         router.get("/runs/:id") { _, context in
             let id = try context.parameters.require("id", as: Int64.self)
@@ -91,6 +120,8 @@ public final class WebServer: Sendable {
             }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
+        router.post("/api/runs") { request, context in try await self.runControl(start: true, request, context) }
+        router.post("/api/runs/current/stop") { request, context in try await self.runControl(start: false, request, context) }
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -101,6 +132,38 @@ public final class WebServer: Sendable {
             onServerRunning: { channel in await listening(channel.localAddress?.port ?? port) },
             logger: Logger(label: "goloadtest.http", factory: { _ in SwiftLogNoOpLogHandler() }))
         try await app.run()
+    }
+
+    /// Who may start and stop runs: with a token, whoever presents it; without one, only this
+    /// machine (loopback).
+    func authorize(_ request: Request, _ context: WebRequestContext) throws {
+        if let token {
+            let presented = request.headers[.authorization] ?? ""
+            guard presented.hasPrefix("Bearer "), Token.matches(String(presented.dropFirst(7)), token) else {
+                throw HTTPError(.unauthorized, message: "this master has a token: send Authorization: Bearer TOKEN")
+            }
+            return
+        }
+        guard let address = context.remoteAddress?.ipAddress, Self.isLoopback(address) else {
+            throw HTTPError(
+                .forbidden, message: "this master has no token: runs are started and stopped only from this machine (loopback)")
+        }
+    }
+
+    static func isLoopback(_ address: String) -> Bool {
+        address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127.")
+    }
+
+    func runControl(start: Bool, _ request: Request, _ context: WebRequestContext) async throws -> Response {
+        try authorize(request, context)
+        guard let control else { throw HTTPError(.notFound, message: "this master does not take runs from the page") }
+        let (status, body): (HTTPResponse.Status, String)
+        switch await control(start) {
+        case .started(let runId): (status, body) = (.created, "{\"runId\":\(runId),\"started\":true}")
+        case .stopping(let runId): (status, body) = (.accepted, "{\"runId\":\(runId),\"stopping\":true}")
+        case .refused(let reason): throw HTTPError(.conflict, message: reason)
+        }
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
     /// A store opened read-only for one request, closed after.

@@ -180,8 +180,21 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
     try options.thresholds.configure(&configuration, store: store)
 
     var web: Task<Void, Never>?
+    let (controls, controlSink) = AsyncStream.makeStream(of: RunControlRequest.self)
     if let http = options.http, let (webHost, webPort) = webAddress {
-        let server = WebServer(databasePath: options.db, logger: logger)
+        let server = WebServer(
+            databasePath: options.db, token: configuration.token,
+            control: { start in
+                await withCheckedContinuation { continuation in
+                    controlSink.yield(RunControlRequest(action: start ? .start : .stop) { answer in
+                        switch answer {
+                        case .started(let runId): continuation.resume(returning: .started(runId: runId))
+                        case .stopping(let runId): continuation.resume(returning: .stopping(runId: runId))
+                        case .refused(let reason): continuation.resume(returning: .refused(reason))
+                        }
+                    })
+                }
+            }, logger: logger)
         let line = configuration.progress
         configuration.progress = { progress in
             line?(progress)
@@ -222,6 +235,7 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
         exit = try await master.run(
             console: Console.lines(),
             interrupts: Signals.interrupts(),
+            controls: controls,
             say: { Output.line($0) },
             runFinished: { runId, _ in
                 do {

@@ -143,3 +143,74 @@ struct WebTests {
         }
     }
 }
+
+extension WebTests {
+    static func post(_ port: Int, _ path: String, token: String? = nil) async throws -> (status: Int, body: String) {
+        var request = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(port)\(path)")))
+        request.httpMethod = "POST"
+        request.timeoutInterval = 30
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return (try #require(response as? HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
+    }
+}
+
+@Suite("master --http: starting and stopping runs", .serialized)
+struct WebControlTests {
+    @Test("with a token: refused without it or with another, a run started with it, a second start refused, the run stopped")
+    func withToken() async throws {
+        let folder = try TemporaryDirectory()
+        let (target, targetPort) = try await startTarget(in: folder.url)
+        defer { target.terminate() }
+        let environment = ["GOLOADTEST_TOKEN": "s3cret"]
+        let (master, port) = try await startMaster(
+            ["--http", "127.0.0.1:0", "--db", "runs.db", "--url", "http://127.0.0.1:\(targetPort)/", "--duration", "60s", "--rate", "100"],
+            in: folder.url, environment: environment)
+        defer { master.terminate() }
+        let web = try #require(Int(try await master.waitForStderr(#"http on 127\.0\.0\.1:(\d+)"#)))
+        let slave = try ChildProcess(["slave", "--master", "127.0.0.1:\(port)", "--name", "s1"], in: folder.url, environment: environment)
+        defer { slave.terminate() }
+        _ = try await master.waitForStderr("slave s1 connected")
+
+        let without = try await WebTests.post(web, "/api/runs")
+        #expect(without.status == 401 && without.body.contains("Authorization: Bearer"), "\(without)")
+        #expect(try await WebTests.post(web, "/api/runs", token: "guess").status == 401)
+        #expect(try await WebTests.post(web, "/api/runs/current/stop", token: "guess").status == 401)
+        #expect(!master.stderr.contains("run 1 started"), "a refused start started a run")
+
+        let started = try await WebTests.post(web, "/api/runs", token: "s3cret")
+        #expect(started.status == 201 && started.body == #"{"runId":1,"started":true}"#, "\(started)")
+        let again = try await WebTests.post(web, "/api/runs", token: "s3cret")
+        #expect(again.status == 409 && again.body.contains("still going"), "\(again)")
+        _ = try await master.waitForStderr("run 1 started")
+        try await Task.sleep(for: .seconds(1))
+        let stopped = try await WebTests.post(web, "/api/runs/current/stop", token: "s3cret")
+        #expect(stopped.status == 202 && stopped.body == #"{"runId":1,"stopping":true}"#, "\(stopped)")
+        _ = try await master.waitForStderr("run 1 (aborted|completed)")
+        let report = try await WebTests.get(web, "/api/runs/1")
+        #expect(report.body.contains(#""status" : "aborted""#), "\(report.body.prefix(400))")
+        let none = try await WebTests.post(web, "/api/runs/current/stop", token: "s3cret")
+        #expect(none.status == 409 && none.body.contains("no run is going"), "\(none)")
+    }
+
+    @Test("without a token: this machine may start a run (the address is loopback)")
+    func loopbackWithoutToken() async throws {
+        let folder = try TemporaryDirectory()
+        let (target, targetPort) = try await startTarget(in: folder.url)
+        defer { target.terminate() }
+        let (master, port) = try await startMaster(
+            ["--http", "127.0.0.1:0", "--db", "runs.db", "--url", "http://127.0.0.1:\(targetPort)/", "--tasks", "100"],
+            in: folder.url)
+        defer { master.terminate() }
+        let web = try #require(Int(try await master.waitForStderr(#"http on 127\.0\.0\.1:(\d+)"#)))
+        // No slave connected: refused, with the master's reason.
+        let empty = try await WebTests.post(web, "/api/runs")
+        #expect(empty.status == 409 && empty.body.contains("slave"), "\(empty)")
+        let slave = try ChildProcess(["slave", "--master", "127.0.0.1:\(port)", "--name", "s1"], in: folder.url)
+        defer { slave.terminate() }
+        _ = try await master.waitForStderr("slave s1 connected")
+        let started = try await WebTests.post(web, "/api/runs")
+        #expect(started.status == 201 && started.body == #"{"runId":1,"started":true}"#, "\(started)")
+        _ = try await master.waitForStderr("run 1 completed")
+    }
+}

@@ -1,6 +1,6 @@
 import Store
 import Testing
-import Web
+@testable import Web
 
 @Suite("RunMetrics")
 struct RunMetricsTests {
@@ -41,5 +41,18 @@ struct RunMetricsTests {
         #expect(sample(later, #"goloadtest_slaves{state="running"}"#) == 3)
         #expect(sample(later, #"goloadtest_slaves{state="lost"}"#) == 1)
         #expect(sample(later, "goloadtest_run_id") == 8)
+    }
+}
+
+@Suite("Web: who may start runs")
+struct WebAuthorizationTests {
+    @Test("loopback is 127.0.0.0/8, ::1 and IPv4-mapped 127.x; nothing else")
+    func loopback() {
+        for address in ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"] {
+            #expect(WebServer.isLoopback(address), "\(address)")
+        }
+        for address in ["10.0.0.1", "192.168.1.2", "::", "fe80::1", "::ffff:10.0.0.1", "1270.0.0.1", ""] {
+            #expect(!WebServer.isLoopback(address), "\(address)")
+        }
     }
 }

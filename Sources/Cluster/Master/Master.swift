@@ -40,6 +40,7 @@ public struct Master: Sendable {
     public func run(
         console: AsyncStream<String>,
         interrupts: AsyncStream<Void> = AsyncStream { $0.finish() },
+        controls: AsyncStream<RunControlRequest> = AsyncStream { $0.finish() },
         say: @escaping @Sendable (String) -> Void,
         listening: @escaping @Sendable (Int) -> Void = { _ in },
         runFinished: @escaping @Sendable (Int64, RunStatus) async -> Void
@@ -61,7 +62,7 @@ public struct Master: Sendable {
                 }
             })
         return try await run(
-            transport: transport, console: console, interrupts: interrupts, say: say, listening: listening,
+            transport: transport, console: console, interrupts: interrupts, controls: controls, say: say, listening: listening,
             runFinished: runFinished)
     }
 
@@ -70,6 +71,7 @@ public struct Master: Sendable {
         transport: Transport,
         console: AsyncStream<String>,
         interrupts: AsyncStream<Void> = AsyncStream { $0.finish() },
+        controls: AsyncStream<RunControlRequest> = AsyncStream { $0.finish() },
         say: @escaping @Sendable (String) -> Void,
         listening: @escaping @Sendable (Int) -> Void = { _ in },
         runFinished: @escaping @Sendable (Int64, RunStatus) async -> Void
@@ -109,7 +111,8 @@ public struct Master: Sendable {
             }
             let loop = MasterLoop(
                 configuration: configuration, coordinator: coordinator, logger: logger, say: say, runFinished: runFinished)
-            let exit = await loop.run(console: console, interrupts: interrupts, events: events, recovered: recovered)
+            let exit = await loop.run(
+                console: console, interrupts: interrupts, events: events, controls: controls, recovered: recovered)
 
             await coordinator.shutdown(message: "master \(configuration.name) ended the session")
             server.beginGracefulShutdown()

@@ -17,6 +17,7 @@ struct MasterLoop: Sendable {
     private enum Input: Sendable {
         case line(String)
         case consoleClosed
+        case control(RunControlRequest)
         case interrupt
         case event(MasterEvent)
         case tick
@@ -32,7 +33,7 @@ struct MasterLoop: Sendable {
 
     func run(
         console: AsyncStream<String>, interrupts: AsyncStream<Void>, events: AsyncStream<MasterEvent>,
-        recovered: Int64?
+        controls: AsyncStream<RunControlRequest>, recovered: Int64?
     ) async -> Master.Exit {
         let (inputs, sink) = AsyncStream.makeStream(of: Input.self)
         return await withTaskGroup(of: Void.self) { group in
@@ -42,6 +43,9 @@ struct MasterLoop: Sendable {
             }
             group.addTask {
                 for await _ in interrupts { sink.yield(.interrupt) }
+            }
+            group.addTask {
+                for await request in controls { sink.yield(.control(request)) }
             }
             group.addTask {
                 for await event in events { sink.yield(.event(event)) }
@@ -122,6 +126,23 @@ struct MasterLoop: Sendable {
                     break
                 case .unknown(let word):
                     say("unknown command \"\(word)\"; type help for the list")
+                }
+
+            case .control(let request):
+                switch request.action {
+                case .start:
+                    do {
+                        let runId = try await coordinator.startRun()
+                        request.reply(.started(runId: runId))
+                    } catch {
+                        request.reply(.refused(error.description))
+                    }
+                case .stop:
+                    if let runId = await stop("stopped from the web page") {
+                        request.reply(.stopping(runId: runId))
+                    } else {
+                        request.reply(.refused("no run is going"))
+                    }
                 }
 
             case .consoleClosed:

@@ -185,19 +185,6 @@ struct TokenInterceptor: ServerInterceptor {
         self.logger = logger
     }
 
-    /// Whether `presented` equals the token, in time that depends only on their lengths.
-    static func matches(_ presented: String, _ token: String) -> Bool {
-        let a = Array(presented.utf8)
-        let b = Array(token.utf8)
-        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
-        for index in 0..<max(a.count, b.count) {
-            let x = index < a.count ? a[index] : 0
-            let y = index < b.count ? b[index] : 0
-            difference |= x ^ y
-        }
-        return difference == 0 && a.count == b.count
-    }
-
     private func refused(_ why: String, context: ServerContext) {
         let line = refusals.note("\(why) from \(context.remotePeer) (\(context.descriptor.method))")
         if let line { logger.warning("refused: \(line)") }
@@ -215,7 +202,7 @@ struct TokenInterceptor: ServerInterceptor {
                 code: .unauthenticated,
                 message: "this master requires a token: set GOLOADTEST_TOKEN (environment or .env) or pass --token")
         }
-        guard Self.matches(presented, token) else {
+        guard Token.matches(presented, token) else {
             refused("a call with a wrong token", context: context)
             throw RPCError(code: .unauthenticated, message: "wrong token: use the master's GOLOADTEST_TOKEN")
         }
