@@ -214,3 +214,61 @@ struct WebControlTests {
         _ = try await master.waitForStderr("run 1 completed")
     }
 }
+
+@Suite("master --http scraped by a real Prometheus", .serialized)
+struct PrometheusScrapeTests {
+    @Test("Prometheus (Debian's) scrapes the master every second during a run; its query API returns the stored request total")
+    func scraped() async throws {
+        let folder = try TemporaryDirectory()
+        let (target, targetPort) = try await startTarget(in: folder.url)
+        defer { target.terminate() }
+        let (master, port) = try await startMaster(
+            [
+                "--http", "127.0.0.1:0", "--expect-slaves", "1", "--slave-timeout", "60s", "--db", "runs.db",
+                "--url", "http://127.0.0.1:\(targetPort)/", "--duration", "6s", "--rate", "200",
+            ], in: folder.url)
+        defer { master.terminate() }
+        let web = try #require(Int(try await master.waitForStderr(#"http on 127\.0\.0\.1:(\d+)"#)))
+        let prometheusPort = try freePort()
+        try """
+            global:
+              scrape_interval: 1s
+            scrape_configs:
+              - job_name: goloadtest
+                static_configs:
+                  - targets: ["127.0.0.1:\(web)"]
+            """.write(toFile: folder.path("prometheus.yml"), atomically: true, encoding: .utf8)
+        let prometheus = try ChildProcess(
+            [
+                "--config.file=prometheus.yml", "--storage.tsdb.path=tsdb", "--web.listen-address=127.0.0.1:\(prometheusPort)",
+                "--log.level=warn",
+            ], in: folder.url, executable: URL(fileURLWithPath: "/usr/bin/prometheus"))
+        defer { prometheus.terminate() }
+        let slave = try ChildProcess(["slave", "--master", "127.0.0.1:\(port)", "--name", "s1"], in: folder.url)
+        defer { slave.terminate() }
+        _ = try await master.waitForStderr("run 1 started")
+        try await Task.sleep(for: .seconds(3))
+        // Nothing more arrives; a few scrapes later Prometheus holds what is stored.
+        slave.send(SIGSTOP)
+        try await Task.sleep(for: .seconds(3))
+        let cli = try await ChildProcess.run(["report", "--run", "1", "--format", "csv", "--db", "runs.db"], in: folder.url)
+        let totalRow = try #require(cli.stdout.components(separatedBy: "\r\n").first { $0.hasPrefix("1,total,") })
+        let stored = try #require(Int(totalRow.split(separator: ",", omittingEmptySubsequences: false)[5]))
+        #expect(stored > 0)
+        var value: Int?
+        for _ in 0..<40 where value != stored {
+            let query = "http://127.0.0.1:\(prometheusPort)/api/v1/query?query=sum(goloadtest_requests_total)"
+            if let (data, _) = try? await URLSession.shared.data(from: try #require(URL(string: query))),
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let result = (object["data"] as? [String: Any])?["result"] as? [[String: Any]],
+                let sample = result.first?["value"] as? [Any], let text = sample.last as? String
+            {
+                value = Int(text)
+            }
+            if value != stored { try await Task.sleep(for: .milliseconds(500)) }
+        }
+        #expect(value == stored, "Prometheus says \(String(describing: value)), the database \(stored); prometheus: \(prometheus.stderr.suffix(800))")
+        slave.send(SIGCONT)
+        #expect(try await master.waitForExit(timeout: .seconds(60)) == 0, "\(master.stderr)")
+    }
+}
