@@ -7,9 +7,10 @@ GENERATED := Sources/Protocol
 
 # What the build and the tests need from Debian: SQLite's headers for GRDB, the sqlite3
 # command the fault-tolerance tests use to damage and check database files, and nginx and
-# openssl for the HTTPS and HTTP/2 target tests (certificates are made by the tests), and
-# prometheus for `promtool check metrics` on the master's /metrics.
-DEBS := libsqlite3-dev sqlite3 nginx-light openssl prometheus
+# openssl for the HTTPS and HTTP/2 target tests (certificates are made by the tests),
+# prometheus for `promtool check metrics` on the master's /metrics and a real scrape, and
+# chromium to draw the HTML report in a real browser.
+DEBS := libsqlite3-dev sqlite3 nginx-light openssl prometheus chromium
 deps:
 	@dpkg -s $(DEBS) >/dev/null 2>&1 || { \
 	  echo "installing $(DEBS)"; \
@@ -34,7 +35,7 @@ TIMED := LoadShapeTests|LostSlaveTests|FaultToleranceTests|NoHangTests|DurationT
 
 # Suites that start many processes (masters, slaves, nginx) run in a pass of their own, so that
 # the in-process suites of the first pass do not share the two cores with dozens of processes.
-PROCESSES := IngestTests|WebTests|WebControlTests|PrometheusScrapeTests|MasterPlanTests|HostilePlanTests|ThresholdGateTests|ExpectStatusTests|HTTP2TargetTests|StreamLimitTests|TargetsFileRunTests|ProgressLineTests
+PROCESSES := BrowserTests|IngestTests|WebTests|WebControlTests|PrometheusScrapeTests|MasterPlanTests|HostilePlanTests|ThresholdGateTests|ExpectStatusTests|HTTP2TargetTests|StreamLimitTests|TargetsFileRunTests|ProgressLineTests
 
 # Full runs on the in-process transport, whose slaves reconnect after 3 s without a word from the
 # master: they go with the process suites, not beside the report suites of the first pass, whose

@@ -32,9 +32,10 @@ extension WebServer {
             <body>
             <h1>goloadtest</h1>
             <section id="live"><h2 id="live-title">No run since this master started</h2>
-            <p><button id="start" type="button">Start a run</button> <button id="stop" type="button">Stop the run</button>
+            <form id="control" onsubmit="return false"><button id="start" type="button">Start a run</button>
+            <button id="stop" type="button">Stop the run</button>
             <input id="token" type="password" placeholder="token, if the master has one" autocomplete="off">
-            <span id="control-answer"></span></p>
+            <span id="control-answer"></span></form>
             <dl>
             <dt>requests</dt><dt>req/s (last second)</dt><dt>errors</dt><dt>p50 / p99 ms</dt><dt>slaves running / lost</dt>
             <dd id="requests">–</dd><dd id="rps">–</dd><dd id="errors">–</dd><dd id="latency">–</dd><dd id="slaves">–</dd>
