@@ -35,17 +35,21 @@ TIMED := LoadShapeTests|LostSlaveTests|FaultToleranceTests|NoHangTests|DurationT
 
 # Suites that start many processes (masters, slaves, nginx) run in a pass of their own, so that
 # the in-process suites of the first pass do not share the two cores with dozens of processes.
-PROCESSES := BrowserTests|IngestTests|WebTests|WebControlTests|PrometheusScrapeTests|MasterPlanTests|HostilePlanTests|ThresholdGateTests|ExpectStatusTests|HTTP2TargetTests|StreamLimitTests|TargetsFileRunTests|ProgressLineTests
+PROCESSES := IngestTests|WebTests|WebControlTests|MasterPlanTests|HostilePlanTests|ThresholdGateTests|ExpectStatusTests|HTTP2TargetTests|StreamLimitTests|TargetsFileRunTests|ProgressLineTests
 
 # Full runs on the in-process transport, whose slaves reconnect after 3 s without a word from the
 # master: they go with the process suites, not beside the report suites of the first pass, whose
 # synchronous work can hold this process's two task threads for seconds.
 LIVE := FullRunInProcessTests
 
+# A browser and a Prometheus server: heavy processes of their own, run apart.
+HEAVY := BrowserTests|PrometheusScrapeTests
+
 test: deps hosts
 	$(SWIFT) build --product goloadtest
-	$(SWIFT) test --skip "$(TIMED)|$(PROCESSES)|$(LIVE)"
+	$(SWIFT) test --skip "$(TIMED)|$(PROCESSES)|$(LIVE)|$(HEAVY)"
 	$(SWIFT) test --skip-build --filter "$(PROCESSES)|$(LIVE)"
+	$(SWIFT) test --skip-build --filter "$(HEAVY)"
 	$(SWIFT) test --skip-build --filter "LoadShapeTests|LostSlaveTests"
 	$(SWIFT) test --skip-build --filter "NoHangTests|DurationTests|AbortOnFailTests|RampTests|HeartbeatSpreadTests"
 	$(SWIFT) test --skip-build --filter FaultToleranceTests
