@@ -94,7 +94,7 @@ let package = Package(
         .target(
             name: "Web",
             dependencies: [
-                "Store", "Report",
+                "Store", "Report", "Cluster",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),

@@ -67,9 +67,11 @@ public final class RunMetrics: Sendable {
         runId.set(to: Double(window.runId))
         var buckets = [UInt64](repeating: 0, count: Self.bounds.count + 1)
         var sum: Double = 0
+        // Buckets come in order: the bound only moves forward (called for every stored window).
+        var index = 0
         window.encodedLatency.forEachBucket { microseconds, count in
             let seconds = Double(microseconds) / 1e6
-            let index = Self.bounds.firstIndex { seconds <= $0 } ?? Self.bounds.count
+            while index < Self.bounds.count, seconds > Self.bounds[index] { index += 1 }
             buckets[index] &+= count
             sum += seconds * Double(count)
         }

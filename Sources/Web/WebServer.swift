@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import HTTPTypes
+import Cluster
 import Hummingbird
 import Logging
 import NIOCore
@@ -43,14 +44,6 @@ public struct LiveRun: Sendable, Encodable {
     }
 }
 
-/// What a start or a stop from the page came to.
-public enum RunControlAnswer: Sendable, Equatable {
-    case started(runId: Int64)
-    case stopping(runId: Int64)
-    /// Why not (a run is going, no slave is connected, no run is going).
-    case refused(String)
-}
-
 /// A request's context, with the address it came from (only loopback may start or stop runs
 /// on a master without a token).
 public struct WebRequestContext: RequestContext, RemoteAddressRequestContext {
@@ -72,14 +65,14 @@ public final class WebServer: Sendable {
     public let metrics: RunMetrics
     private let live = Mutex<LiveRun?>(nil)
     let logger: Logger
-    /// Starts (true) or stops (false) a run; nil: the page cannot.
-    let control: (@Sendable (_ start: Bool) async -> RunControlAnswer)?
+    /// Starts or stops a run (through the master's loop); nil: the page cannot.
+    let control: (@Sendable (RunControlRequest.Action) async -> RunControlRequest.Answer)?
     /// The master's token: starts and stops must present it (`Authorization: Bearer …`).
     let token: String?
 
     public init(
         databasePath: String, metrics: RunMetrics = RunMetrics(), token: String? = nil,
-        control: (@Sendable (_ start: Bool) async -> RunControlAnswer)? = nil, logger: Logger
+        control: (@Sendable (RunControlRequest.Action) async -> RunControlRequest.Answer)? = nil, logger: Logger
     ) {
         self.databasePath = databasePath
         self.metrics = metrics
@@ -120,8 +113,8 @@ public final class WebServer: Sendable {
             }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
-        router.post("/api/runs") { request, context in try await self.runControl(start: true, request, context) }
-        router.post("/api/runs/current/stop") { request, context in try await self.runControl(start: false, request, context) }
+        router.post("/api/runs") { request, context in try await self.runControl(.start, request, context) }
+        router.post("/api/runs/current/stop") { request, context in try await self.runControl(.stop, request, context) }
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -154,11 +147,11 @@ public final class WebServer: Sendable {
         address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127.")
     }
 
-    func runControl(start: Bool, _ request: Request, _ context: WebRequestContext) async throws -> Response {
+    func runControl(_ action: RunControlRequest.Action, _ request: Request, _ context: WebRequestContext) async throws -> Response {
         try authorize(request, context)
         guard let control else { throw HTTPError(.notFound, message: "this master does not take runs from the page") }
         let (status, body): (HTTPResponse.Status, String)
-        switch await control(start) {
+        switch await control(action) {
         case .started(let runId): (status, body) = (.created, "{\"runId\":\(runId),\"started\":true}")
         case .stopping(let runId): (status, body) = (.accepted, "{\"runId\":\(runId),\"stopping\":true}")
         case .refused(let reason): throw HTTPError(.conflict, message: reason)

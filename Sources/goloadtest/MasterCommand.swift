@@ -184,15 +184,9 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
     if let http = options.http, let (webHost, webPort) = webAddress {
         let server = WebServer(
             databasePath: options.db, token: configuration.token,
-            control: { start in
+            control: { action in
                 await withCheckedContinuation { continuation in
-                    controlSink.yield(RunControlRequest(action: start ? .start : .stop) { answer in
-                        switch answer {
-                        case .started(let runId): continuation.resume(returning: .started(runId: runId))
-                        case .stopping(let runId): continuation.resume(returning: .stopping(runId: runId))
-                        case .refused(let reason): continuation.resume(returning: .refused(reason))
-                        }
-                    })
+                    controlSink.yield(RunControlRequest(action: action) { continuation.resume(returning: $0) })
                 }
             }, logger: logger)
         let line = configuration.progress

@@ -103,20 +103,31 @@ struct MasterLoop: Sendable {
             return runId
         }
 
+        /// A start or a stop, from the console or the web page.
+        func control(_ action: RunControlRequest.Action, reason: String) async -> RunControlRequest.Answer {
+            switch action {
+            case .start:
+                do {
+                    return .started(runId: try await coordinator.startRun())
+                } catch {
+                    return .refused(error.description)
+                }
+            case .stop:
+                guard let runId = await stop(reason) else { return .refused("no run is going") }
+                return .stopping(runId: runId)
+            }
+        }
+
         for await input in inputs {
             switch input {
             case .line(let line):
                 switch ConsoleCommand(line) {
                 case .start:
-                    do {
-                        _ = try await coordinator.startRun()
-                    } catch {
-                        say(error.description)
-                    }
+                    if case .refused(let why) = await control(.start, reason: "") { say(why) }
                 case .status:
                     say(await coordinator.status().text)
                 case .stop:
-                    if await stop("stop typed") == nil { say("no run is going") }
+                    if case .refused(let why) = await control(.stop, reason: "stop typed") { say(why) }
                 case .quit:
                     guard await stop("quitting") != nil else { return .quit }
                     ending = .quit
@@ -129,21 +140,7 @@ struct MasterLoop: Sendable {
                 }
 
             case .control(let request):
-                switch request.action {
-                case .start:
-                    do {
-                        let runId = try await coordinator.startRun()
-                        request.reply(.started(runId: runId))
-                    } catch {
-                        request.reply(.refused(error.description))
-                    }
-                case .stop:
-                    if let runId = await stop("stopped from the web page") {
-                        request.reply(.stopping(runId: runId))
-                    } else {
-                        request.reply(.refused("no run is going"))
-                    }
-                }
+                request.reply(await control(request.action, reason: "stopped from the web page"))
 
             case .consoleClosed:
                 logger.info("no console (stdin closed); the master keeps serving — stop it with SIGINT or SIGTERM")
