@@ -283,3 +283,19 @@ struct BusyMaster: FakeMasterService {
         return answer
     }
 }
+
+@Suite("--ingest-queue at its extremes")
+struct IngestQueueFlagTests {
+    @Test("0, 1,000,001 and -1 are refused before the master starts")
+    func range() async throws {
+        let folder = try TemporaryDirectory()
+        for value in ["0", "1000001", "-1"] {
+            let master = try await ChildProcess.run(
+                ["master", "--port", "0", "--db", "runs.db", "--ingest-queue", value], in: folder.url)
+            #expect(master.status == 64, "\(value)")
+            #expect(
+                master.stderr.contains("--ingest-queue must be between 1 and 1000000") || value == "-1", "\(master.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: folder.path("runs.db")), "--ingest-queue \(value) created the database")
+        }
+    }
+}

@@ -162,6 +162,8 @@ struct ReportCommandTests {
         let refused = try await Self.run(["report", "--run", "1", "--timeline", "--format", "html"], in: folder)
         #expect(refused.status != 0 && refused.stdout.isEmpty)
         #expect(refused.stderr.contains("--format html draws the run over time already: leave out --timeline"))
+        let runs = try await Self.run(["runs", "--format", "html"], in: folder)
+        #expect(runs.status == 0 && runs.stdout.hasPrefix("<!DOCTYPE html>") && runs.stdout.contains("<pre>id master"), "\(runs.stdout)")
     }
 
     @Test("runs --format csv lists both runs")
