@@ -9,8 +9,9 @@ GENERATED := Sources/Protocol
 # command the fault-tolerance tests use to damage and check database files, and nginx and
 # openssl for the HTTPS and HTTP/2 target tests (certificates are made by the tests),
 # prometheus for `promtool check metrics` on the master's /metrics and a real scrape, and
-# chromium to draw the HTML report in a real browser.
-DEBS := libsqlite3-dev sqlite3 nginx-light openssl prometheus chromium
+# chromium to draw the HTML report in a real browser; chromium-driver and python3-selenium to
+# drive the live page in it.
+DEBS := libsqlite3-dev sqlite3 nginx-light openssl prometheus chromium chromium-driver python3-selenium
 deps:
 	@dpkg -s $(DEBS) >/dev/null 2>&1 || { \
 	  echo "installing $(DEBS)"; \

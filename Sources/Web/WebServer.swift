@@ -9,41 +9,6 @@ import Report
 import Store
 import Synchronization
 
-/// Where the current run stands, for the live page: set once a second by the master.
-public struct LiveRun: Sendable, Encodable {
-    public var runId: Int64
-    public var elapsedSeconds: Double
-    /// 0...1, by tasks or by time.
-    public var fraction: Double
-    public var requests: UInt64
-    public var failures: UInt64
-    /// Of the windows stored in the last second.
-    public var requestsPerSecond: Double
-    public var p50Ms: Double
-    public var p99Ms: Double
-    public var running: Int
-    public var lost: Int
-    /// How it ended (`completed`, ...), or nil while it goes.
-    public var ended: String?
-
-    public init(
-        runId: Int64, elapsedSeconds: Double, fraction: Double, requests: UInt64, failures: UInt64,
-        requestsPerSecond: Double, p50Ms: Double, p99Ms: Double, running: Int, lost: Int, ended: String?
-    ) {
-        self.runId = runId
-        self.elapsedSeconds = elapsedSeconds
-        self.fraction = fraction
-        self.requests = requests
-        self.failures = failures
-        self.requestsPerSecond = requestsPerSecond
-        self.p50Ms = p50Ms
-        self.p99Ms = p99Ms
-        self.running = running
-        self.lost = lost
-        self.ended = ended
-    }
-}
-
 /// A request's context, with the address it came from (only loopback may start or stop runs
 /// on a master without a token).
 public struct WebRequestContext: RequestContext, RemoteAddressRequestContext {
@@ -64,6 +29,7 @@ public final class WebServer: Sendable {
     let databasePath: String
     public let metrics: RunMetrics
     private let live = Mutex<LiveRun?>(nil)
+    private let detail = LiveDetail()
     let logger: Logger
     /// Starts or stops a run (through the master's loop); nil: the page cannot.
     let control: (@Sendable (RunControlRequest.Action) async -> RunControlRequest.Answer)?
@@ -81,10 +47,17 @@ public final class WebServer: Sendable {
         self.logger = logger
     }
 
-    /// Where the current run stands (once a second).
-    public func update(_ run: LiveRun) {
+    /// Where the current run stands (once a second, from the master).
+    public func update(_ progress: RunProgress) {
+        let run = LiveRun(progress, detail: detail.snapshot(runId: progress.runId, states: progress.slaves))
         live.withLock { $0 = run }
         metrics.update(runId: run.runId, running: run.running, lost: run.lost)
+    }
+
+    /// A window newly stored in the current run.
+    public func stored(_ window: SummaryWindow) {
+        metrics.record(window)
+        detail.record(window)
     }
 
     var current: LiveRun? { live.withLock { $0 } }
@@ -105,6 +78,8 @@ public final class WebServer: Sendable {
             return try await self.json { try self.withStore { try RunReport(store: $0, runId: id).json } }
         }
         router.get("/api/live") { _, _ in self.liveEvents() }
+        // Browsers ask for it on every page: nothing to show, and no 404 in their console.
+        router.get("/favicon.ico") { _, _ in Response(status: .noContent) }
         router.get("/api/runs/current") { _, _ in
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

@@ -192,9 +192,9 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
         let line = configuration.progress
         configuration.progress = { progress in
             line?(progress)
-            server.update(LiveRun(progress))
+            server.update(progress)
         }
-        configuration.windowStored = { server.metrics.record($0) }
+        configuration.windowStored = { server.stored($0) }
         if !isLoopback(webHost) {
             logger.warning(
                 "WARNING: --http \(http) serves every stored run (plans, URLs and headers included) to anyone who can reach it; prefer 127.0.0.1")
@@ -285,14 +285,3 @@ func parseHTTPAddress(_ text: String) throws -> (String, Int) {
     return (host, port)
 }
 
-extension LiveRun {
-    init(_ progress: RunProgress) {
-        let seconds = progress.recentSeconds
-        self.init(
-            runId: progress.runId, elapsedSeconds: Double(progress.elapsed.nanoseconds) / 1e9, fraction: progress.fraction,
-            requests: progress.requests, failures: progress.failures,
-            requestsPerSecond: seconds > 0 ? Double(progress.recentRequests) / seconds : 0,
-            p50Ms: Double(progress.recentP50) / 1000, p99Ms: Double(progress.recentP99) / 1000,
-            running: progress.running, lost: progress.lost, ended: progress.ended?.rawValue)
-    }
-}

@@ -190,7 +190,7 @@ struct RunProgressTests {
         RunProgress(
             runId: 1, elapsed: elapsed, plannedTasks: tasks, plannedDuration: duration, requests: taskRequests + 500,
             failures: 0, recentRequests: 0, recentFailures: 0, recentSeconds: 0, recentP50: 0, recentP99: 0, running: 1, lost: 0,
-            taskRequests: taskRequests, ended: ended)
+            slaves: ["s1": .running], taskRequests: taskRequests, ended: ended)
     }
 
     @Test("by the task-bounded slaves' requests or by time, whichever is further; full only once completed")

@@ -34,15 +34,16 @@ struct ProgressLineTests {
         let (target, port) = try await startTarget(in: folder.url)
         defer { target.terminate() }
         let run = try await ChildProcess.run(
-            ["run", "--url", "http://127.0.0.1:\(port)/", "--rate", "50", "--duration", "12s", "--batch", "2", "--db", "runs.db",
+            ["run", "--url", "http://127.0.0.1:\(port)/", "--rate", "50", "--duration", "14s", "--batch", "2", "--db", "runs.db",
              "--log-level", "warning"],
             in: folder.url, timeout: .seconds(90))
         #expect(run.status == 0, "\(run.stderr)")
         #expect(!run.stderr.contains("\r") && !run.stderr.contains("\u{1B}"), "\(run.stderr)")
         let lines = run.stderr.split(separator: "\n").filter { $0.hasPrefix("run 1: ") }
-        // At the start (the first second), after 10 s more, and at the end (12 s).
+        // At the start (the first second), after 10 s more, and at the end (14 s: the line of 11 s
+        // comes well before it, however late the run's first second on a loaded machine).
         #expect((3...4).contains(lines.count), "\(lines)")
-        #expect(lines.allSatisfy { $0.contains(" s / 12 s, ") }, "\(lines)")
+        #expect(lines.allSatisfy { $0.contains(" s / 14 s, ") }, "\(lines)")
         let percents = lines.compactMap { Int($0.dropFirst("run 1: ".count).prefix { $0.isNumber }) }
         #expect(percents.count == lines.count && percents == percents.sorted(), "\(lines)")
         #expect(lines.last?.hasPrefix("run 1: 100%") == true && lines.last?.hasSuffix("completed") == true, "\(lines)")

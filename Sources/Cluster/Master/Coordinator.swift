@@ -34,6 +34,8 @@ public struct RunProgress: Sendable {
     public var recentP99: UInt64
     public var running: Int
     public var lost: Int
+    /// Every slave of the run and where it stands.
+    public var slaves: [String: SlaveStatus]
     /// Requests of the slaves whose plans have a task count (what `plannedTasks` counts).
     public var taskRequests: UInt64
     /// How the run ended, on its last snapshot; nil while it goes.
@@ -704,7 +706,7 @@ actor Coordinator {
             recentFailures: live.failures,
             recentSeconds: Double(seconds.components.seconds) + Double(seconds.components.attoseconds) / 1e18,
             recentP50: percentiles[0], recentP99: percentiles[1], running: tracker.runningCount, lost: tracker.lostCount,
-            taskRequests: tracker.taskRequests, ended: ended)
+            slaves: tracker.participants.mapValues(\.status), taskRequests: tracker.taskRequests, ended: ended)
     }
 
     func status() -> MasterStatus {
