@@ -46,6 +46,9 @@ LIVE := FullRunInProcessTests
 # A browser and a Prometheus server: heavy processes of their own, run apart.
 HEAVY := BrowserTests|PrometheusScrapeTests
 
+# Every report, timeline and list of runs that a test makes from rollups is made from the windows
+# too, and the two must be equal: rollups are checked against every run of the suite.
+test: export GOLOADTEST_VERIFY_ROLLUPS = 1
 test: deps hosts
 	$(SWIFT) build --product goloadtest
 	$(SWIFT) test --skip "$(TIMED)|$(PROCESSES)|$(LIVE)|$(HEAVY)"

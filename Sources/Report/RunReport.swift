@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Store
 
 /// Everything a report shows about one run, derived from stored rows only.
@@ -99,7 +100,7 @@ public struct RunReport: Sendable, Equatable {
             dropped = window.dropped
             statusCodes = window.statusCodes
             errors = window.errors
-            windows = 1
+            windows = window.windows
             firstStart = window.startedAt
             lastEnd = window.endedAt
             connections = window.connections
@@ -159,7 +160,18 @@ extension RunReport {
     /// each half (and every slave's row) from one snapshot; a smaller run is read from one.
     /// `names`: which request names get a section (`nil`: all); a report that needs none (the
     /// list of runs) or a few (thresholds on them) reads only those.
-    public init(store: RunStore, runId: Int64, names wanted: Set<String>? = nil) throws {
+    /// A closed run is read from its rollups (a row per slave); `fromWindows` reads the windows
+    /// anyway. With `GOLOADTEST_VERIFY_ROLLUPS=1` in the environment, a report read from rollups
+    /// is read from the windows too, and the two must be equal (`ReportError.rollupsDiffer`).
+    public init(store: RunStore, runId: Int64, names wanted: Set<String>? = nil, fromWindows: Bool = false) throws {
+        if !fromWindows, let report = try Self.fromRollups(store: store, runId: runId, names: wanted) {
+            if Self.verifyRollups {
+                let windows = try RunReport(store: store, runId: runId, names: wanted, fromWindows: true)
+                guard windows == report else { throw ReportError.rollupsDiffer(runId: runId, what: "report") }
+            }
+            self = report
+            return
+        }
         let (run, slaves, report, names) = try store.readRun(runId) { run, slaves, windows in
             let names = try Self.nameSections(run: run, slaves: slaves, windows: windows, wanted: wanted)
             guard slaves.count >= Self.parallelFromSlaves else {
@@ -188,6 +200,29 @@ extension RunReport {
         for part in parts { builder.absorb(part) }
         self = builder.finish()
         self.names = names.map { $0.spanning(self) }
+    }
+
+    /// Whether reports read from rollups are checked against the windows
+    /// (`GOLOADTEST_VERIFY_ROLLUPS=1`).
+    static let verifyRollups = ProcessInfo.processInfo.environment["GOLOADTEST_VERIFY_ROLLUPS"] == "1"
+
+    /// The report of a closed run from its rollups; nil for a run that has none.
+    static func fromRollups(store: RunStore, runId: Int64, names wanted: Set<String>?) throws -> RunReport? {
+        try store.readRun(runId) { run, slaves, windows in
+            guard windows.hasSlaveRollups else { return nil }
+            var builder = Builder(run: run, slaves: slaves)
+            try windows.forEachSlaveRollup { try builder.add($0) }
+            var report = builder.finish()
+            if wanted?.isEmpty != true {
+                let names = requestNames(run: run, slaves: slaves, stored: try windows.rolledUpNames())
+                report.names = try names.filter { wanted?.contains($0) ?? true }.map { name in
+                    var builder = Builder(run: run, slaves: slaves)
+                    try windows.forEachSlaveRollup(name: name) { try builder.add($0) }
+                    return NameSection(builder.finish(), name: name).spanning(report)
+                }
+            }
+            return report
+        }
     }
 
     /// The request names of a run: those of its plans, in their order, then any others its

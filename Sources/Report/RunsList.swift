@@ -17,15 +17,44 @@ public struct RunsList: Sendable, Equatable {
 
     public var entries: [Entry]
 
+    /// A closed run is listed from its total rollup alone; others from their report.
     public init(store: RunStore) throws {
         entries = try store.runIds().map { id in
-            let report = try RunReport(store: store, runId: id, names: [])
-            return Entry(
-                id: id, master: report.header.master, status: report.header.status,
-                startedAt: report.header.startedAt, durationSeconds: report.header.durationSeconds,
-                slaves: report.slaves.count, requests: report.total.requests, failures: report.total.failures,
-                requestsPerSecond: report.total.requestsPerSecond,
-                p99Milliseconds: report.total.milliseconds(atPercentile: 99))
+            if let entry = try Self.fromRollups(store: store, runId: id) {
+                if RunReport.verifyRollups, entry != (try Self.entry(RunReport(store: store, runId: id, names: [], fromWindows: true))) {
+                    throw ReportError.rollupsDiffer(runId: id, what: "line in the list of runs")
+                }
+                return entry
+            }
+            return Self.entry(try RunReport(store: store, runId: id, names: []))
         }
+    }
+
+    static func fromRollups(store: RunStore, runId: Int64) throws -> Entry? {
+        try store.readRun(runId, slaves: false) { run, _, windows in
+            guard windows.hasSlaveRollups, let total = try windows.totalRollup() else { return nil }
+            var empty = RunReport.Builder(run: run, slaves: [])
+            var report = empty.finish()
+            report.total.requests = total.requests
+            report.total.failures = total.failures
+            report.total.firstStart = total.firstStart
+            report.total.lastEnd = total.lastEnd
+            report.total.latency = LatencySummary(total.latency)
+            if report.header.durationSeconds == nil, let end = total.lastEnd {
+                report.header.durationSeconds = max(0, (Double(end) - Double(report.header.startedAt)) / 1e9)
+            }
+            var entry = entry(report)
+            entry.slaves = try windows.rolledUpSlaveCount()
+            return entry
+        }
+    }
+
+    static func entry(_ report: RunReport) -> Entry {
+        Entry(
+            id: report.header.runId, master: report.header.master, status: report.header.status,
+            startedAt: report.header.startedAt, durationSeconds: report.header.durationSeconds,
+            slaves: report.slaves.count, requests: report.total.requests, failures: report.total.failures,
+            requestsPerSecond: report.total.requestsPerSecond,
+            p99Milliseconds: report.total.milliseconds(atPercentile: 99))
     }
 }

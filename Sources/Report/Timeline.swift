@@ -32,8 +32,23 @@ public struct Timeline: Sendable, Equatable {
     /// Reads a run's windows in time order, one bucket's histogram at a time. A long run of many
     /// slaves is read in two halves of its time span, on two threads; a smaller one from one
     /// snapshot.
-    public init(store: RunStore, runId: Int64, every: Duration, slave: String? = nil, name: String? = nil) throws {
+    /// The timeline of a closed run in buckets of whole seconds is read from its rollups of
+    /// seconds; `fromWindows` reads the windows anyway (and so does `GOLOADTEST_VERIFY_ROLLUPS=1`,
+    /// to check the two are equal).
+    public init(
+        store: RunStore, runId: Int64, every: Duration, slave: String? = nil, name: String? = nil, fromWindows: Bool = false
+    ) throws {
         let width = max(1, every.nanoseconds)
+        if !fromWindows, slave == nil, name == nil, width % 1_000_000_000 == 0,
+            let buckets = try Self.fromRollups(store: store, runId: runId, width: width)
+        {
+            self.init(runId: runId, runStartedAt: buckets.runStartedAt, every: width, slave: nil, buckets: buckets.buckets)
+            if RunReport.verifyRollups {
+                let windows = try Timeline(store: store, runId: runId, every: every, fromWindows: true)
+                guard windows == self else { throw ReportError.rollupsDiffer(runId: runId, what: "timeline") }
+            }
+            return
+        }
         let (run, startSpan, buckets) = try store.readRun(runId) { run, slaves, windows in
             if let slave, !slaves.contains(where: { $0.slave == slave }) {
                 throw ReportError.unknownSlave(runId: runId, slave: slave, existing: slaves.map(\.slave))
@@ -82,6 +97,20 @@ public struct Timeline: Sendable, Equatable {
             merged += part
         }
         self.init(runId: runId, runStartedAt: run.startedAt, every: width, slave: nil, buckets: merged)
+    }
+
+    /// A closed run's buckets from its rollups of seconds (each stands for the windows that
+    /// started in it, and falls whole in one bucket); nil for a run without them.
+    static func fromRollups(store: RunStore, runId: Int64, width: Int64) throws -> (runStartedAt: Int64, buckets: [Bucket])? {
+        try store.readRun(runId) { run, _, windows in
+            guard windows.hasSecondRollups else { return nil }
+            if let span = try windows.secondRollupStartRange() {
+                try Self.checkBucketCount(runStartedAt: run.startedAt, lastStart: span.upperBound, width: width)
+            }
+            var builder = Builder(runStartedAt: run.startedAt, width: width)
+            try windows.forEachSecondRollup { try builder.add($0) }
+            return (run.startedAt, builder.finish())
+        }
     }
 
     /// At most this many rows: a timeline is for reading.
@@ -170,6 +199,8 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
     case unknownName(runId: Int64, name: String, existing: [String])
     case compareWithItself(Int64)
     case tooManyBuckets(buckets: Double, every: Int64)
+    /// `GOLOADTEST_VERIFY_ROLLUPS=1`: a report from rollups differs from the one from windows.
+    case rollupsDiffer(runId: Int64, what: String)
 
     public var description: String {
         switch self {
@@ -186,6 +217,8 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
             let count = String(Int64(min(buckets, 9e18)))
             return "the timeline would have \(count) rows of \(Double(every) / 1e9) s (a stored window starts that long "
                 + "after the run); pass a larger --every, or --slave NAME to leave out a slave whose clock was wrong"
+        case .rollupsDiffer(let runId, let what):
+            return "the \(what) of run \(runId) from its rollups differs from the one from its windows (GOLOADTEST_VERIFY_ROLLUPS=1)"
         }
     }
 }

@@ -7,7 +7,8 @@ enum Migrations {
     static let connectionsAndTLS = "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure"
     static let masterPlan = "v4-master-plan-thresholds-statuses-stages"
     static let requestNames = "v5-summaryByName-runSlave-requests"
-    static let all: Set<String> = [first, receivedDroppedFailures, connectionsAndTLS, masterPlan, requestNames]
+    static let rollups = "v6-rollup-rollupSecond-run-rollups"
+    static let all: Set<String> = [first, receivedDroppedFailures, connectionsAndTLS, masterPlan, requestNames, rollups]
 }
 
 extension RunStore {
@@ -132,6 +133,71 @@ extension RunStore {
                     CREATE INDEX summaryByNameWindow ON summaryByName(runId, slave, seq);
                     ALTER TABLE runSlave ADD COLUMN requests TEXT;
                     """)
+        }
+        migrator.registerMigration(Migrations.rollups) { db in
+            // Rollups of closed runs (see RunStore+Rollups.swift); counts are stored as the bits
+            // of their UInt64. A window written, changed or removed after its run was rolled up
+            // drops the run's rollups (its reports then read the windows until a writer opens
+            // the file and writes them again).
+            try db.execute(
+                sql: """
+                    ALTER TABLE run ADD COLUMN rollups INTEGER NOT NULL DEFAULT 0;
+                    CREATE TABLE rollup (
+                        runId INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        slave TEXT NOT NULL,
+                        windows INTEGER NOT NULL,
+                        firstStart INTEGER,
+                        lastEnd INTEGER,
+                        requests INTEGER NOT NULL,
+                        successes INTEGER NOT NULL,
+                        failures INTEGER NOT NULL,
+                        bytesReceived INTEGER NOT NULL,
+                        bytesSent INTEGER NOT NULL,
+                        late INTEGER NOT NULL,
+                        dropped INTEGER NOT NULL,
+                        connections INTEGER NOT NULL,
+                        statusCodes TEXT NOT NULL,
+                        errors TEXT NOT NULL,
+                        histogram BLOB NOT NULL,
+                        uncorrectedHistogram BLOB,
+                        failureHistogram BLOB,
+                        handshakeHistogram BLOB,
+                        PRIMARY KEY (runId, name, slave)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE rollupSecond (
+                        runId INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                        second INTEGER NOT NULL,
+                        windows INTEGER NOT NULL,
+                        firstStart INTEGER NOT NULL,
+                        lastStart INTEGER NOT NULL,
+                        lastEnd INTEGER NOT NULL,
+                        requests INTEGER NOT NULL,
+                        failures INTEGER NOT NULL,
+                        statusCodes TEXT NOT NULL,
+                        errors TEXT NOT NULL,
+                        histogram BLOB NOT NULL,
+                        PRIMARY KEY (runId, second)
+                    ) WITHOUT ROWID;
+                    """)
+            for (trigger, table, event, row) in [
+                ("summaryInsertDropsRollups", "summary", "INSERT", "NEW"), ("summaryUpdateDropsRollups", "summary", "UPDATE", "OLD"),
+                ("summaryDeleteDropsRollups", "summary", "DELETE", "OLD"),
+                ("summaryByNameInsertDropsRollups", "summaryByName", "INSERT", "NEW"),
+                ("summaryByNameUpdateDropsRollups", "summaryByName", "UPDATE", "OLD"),
+                ("summaryByNameDeleteDropsRollups", "summaryByName", "DELETE", "OLD"),
+            ] {
+                try db.execute(
+                    sql: """
+                        CREATE TRIGGER \(trigger) AFTER \(event) ON \(table)
+                        WHEN (SELECT rollups FROM run WHERE id = \(row).runId) != 0
+                        BEGIN
+                            UPDATE run SET rollups = 0 WHERE id = \(row).runId;
+                            DELETE FROM rollup WHERE runId = \(row).runId;
+                            DELETE FROM rollupSecond WHERE runId = \(row).runId;
+                        END;
+                        """)
+            }
         }
         return migrator
     }()

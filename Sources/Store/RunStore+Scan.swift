@@ -23,6 +23,8 @@ public struct StoredWindow {
     public var dropped: UInt64
     /// Connections opened in this window.
     public var connections: UInt64 = 0
+    /// How many stored windows this one stands for (more than one: a rollup).
+    public var windows: Int = 1
     var histogram: Data
     var uncorrectedHistogram: Data?
     var failureHistogram: Data?
@@ -86,6 +88,8 @@ public enum WindowOrder: Sendable {
 public struct RunWindows {
     let db: Database
     let runId: Int64
+    /// Which rollups the run has (`run.rollups`; 0 while it runs, and in files from before them).
+    var rollups: Int64 = 0
     /// Only these slaves, by position in the run's slaves ordered by name (SQLite's order).
     var slaves: Range<Int>? = nil
     /// Only the windows that started in this range (ns).
@@ -217,18 +221,22 @@ extension RunStore {
 
     /// Reads a run, its slaves and its windows from one snapshot, so that a report taken while a
     /// master writes is consistent. Throws `unknownRun` naming the runs there are.
+    /// `slaves: false`: without its slaves (an empty list), for a caller that needs only the run.
     public func readRun<T>(
-        _ runId: Int64,
+        _ runId: Int64, slaves withSlaves: Bool = true,
         _ body: (RunRecord, [RunSlaveRecord], RunWindows) throws -> T
     ) throws -> T {
         let result: T? = try readSyncPassingErrors { db in
             guard let run = try Row.fetchOne(db, sql: "SELECT * FROM run WHERE id = ?", arguments: [runId]) else {
                 return nil
             }
-            let slaves = try Row.fetchAll(
+            let slaves = !withSlaves ? [] : try Row.fetchAll(
                 db, sql: "SELECT * FROM runSlave WHERE runId = ? ORDER BY slave", arguments: [runId])
+            let record = try RunRecord(row: run)
+            // A run still going has none; a file from before rollups has no such column.
+            let rollups: Int64 = record.status == .running ? 0 : (run.hasColumn("rollups") ? try run.optionalInteger("rollups", "run.rollups") ?? 0 : 0)
             return try body(
-                try RunRecord(row: run), try slaves.map { try RunSlaveRecord(row: $0) }, RunWindows(db: db, runId: runId))
+                record, try slaves.map { try RunSlaveRecord(row: $0) }, RunWindows(db: db, runId: runId, rollups: rollups))
         }
         guard let result else {
             throw StoreError.unknownRun(id: runId, existing: try runIds())

@@ -162,6 +162,8 @@ extension RunStore {
             try db.execute(
                 sql: "UPDATE run SET status = ?, finishedAt = ?, endReason = coalesce(?, endReason) WHERE id = ?",
                 arguments: [status.rawValue, time, reason, runId])
+            // Its reports read these from now on: written with its status, or not at all.
+            if status != .running { try Self.writeRollups(db, runId: runId) }
         }
     }
 }

@@ -1,0 +1,328 @@
+import Foundation
+import GRDB
+
+/// Rollups: what the reports of a closed run read instead of its windows. Derived data, written
+/// in the transaction that closes the run and dropped (by triggers) if one of its windows
+/// changes afterwards; a report of a run without them reads its windows.
+///
+/// - `rollup`: per request name (`''`: the whole windows) and per slave (`''`: all of them),
+///   the windows' counts added up, their histograms merged, how many there were, and their
+///   earliest start and latest end.
+/// - `rollupSecond`: per second of the run (a window counts in the second it started in, as the
+///   timeline places it), the counts and latencies of its windows, their earliest and latest
+///   start and latest end.
+/// - `run.rollups`: which of the two the run has (bits: 1 `rollup`, 2 `rollupSecond`; 4: its rows
+///   could not be rolled up; 0: not written yet, or dropped).
+extension RunStore {
+    enum RollupBits {
+        static let slaves: Int64 = 1
+        static let seconds: Int64 = 2
+        /// Tried, and its rows could not be rolled up: not tried again until they change.
+        static let impossible: Int64 = 4
+    }
+
+    /// The key of the second a window starting at `startedAt` counts in: its offset from the
+    /// run's start in whole seconds, 0 before the start, `Int64.max` past what an offset holds.
+    /// Any timeline bucket of whole seconds holds whole such seconds.
+    public static func rollupSecond(startedAt: Int64, runStartedAt: Int64) -> Int64 {
+        let (offset, overflow) = startedAt.subtractingReportingOverflow(runStartedAt)
+        if overflow { return startedAt < runStartedAt ? 0 : .max }
+        return max(0, offset / 1_000_000_000)
+    }
+
+    /// Writes the rollups of a run (replacing any), in the caller's transaction. A run whose
+    /// rows cannot be rolled up (a histogram that does not decode, a name that would stand for
+    /// a total: rows edited by hand) gets none, and its reports read its windows.
+    static func writeRollups(_ db: Database, runId: Int64) throws {
+        try db.execute(sql: "DELETE FROM rollup WHERE runId = ?", arguments: [runId])
+        try db.execute(sql: "DELETE FROM rollupSecond WHERE runId = ?", arguments: [runId])
+        try db.execute(sql: "UPDATE run SET rollups = 0 WHERE id = ?", arguments: [runId])
+        guard let runStartedAt = try Int64.fetchOne(db, sql: "SELECT startedAt FROM run WHERE id = ?", arguments: [runId]) else {
+            return
+        }
+        let blank = try Bool.fetchOne(
+            db,
+            sql: """
+                SELECT EXISTS (SELECT 1 FROM runSlave WHERE runId = ?1 AND slave = '')
+                    OR EXISTS (SELECT 1 FROM summary WHERE runId = ?1 AND slave = '')
+                    OR EXISTS (SELECT 1 FROM summaryByName WHERE runId = ?1 AND name = '')
+                """, arguments: [runId]) ?? true
+        let impossible = "UPDATE run SET rollups = \(RollupBits.impossible) WHERE id = ?"
+        guard !blank else {
+            try db.execute(sql: impossible, arguments: [runId])
+            return
+        }
+        do {
+            try db.inSavepoint {
+                let windows = RunWindows(db: db, runId: runId)
+                for name in [nil] + (try windows.names()) {
+                    try writeSlaveRollups(db, windows: windows, name: name)
+                }
+                var bits = RollupBits.slaves
+                if try writeSecondRollups(db, windows: windows, runStartedAt: runStartedAt) { bits |= RollupBits.seconds }
+                try db.execute(sql: "UPDATE run SET rollups = ? WHERE id = ?", arguments: [bits, runId])
+                return .commit
+            }
+        } catch is StoreError {
+            // Rows that do not read back: no rollups; the reports say what is wrong.
+            try db.execute(sql: impossible, arguments: [runId])
+        }
+    }
+
+    private static func writeSlaveRollups(_ db: Database, windows: RunWindows, name: String?) throws {
+        var total = RollupAccumulator()
+        var slave: (name: String, rollup: RollupAccumulator)?
+        func close() throws {
+            guard let done = slave else { return }
+            try done.rollup.insert(db, runId: windows.runId, name: name ?? "", slave: done.name)
+            total.absorb(done.rollup)
+            slave = nil
+        }
+        try windows.forEach(order: .slave, name: name) { window in
+            if slave?.name != window.slave {
+                try close()
+                slave = (window.slave, RollupAccumulator())
+            }
+            try slave?.rollup.add(window)
+        }
+        try close()
+        try total.insert(db, runId: windows.runId, name: name ?? "", slave: "")
+    }
+
+    /// Returns false (and writes nothing) for a run with no window.
+    private static func writeSecondRollups(_ db: Database, windows: RunWindows, runStartedAt: Int64) throws -> Bool {
+        var current: (second: Int64, rollup: RollupAccumulator)?
+        var wrote = false
+        func close() throws {
+            guard let done = current else { return }
+            try done.rollup.insertSecond(db, runId: windows.runId, second: done.second)
+            current = nil
+            wrote = true
+        }
+        // By start time: a second's windows come together.
+        try windows.forEach(order: .time) { window in
+            let second = rollupSecond(startedAt: window.startedAt, runStartedAt: runStartedAt)
+            if current?.second != second {
+                try close()
+                current = (second, RollupAccumulator())
+            }
+            try current?.rollup.add(window)
+        }
+        try close()
+        return wrote
+    }
+
+    /// Writes the rollups of every closed run that has none (a file from before rollups, or a
+    /// run whose windows changed after it closed). A writer does this when it opens the file.
+    func writeMissingRollups() throws(StoreError) {
+        do {
+            let missing = try writer.read { db in
+                try Int64.fetchAll(db, sql: "SELECT id FROM run WHERE status != 'running' AND rollups = 0 ORDER BY id")
+            }
+            for runId in missing {
+                try writer.write { db in try Self.writeRollups(db, runId: runId) }
+            }
+        } catch {
+            throw .database("writing the rollups of closed runs: \(Self.reason(error))")
+        }
+    }
+}
+
+/// Windows added up: counts (saturating), histograms merged, span and how many.
+struct RollupAccumulator {
+    var windows: Int64 = 0
+    var requests: UInt64 = 0
+    var successes: UInt64 = 0
+    var failures: UInt64 = 0
+    var bytesReceived: UInt64 = 0
+    var bytesSent: UInt64 = 0
+    var late: UInt64 = 0
+    var dropped: UInt64 = 0
+    var connections: UInt64 = 0
+    var statusCodes: [Int: UInt64] = [:]
+    var errors: [String: UInt64] = [:]
+    var firstStart: Int64?
+    var lastStart: Int64?
+    var lastEnd: Int64?
+    var latency = LatencyHistogram()
+    var uncorrected: LatencyHistogram?
+    var failureLatency: LatencyHistogram?
+    var handshakes: LatencyHistogram?
+
+    mutating func add(_ window: StoredWindow) throws(StoreError) {
+        // Histograms first: one that does not decode leaves the counts as they were.
+        try window.replayLatency(into: &latency)
+        try window.replayUncorrectedLatency(into: &uncorrected)
+        try window.replayFailureLatency(into: &failureLatency)
+        try window.replayHandshakeLatency(into: &handshakes)
+        windows += 1
+        requests = requests.saturatingAdd(window.requests)
+        successes = successes.saturatingAdd(window.successes)
+        failures = failures.saturatingAdd(window.failures)
+        bytesReceived = bytesReceived.saturatingAdd(window.bytesReceived)
+        bytesSent = bytesSent.saturatingAdd(window.bytesSent)
+        late = late.saturatingAdd(window.late)
+        dropped = dropped.saturatingAdd(window.dropped)
+        connections = connections.saturatingAdd(window.connections)
+        statusCodes.merge(window.statusCodes) { $0.saturatingAdd($1) }
+        errors.merge(window.errors) { $0.saturatingAdd($1) }
+        firstStart = min(firstStart ?? window.startedAt, window.startedAt)
+        lastStart = max(lastStart ?? window.startedAt, window.startedAt)
+        lastEnd = max(lastEnd ?? window.endedAt, window.endedAt)
+    }
+
+    mutating func absorb(_ other: RollupAccumulator) {
+        windows += other.windows
+        requests = requests.saturatingAdd(other.requests)
+        successes = successes.saturatingAdd(other.successes)
+        failures = failures.saturatingAdd(other.failures)
+        bytesReceived = bytesReceived.saturatingAdd(other.bytesReceived)
+        bytesSent = bytesSent.saturatingAdd(other.bytesSent)
+        late = late.saturatingAdd(other.late)
+        dropped = dropped.saturatingAdd(other.dropped)
+        connections = connections.saturatingAdd(other.connections)
+        statusCodes.merge(other.statusCodes) { $0.saturatingAdd($1) }
+        errors.merge(other.errors) { $0.saturatingAdd($1) }
+        if let start = other.firstStart { firstStart = min(firstStart ?? start, start) }
+        if let start = other.lastStart { lastStart = max(lastStart ?? start, start) }
+        if let end = other.lastEnd { lastEnd = max(lastEnd ?? end, end) }
+        latency.merge(other.latency)
+        uncorrected.mergeIn(other.uncorrected)
+        failureLatency.mergeIn(other.failureLatency)
+        handshakes.mergeIn(other.handshakes)
+    }
+
+    /// A count as stored in a rollup: its bits, so that a sum past `Int64.max` (counts edited by
+    /// hand) reads back as it was.
+    static func stored(_ count: UInt64) -> Int64 { Int64(bitPattern: count) }
+
+    private var codesText: String {
+        CountsJSON.encode(Dictionary(uniqueKeysWithValues: statusCodes.map { (String($0.key), $0.value) }))
+    }
+
+    func insert(_ db: Database, runId: Int64, name: String, slave: String) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO rollup (runId, name, slave, windows, firstStart, lastEnd, requests, successes, failures,
+                    bytesReceived, bytesSent, late, dropped, connections, statusCodes, errors, histogram,
+                    uncorrectedHistogram, failureHistogram, handshakeHistogram)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                runId, name, slave, windows, firstStart, lastEnd, Self.stored(requests), Self.stored(successes),
+                Self.stored(failures), Self.stored(bytesReceived), Self.stored(bytesSent), Self.stored(late),
+                Self.stored(dropped), Self.stored(connections), codesText,
+                CountsJSON.encode(errors), Data(latency.encoded()), uncorrected.map { Data($0.encoded()) },
+                failureLatency.map { Data($0.encoded()) }, handshakes.map { Data($0.encoded()) },
+            ])
+    }
+
+    func insertSecond(_ db: Database, runId: Int64, second: Int64) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO rollupSecond (runId, second, windows, firstStart, lastStart, lastEnd, requests, failures,
+                    statusCodes, errors, histogram)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                runId, second, windows, firstStart, lastStart, lastEnd, Self.stored(requests), Self.stored(failures),
+                codesText, CountsJSON.encode(errors), Data(latency.encoded()),
+            ])
+    }
+}
+
+extension RunWindows {
+    /// Whether the run's reports can be read from its rollups (not from its windows).
+    public var hasSlaveRollups: Bool { rollups & RunStore.RollupBits.slaves != 0 }
+    /// Whether its timeline of whole seconds can be read from its rollups.
+    public var hasSecondRollups: Bool { rollups & RunStore.RollupBits.seconds != 0 }
+
+    /// The request names its rollups count, by name.
+    public func rolledUpNames() throws -> [String] {
+        try String.fetchAll(
+            db, sql: "SELECT DISTINCT name FROM rollup WHERE runId = ? AND name != '' ORDER BY name", arguments: [runId])
+    }
+
+    /// Each slave's windows (or a request name's parts of them) added up, as one window
+    /// standing for `windows` of them, by slave name.
+    public func forEachSlaveRollup(name: String? = nil, _ body: (StoredWindow) throws -> Void) throws {
+        try forEachRollup(
+            sql: "SELECT * FROM rollup WHERE runId = ? AND name = ? AND slave != '' ORDER BY slave", arguments: [runId, name ?? ""],
+            body)
+    }
+
+    /// Every slave's windows added up (the run's total), if the run has rollups.
+    public func totalRollup() throws -> (requests: UInt64, failures: UInt64, firstStart: Int64?, lastEnd: Int64?, latency: LatencyHistogram)? {
+        var found: (UInt64, UInt64, Int64?, Int64?, LatencyHistogram)?
+        try forEachRollup(sql: "SELECT * FROM rollup WHERE runId = ? AND name = '' AND slave = ''", arguments: [runId]) { window in
+            var latency = LatencyHistogram()
+            try window.replayLatency(into: &latency)
+            found = (window.requests, window.failures, window.windows > 0 ? window.startedAt : nil,
+                window.windows > 0 ? window.endedAt : nil, latency)
+        }
+        return found
+    }
+
+    /// The run's slaves: those it planned and any others its windows count.
+    public func rolledUpSlaveCount() throws -> Int {
+        try Int.fetchOne(
+            db,
+            sql: """
+                SELECT COUNT(*) FROM (SELECT slave FROM runSlave WHERE runId = ?1
+                    UNION SELECT slave FROM rollup WHERE runId = ?1 AND name = '' AND slave != '')
+                """, arguments: [runId]) ?? 0
+    }
+
+    /// The windows of each second of the run added up, as one window each (starting at the
+    /// earliest start of its windows, ending at their latest end), in time order.
+    public func forEachSecondRollup(_ body: (StoredWindow) throws -> Void) throws {
+        try forEachRollup(
+            sql: """
+                SELECT runId, '' AS slave, windows, firstStart, lastEnd, requests, 0 AS successes, failures,
+                    0 AS bytesReceived, 0 AS bytesSent, 0 AS late, 0 AS dropped, 0 AS connections, statusCodes, errors,
+                    histogram, NULL AS uncorrectedHistogram, NULL AS failureHistogram, NULL AS handshakeHistogram
+                FROM rollupSecond WHERE runId = ? ORDER BY second
+                """, arguments: [runId], body)
+    }
+
+    /// The earliest and latest window start, from the rollups of seconds.
+    public func secondRollupStartRange() throws -> ClosedRange<Int64>? {
+        let row = try Row.fetchOne(
+            db, sql: "SELECT MIN(firstStart), MAX(lastStart) FROM rollupSecond WHERE runId = ?", arguments: [runId])
+        guard let row, let low = try row.optionalInteger(0, "rollupSecond.firstStart"),
+            let high = try row.optionalInteger(1, "rollupSecond.lastStart")
+        else { return nil }
+        return low...high
+    }
+
+    private func forEachRollup(sql: String, arguments: StatementArguments, _ body: (StoredWindow) throws -> Void) throws {
+        let cursor = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+        while let row = try cursor.next() {
+            func count(_ column: String) throws(StoreError) -> UInt64 {
+                UInt64(bitPattern: try row.integer(column, "rollup." + column))
+            }
+            func blob(_ column: String) throws(StoreError) -> Data? {
+                let value: DatabaseValue = row[column]
+                switch value.storage {
+                case .blob(let data): return data
+                case .null where column != "histogram": return nil
+                default: throw StoreError.unreadableValue(column: "rollup." + column, value: "a value that is not a histogram")
+                }
+            }
+            let windows = try row.integer("windows", "rollup.windows")
+            var window = StoredWindow(
+                slave: try row.text("slave", "rollup.slave"), seq: 0,
+                startedAt: try row.optionalInteger("firstStart", "rollup.firstStart") ?? 0,
+                endedAt: try row.optionalInteger("lastEnd", "rollup.lastEnd") ?? 0,
+                requests: try count("requests"), successes: try count("successes"), failures: try count("failures"),
+                bytesReceived: try count("bytesReceived"), bytesSent: try count("bytesSent"), late: try count("late"),
+                statusCodes: CountsJSON.decodeStatusCodes(try row.text("statusCodes", "rollup.statusCodes")),
+                errors: CountsJSON.decode(try row.text("errors", "rollup.errors")), isFinal: false,
+                dropped: try count("dropped"), connections: try count("connections"), histogram: try blob("histogram") ?? Data(),
+                uncorrectedHistogram: try blob("uncorrectedHistogram"), failureHistogram: try blob("failureHistogram"),
+                handshakeHistogram: try blob("handshakeHistogram"))
+            window.windows = Int(clamping: windows)
+            try body(window)
+        }
+    }
+}
