@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Adds one big synthetic run to a goloadtest database, for the report benchmark.
+"""Adds synthetic runs to a goloadtest database, for the report benchmark.
 
-    make_history.py DB --slaves 1000 --windows 600
+    make_history.py DB --slaves 1000 --windows 600 [--runs 1]
+
+Prints the id of the last run added. The runs are closed (`completed`) and have no rollups, as
+an older goloadtest would have left them: the next writer to open the file rolls them up.
 
 The database must already have goloadtest's schema (any master or `goloadtest run` creates it).
 Windows carry latency histograms in goloadtest's documented encoding (README: Histogram
@@ -53,6 +56,7 @@ def main():
     parser.add_argument("db")
     parser.add_argument("--slaves", type=int, default=1000)
     parser.add_argument("--windows", type=int, default=600)
+    parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
@@ -61,32 +65,33 @@ def main():
     pool = [histogram(rng, rng.randint(600, 1400)) for _ in range(500)]
 
     db = sqlite3.connect(args.db)
-    start = 1_790_000_000_000_000_000
     second = 1_000_000_000
-    with db:
-        cursor = db.execute(
-            "INSERT INTO run (master, status, startedAt, finishedAt) VALUES ('bench', 'completed', ?, ?)",
-            (start, start + args.windows * second))
-        run_id = cursor.lastrowid
-        for s in range(args.slaves):
-            name = f"slave{s:04d}"
-            db.execute(
-                "INSERT INTO runSlave (runId, slave, status, tasks, batch, url, joinedAt, finishedAt, reportedRequests)"
-                " VALUES (?, ?, 'finished', 1000000, 64, 'http://127.0.0.1:8080/', ?, ?, 0)",
-                (run_id, name, start, start + args.windows * second))
-            rows = []
-            for w in range(args.windows):
-                blob, total = pool[(s * 7 + w) % len(pool)]
-                failures = total // 100
-                rows.append((
-                    run_id, name, w, start + w * second, start + (w + 1) * second, total, total - failures,
-                    failures, total * 120, total * 80, json.dumps({"200": total - failures, "503": failures},
-                                                                   separators=(",", ":")),
-                    "{}", blob, 0, int(w == args.windows - 1)))
-            db.executemany(
-                "INSERT INTO summary (runId, slave, seq, startedAt, endedAt, requests, successes, failures,"
-                " bytesReceived, bytesSent, statusCodes, errors, histogram, late, isFinal)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    for r in range(args.runs):
+        start = 1_790_000_000_000_000_000 + r * (args.windows + 10) * second
+        with db:
+            cursor = db.execute(
+                "INSERT INTO run (master, status, startedAt, finishedAt) VALUES ('bench', 'completed', ?, ?)",
+                (start, start + args.windows * second))
+            run_id = cursor.lastrowid
+            for s in range(args.slaves):
+                name = f"slave{s:04d}"
+                db.execute(
+                    "INSERT INTO runSlave (runId, slave, status, tasks, batch, url, joinedAt, finishedAt, reportedRequests)"
+                    " VALUES (?, ?, 'finished', 1000000, 64, 'http://127.0.0.1:8080/', ?, ?, 0)",
+                    (run_id, name, start, start + args.windows * second))
+                rows = []
+                for w in range(args.windows):
+                    blob, total = pool[(s * 7 + w) % len(pool)]
+                    failures = total // 100
+                    rows.append((
+                        run_id, name, w, start + w * second, start + (w + 1) * second, total, total - failures,
+                        failures, total * 120, total * 80, json.dumps({"200": total - failures, "503": failures},
+                                                                       separators=(",", ":")),
+                        "{}", blob, 0, int(w == args.windows - 1)))
+                db.executemany(
+                    "INSERT INTO summary (runId, slave, seq, startedAt, endedAt, requests, successes, failures,"
+                    " bytesReceived, bytesSent, statusCodes, errors, histogram, late, isFinal)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     print(run_id)
 
 

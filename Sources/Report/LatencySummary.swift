@@ -21,6 +21,14 @@ public struct LatencySummary: Sendable, Equatable {
         (meanMicroseconds, percentileMicroseconds) = histogram.summary(percentiles: Self.percentiles)
     }
 
+    /// The same figures from the same latencies held as sparse buckets.
+    public init(_ latency: SparseLatency) {
+        count = latency.count
+        minMicroseconds = latency.minMicroseconds
+        maxMicroseconds = latency.maxMicroseconds
+        (meanMicroseconds, percentileMicroseconds) = latency.summary(percentiles: Self.percentiles)
+    }
+
     public static let empty = LatencySummary(LatencyHistogram())
 
     /// Microseconds at one of `LatencySummary.percentiles`; nil for any other.

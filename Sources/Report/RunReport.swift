@@ -110,6 +110,15 @@ public struct RunReport: Sendable, Equatable {
             add(counts: Row(window: window))
         }
 
+        /// The latency figures of a rollup's histograms.
+        mutating func summarise(_ rollup: StoredWindow) throws {
+            let sparse = try rollup.sparseLatencies()
+            latency = LatencySummary(sparse.latency)
+            uncorrectedLatency = sparse.uncorrected.map(LatencySummary.init)
+            failureLatency = sparse.failures.map(LatencySummary.init)
+            handshakeLatency = sparse.handshakes.map(LatencySummary.init)
+        }
+
         // Sums saturate: a database edited by hand can hold counts whose sum does not fit.
         mutating func add(counts row: Row) {
             requests = requests.saturatingAdd(row.requests)
@@ -152,6 +161,16 @@ public struct RunReport: Sendable, Equatable {
 
     /// Whether the run was rate-driven (it then has uncorrected latencies too).
     public var isRateDriven: Bool { total.uncorrectedLatency != nil }
+}
+
+extension RunReport.Header {
+    /// A run's header, before its windows are read (they give the duration of a run going on).
+    init(_ run: RunRecord) {
+        self.init(
+            runId: run.id, master: run.master, status: run.status, startedAt: run.startedAt, finishedAt: run.finishedAt,
+            durationSeconds: run.finishedAt.map { (Double($0) - Double(run.startedAt)) / 1e9 }, plan: run.plan,
+            thresholds: run.thresholds.compactMap { try? Threshold(parsing: $0) }, endReason: run.endReason)
+    }
 }
 
 extension RunReport {
@@ -210,19 +229,38 @@ extension RunReport {
     static func fromRollups(store: RunStore, runId: Int64, names wanted: Set<String>?) throws -> RunReport? {
         try store.readRun(runId) { run, slaves, windows in
             guard windows.hasSlaveRollups else { return nil }
-            var builder = Builder(run: run, slaves: slaves)
-            try windows.forEachSlaveRollup { try builder.add($0) }
-            var report = builder.finish()
+            var report = try rolledUp(run: run, slaves: slaves, windows: windows, name: nil)
             if wanted?.isEmpty != true {
                 let names = requestNames(run: run, slaves: slaves, stored: try windows.rolledUpNames())
                 report.names = try names.filter { wanted?.contains($0) ?? true }.map { name in
-                    var builder = Builder(run: run, slaves: slaves)
-                    try windows.forEachSlaveRollup(name: name) { try builder.add($0) }
-                    return NameSection(builder.finish(), name: name).spanning(report)
+                    NameSection(try rolledUp(run: run, slaves: slaves, windows: windows, name: name), name: name)
+                        .spanning(report)
                 }
             }
             return report
         }
+    }
+
+    /// A row per slave rollup, the total's figures from the total rollup: each histogram
+    /// summarised once, none merged.
+    private static func rolledUp(run: RunRecord, slaves: [RunSlaveRecord], windows: RunWindows, name: String?) throws -> RunReport {
+        var builder = Builder(run: run, slaves: slaves)
+        var rollups: [StoredWindow] = []
+        try windows.forEachSlaveRollup(name: name) { rollups.append($0) }
+        // Summarising each slave's histogram is most of the work: in two halves for many slaves.
+        let template = builder
+        let halves = rollups.count >= parallelFromSlaves ? [0..<rollups.count / 2, rollups.count / 2..<rollups.count] : [0..<rollups.count]
+        builder.finished = try concurrently(halves.count) { [rollups] half in
+            try rollups[halves[half]].map { rollup in
+                var row = template.row(for: rollup.slave)
+                row.add(rollup)
+                try row.summarise(rollup)
+                return row
+            }
+        }.flatMap { $0 }
+        var total = Row(name: "total")
+        if let rollup = try windows.totalRollup(name: name) { try total.summarise(rollup) }
+        return builder.finish(total: total)
     }
 
     /// The request names of a run: those of its plans, in their order, then any others its
@@ -289,7 +327,7 @@ extension RunReport {
 
     /// Accumulates windows that arrive grouped by slave: one slave's histogram at a time, plus
     /// the run's.
-    struct Builder {
+    struct Builder: Sendable {
         let header: Header
         let plans: [String: RunSlaveRecord]
         var finished: [Row] = []
@@ -304,11 +342,7 @@ extension RunReport {
         var totalHandshakes: LatencyHistogram?
 
         init(run: RunRecord, slaves: [RunSlaveRecord]) {
-            header = Header(
-                runId: run.id, master: run.master, status: run.status, startedAt: run.startedAt,
-                finishedAt: run.finishedAt,
-                durationSeconds: run.finishedAt.map { (Double($0) - Double(run.startedAt)) / 1e9 }, plan: run.plan,
-                thresholds: run.thresholds.compactMap { try? Threshold(parsing: $0) }, endReason: run.endReason)
+            header = Header(run)
             plans = Dictionary(slaves.map { ($0.slave, $0) }, uniquingKeysWith: { first, _ in first })
         }
 
@@ -329,9 +363,15 @@ extension RunReport {
         private mutating func startSlave(_ name: String) {
             guard current?.name != name else { return }
             closeSlave()
+            current = row(for: name)
+        }
+
+        /// A slave's row before its windows: its status and plan.
+        func row(for name: String) -> Row {
             let record = plans[name]
-            current = Row(name: name, status: record?.status, plan: record?.plan, lostAt: record?.lostAt)
-            current?.reportedMismatch = record?.reportedRequests
+            var row = Row(name: name, status: record?.status, plan: record?.plan, lostAt: record?.lostAt)
+            row.reportedMismatch = record?.reportedRequests
+            return row
         }
 
         private mutating func closeSlave() {
@@ -348,7 +388,6 @@ extension RunReport {
             row.handshakeLatency = slaveHandshakes.map(LatencySummary.init)
             totalHandshakes.mergeIn(slaveHandshakes)
             slaveHandshakes = nil
-            if row.reportedMismatch == row.requests { row.reportedMismatch = nil }
             finished.append(row)
             current = nil
         }
@@ -377,8 +416,13 @@ extension RunReport {
             totalHandshakes.mergeIn(part.handshakes)
         }
 
-        mutating func finish() -> RunReport {
+        /// `total`: the total's latencies, summarised by the caller (from a rollup); else from the
+        /// histograms merged here.
+        mutating func finish(total rolledUp: Row? = nil) -> RunReport {
             closeSlave()
+            for index in finished.indices where finished[index].reportedMismatch == finished[index].requests {
+                finished[index].reportedMismatch = nil
+            }
             // Slaves of the run that stored no window still get a row.
             let seen = Set(finished.map(\.name))
             for record in plans.values where !seen.contains(record.slave) {
@@ -389,10 +433,17 @@ extension RunReport {
             let slaves = finished.sorted { $0.name < $1.name }
             var total = Row(name: "total")
             for slave in slaves { total.add(counts: slave) }
-            total.latency = LatencySummary(totalLatency)
-            total.uncorrectedLatency = totalUncorrected.map(LatencySummary.init)
-            total.failureLatency = totalFailures.map(LatencySummary.init)
-            total.handshakeLatency = totalHandshakes.map(LatencySummary.init)
+            if let rolledUp {
+                total.latency = rolledUp.latency
+                total.uncorrectedLatency = rolledUp.uncorrectedLatency
+                total.failureLatency = rolledUp.failureLatency
+                total.handshakeLatency = rolledUp.handshakeLatency
+            } else {
+                total.latency = LatencySummary(totalLatency)
+                total.uncorrectedLatency = totalUncorrected.map(LatencySummary.init)
+                total.failureLatency = totalFailures.map(LatencySummary.init)
+                total.handshakeLatency = totalHandshakes.map(LatencySummary.init)
+            }
             var header = self.header
             if header.durationSeconds == nil, let end = total.lastEnd {
                 header.durationSeconds = max(0, (Double(end) - Double(header.startedAt)) / 1e9)

@@ -31,16 +31,15 @@ public struct RunsList: Sendable, Equatable {
     }
 
     static func fromRollups(store: RunStore, runId: Int64) throws -> Entry? {
-        try store.readRun(runId, slaves: false) { run, _, windows in
+        try store.readRun(runId, slaves: false) { run, _, windows -> Entry? in
             guard windows.hasSlaveRollups, let total = try windows.totalRollup() else { return nil }
-            var empty = RunReport.Builder(run: run, slaves: [])
-            var report = empty.finish()
+            var report = RunReport(header: RunReport.Header(run), slaves: [], total: RunReport.Row(name: "total"))
             report.total.requests = total.requests
             report.total.failures = total.failures
-            report.total.firstStart = total.firstStart
-            report.total.lastEnd = total.lastEnd
-            report.total.latency = LatencySummary(total.latency)
-            if report.header.durationSeconds == nil, let end = total.lastEnd {
+            report.total.firstStart = total.windows > 0 ? total.startedAt : nil
+            report.total.lastEnd = total.windows > 0 ? total.endedAt : nil
+            report.total.latency = LatencySummary(try total.sparseLatencies().latency)
+            if report.header.durationSeconds == nil, let end = report.total.lastEnd {
                 report.header.durationSeconds = max(0, (Double(end) - Double(report.header.startedAt)) / 1e9)
             }
             var entry = entry(report)

@@ -251,15 +251,13 @@ extension RunWindows {
             body)
     }
 
-    /// Every slave's windows added up (the run's total), if the run has rollups.
-    public func totalRollup() throws -> (requests: UInt64, failures: UInt64, firstStart: Int64?, lastEnd: Int64?, latency: LatencyHistogram)? {
-        var found: (UInt64, UInt64, Int64?, Int64?, LatencyHistogram)?
-        try forEachRollup(sql: "SELECT * FROM rollup WHERE runId = ? AND name = '' AND slave = ''", arguments: [runId]) { window in
-            var latency = LatencyHistogram()
-            try window.replayLatency(into: &latency)
-            found = (window.requests, window.failures, window.windows > 0 ? window.startedAt : nil,
-                window.windows > 0 ? window.endedAt : nil, latency)
-        }
+    /// Every slave's windows (or a request name's parts of them) added up: the run's total, if
+    /// the run has rollups.
+    public func totalRollup(name: String? = nil) throws -> StoredWindow? {
+        var found: StoredWindow?
+        try forEachRollup(
+            sql: "SELECT * FROM rollup WHERE runId = ? AND name = ? AND slave = ''", arguments: [runId, name ?? ""]
+        ) { found = $0 }
         return found
     }
 

@@ -4,7 +4,7 @@ import GRDB
 /// One stored window as a report reads it: counts decoded, histograms left as bytes to be
 /// replayed into an accumulator, so that a scan allocates no histogram per window.
 /// Valid only during the call that receives it.
-public struct StoredWindow {
+public struct StoredWindow: Sendable {
     public var slave: String
     public var seq: UInt64
     /// Wall-clock bounds, ns since the epoch.

@@ -84,12 +84,30 @@ public struct SparseLatency: Sendable {
     }
 
     public var maxMicroseconds: UInt64 { isEmpty ? 0 : maximum }
+    public var minMicroseconds: UInt64 { isEmpty ? 0 : minimum }
 }
 
 extension StoredWindow {
     /// Adds this window's latencies to `latency`.
     public func addLatency(to latency: inout SparseLatency) throws(StoreError) {
         try latency.add(encoded: histogram)
+    }
+
+    /// Its histograms as sparse ones (a rollup's: one summary each, no dense histogram):
+    /// latency, and those it has of uncorrected latency, failures and handshakes.
+    public func sparseLatencies() throws(StoreError) -> (
+        latency: SparseLatency, uncorrected: SparseLatency?, failures: SparseLatency?, handshakes: SparseLatency?
+    ) {
+        func sparse(_ bytes: Data?) throws(StoreError) -> SparseLatency? {
+            guard let bytes else { return nil }
+            var latency = SparseLatency()
+            try latency.add(encoded: bytes)
+            return latency
+        }
+        return (
+            try sparse(histogram) ?? SparseLatency(), try sparse(uncorrectedHistogram), try sparse(failureHistogram),
+            try sparse(handshakeHistogram)
+        )
     }
 }
 
