@@ -10,8 +10,8 @@ GENERATED := Sources/Protocol
 # openssl for the HTTPS and HTTP/2 target tests (certificates are made by the tests),
 # prometheus for `promtool check metrics` on the master's /metrics and a real scrape, and
 # chromium to draw the HTML report in a real browser; chromium-driver and python3-selenium to
-# drive the live page in it.
-DEBS := libsqlite3-dev sqlite3 nginx-light openssl prometheus chromium chromium-driver python3-selenium
+# drive the live page in it; postgresql for a throwaway server the migrate tests copy into.
+DEBS := libsqlite3-dev sqlite3 nginx-light openssl prometheus chromium chromium-driver python3-selenium postgresql
 deps:
 	@dpkg -s $(DEBS) >/dev/null 2>&1 || { \
 	  echo "installing $(DEBS)"; \
@@ -36,7 +36,7 @@ TIMED := LoadShapeTests|LostSlaveTests|FaultToleranceTests|NoHangTests|DurationT
 
 # Suites that start many processes (masters, slaves, nginx) run in a pass of their own, so that
 # the in-process suites of the first pass do not share the two cores with dozens of processes.
-PROCESSES := IngestTests|WebTests|WebControlTests|MasterPlanTests|HostilePlanTests|ThresholdGateTests|ExpectStatusTests|HTTP2TargetTests|StreamLimitTests|TargetsFileRunTests|ProgressLineTests
+PROCESSES := PostgresMigrateTests|IngestTests|WebTests|WebControlTests|MasterPlanTests|HostilePlanTests|ThresholdGateTests|ExpectStatusTests|HTTP2TargetTests|StreamLimitTests|TargetsFileRunTests|ProgressLineTests
 
 # Full runs on the in-process transport, whose slaves reconnect after 3 s without a word from the
 # master: they go with the process suites, not beside the report suites of the first pass, whose

@@ -14,7 +14,7 @@ struct GoLoadTest: AsyncParsableCommand {
             """,
         version: "0.3.0",
         subcommands: [
-            MasterCommand.self, SlaveCommand.self, RunCommand.self, ReportCommand.self, RunsCommand.self, TargetCommand.self,
+            MasterCommand.self, SlaveCommand.self, RunCommand.self, ReportCommand.self, RunsCommand.self, MigrateCommand.self, TargetCommand.self,
             LegacyMasterCommand.self, LegacySlaveCommand.self,
         ]
     )

@@ -1,0 +1,154 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A PostgreSQL database holding goloadtest's tables, with the same table and column names as
+/// the SQLite file (PostgreSQL folds them to lower case; unquoted names work in any case),
+/// counts as BIGINT and histograms as BYTEA. Its schema is made by named migrations, frozen
+/// once shipped, recorded in `goloadtest_migrations`.
+public final class PostgresHistory: Sendable {
+    let client: PostgresClient
+    private let running: Task<Void, Never>
+    /// The URL without its password, for messages.
+    public let shownURL: String
+    let logger: Logger
+
+    /// Migrations of the PostgreSQL schema, in order.
+    static let migrations: [(identifier: String, statements: [String])] = [("pg-v1-goloadtest-schema", PostgresSchema.v1)]
+
+    private init(client: PostgresClient, shownURL: String, logger: Logger) {
+        self.client = client
+        self.shownURL = shownURL
+        self.logger = logger
+        running = Task { await client.run() }
+    }
+
+    /// Whether `text` names a PostgreSQL database (`postgres://` or `postgresql://`).
+    public static func isURL(_ text: String) -> Bool {
+        text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
+    }
+
+    /// Connects to `postgres://user[:password]@host[:port]/database` and checks the server
+    /// answers. `migrate`: make or bring up to date goloadtest's tables (a writer); otherwise
+    /// they must be there already (a reader). A database from a newer goloadtest is refused.
+    public static func connect(url text: String, migrate: Bool, logger: Logger) async throws(StoreError) -> PostgresHistory {
+        let shown = redacted(text)
+        guard let url = URLComponents(string: text), isURL(text), let host = url.host, !host.isEmpty else {
+            throw .database("\(shown) is not a PostgreSQL URL; write postgres://USER@HOST:PORT/DATABASE")
+        }
+        guard let user = url.user, !user.isEmpty else {
+            throw .database("\(shown) names no user; write postgres://USER@HOST:PORT/DATABASE")
+        }
+        let database = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
+        guard !database.isEmpty else {
+            throw .database("\(shown) names no database; write postgres://USER@HOST:PORT/DATABASE")
+        }
+        let (port, username, password) = (url.port ?? 5432, user.removingPercentEncoding ?? user, url.password.map { $0.removingPercentEncoding ?? $0 })
+        // One connection first: a server that is down or refuses this user is said at once (the
+        // pool would keep trying).
+        do {
+            let connection = try await PostgresConnection.connect(
+                configuration: PostgresConnection.Configuration(
+                    host: host, port: port, username: username, password: password, database: database, tls: .disable),
+                id: 0, logger: logger)
+            try await connection.close()
+        } catch {
+            throw .database("cannot reach PostgreSQL at \(shown) (\(Self.reason(error))); is it running, and may this user connect?")
+        }
+        let configuration = PostgresClient.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: .disable)
+        let history = PostgresHistory(
+            client: PostgresClient(configuration: configuration, backgroundLogger: logger), shownURL: shown, logger: logger)
+        do {
+            if migrate { try await history.migrate() } else { try await history.checkSchema() }
+        } catch {
+            await history.close()
+            throw error
+        }
+        return history
+    }
+
+    /// Stops the client and its connections.
+    public func close() async {
+        running.cancel()
+        _ = await running.value
+    }
+
+    /// `postgres://user:secret@host/db` → `postgres://user@host/db`.
+    static func redacted(_ text: String) -> String {
+        guard var url = URLComponents(string: text), url.password != nil else { return text }
+        url.password = nil
+        return url.string ?? text
+    }
+
+    /// The migrations applied, or none when goloadtest's tables are not there.
+    private func applied(_ connection: PostgresConnection) async throws -> Set<String> {
+        let exists = try await connection.query(
+            "SELECT to_regclass('goloadtest_migrations') IS NOT NULL", logger: logger
+        ).collect().first?.decode(Bool.self) ?? false
+        guard exists else { return [] }
+        var identifiers: Set<String> = []
+        for try await identifier in try await connection.query("SELECT identifier FROM goloadtest_migrations", logger: logger)
+            .decode(String.self)
+        {
+            identifiers.insert(identifier)
+        }
+        return identifiers
+    }
+
+    private func checkKnown(_ applied: Set<String>) throws(StoreError) {
+        let unknown = applied.subtracting(Self.migrations.map(\.identifier))
+        guard unknown.isEmpty else {
+            throw .newerSchema(path: shownURL, unknownMigrations: unknown.sorted())
+        }
+    }
+
+    private func checkSchema() async throws(StoreError) {
+        let applied: Set<String>
+        do {
+            applied = try await client.withConnection { try await self.applied($0) }
+        } catch {
+            throw .database("reading \(shownURL): \(Self.reason(error))")
+        }
+        try checkKnown(applied)
+        guard applied.contains(Self.migrations[0].identifier) else {
+            throw .notAGoloadtestDatabase(path: shownURL, reason: "it has no goloadtest tables")
+        }
+    }
+
+    /// Applies the migrations not applied yet, each in its own transaction; masters starting at
+    /// once wait for each other (an advisory lock).
+    private func migrate() async throws(StoreError) {
+        do {
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(8455219)", logger: self.logger)
+                let applied = try await self.applied(connection)
+                try self.checkKnown(applied)
+                for migration in Self.migrations where !applied.contains(migration.identifier) {
+                    for statement in migration.statements {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
+                    }
+                    try await connection.query(
+                        "INSERT INTO goloadtest_migrations (identifier) VALUES (\(migration.identifier))", logger: self.logger)
+                }
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .database("making goloadtest's tables in \(shownURL): \(Self.reason(error))")
+        }
+    }
+
+    /// PostgreSQL's own words for what went wrong, when it said something.
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] {
+                return message
+            }
+            if let underlying = error.underlying { return "\(underlying)" }
+            return "\(error.code)"
+        }
+        if let error = error as? StoreError { return error.description }
+        return "\(error)"
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+import Testing
+
+/// A throwaway PostgreSQL server from Debian's `postgresql` package on 127.0.0.1 and a free port:
+/// `initdb` in a folder of its own, the server run in the foreground as a child of the test (the
+/// way the tests run nginx), stopped and its folder removed by `remove`. The server refuses to
+/// run as root: as root, it runs as `nobody`.
+final class PostgresServer: Sendable {
+    let folder: String
+    let port: Int
+    /// `postgres://goloadtest@127.0.0.1:PORT/postgres`.
+    let url: String
+    private let server: Mutex<ChildProcess?> = Mutex(nil)
+
+    static var binaries: String {
+        let root = "/usr/lib/postgresql"
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        let newest = versions.compactMap(Int.init).max().map(String.init) ?? "15"
+        return "\(root)/\(newest)/bin"
+    }
+
+    init() async throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("goloadtest-pg-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        if getuid() == 0, let nobody = getpwnam("nobody") {
+            chown(folder, nobody.pointee.pw_uid, nobody.pointee.pw_gid)
+        }
+        port = try freePort()
+        url = "postgres://goloadtest@127.0.0.1:\(port)/postgres"
+        let initdb = try await ChildProcess.runTool(
+            Self.asServerUser.path, Self.asServerUser.prefix + ["\(Self.binaries)/initdb", "-D", "\(folder)/data", "-U", "goloadtest",
+            "-A", "trust", "-E", "UTF8", "--no-sync"], in: URL(fileURLWithPath: folder), timeout: .seconds(120))
+        try #require(initdb.status == 0, "initdb: \(initdb.stdout) \(initdb.stderr)")
+        try await start()
+    }
+
+    /// How PostgreSQL's programs are run: as `nobody` (through runuser) when the tests run as root.
+    static var asServerUser: (path: String, prefix: [String]) {
+        getuid() == 0 ? ("/usr/sbin/runuser", ["-u", "nobody", "--"]) : ("/usr/bin/env", [])
+    }
+
+    func start() async throws {
+        let process = try ChildProcess(
+            Self.asServerUser.prefix + [
+                "\(Self.binaries)/postgres", "-D", "\(folder)/data", "-k", folder, "-p", String(port), "-h", "127.0.0.1",
+                "-c", "fsync=off", "-c", "full_page_writes=off",
+            ], in: URL(fileURLWithPath: folder), executable: URL(fileURLWithPath: Self.asServerUser.path))
+        server.withLock { $0 = process }
+        _ = try await process.waitForStderr("database system is ready to accept connections", timeout: .seconds(60))
+    }
+
+    /// Stops the server (a fast shutdown: clients are disconnected) and waits for it to go.
+    func stop() async throws {
+        guard let process = server.withLock({ $0 }) else { return }
+        let pidFile = (try? String(contentsOfFile: "\(folder)/data/postmaster.pid", encoding: .utf8)) ?? ""
+        if let pid = pidFile.split(separator: "\n").first.flatMap({ pid_t($0) }) { kill(pid, SIGINT) }
+        _ = try await process.waitForExit(timeout: .seconds(60))
+        server.withLock { $0 = nil }
+    }
+
+    var log: String { server.withLock { $0?.stderr } ?? "" }
+
+    /// Runs SQL through psql; its output, unaligned, without headers.
+    func psql(_ sql: String) async throws -> String {
+        let result = try await ChildProcess.runTool(
+            "\(Self.binaries)/psql", ["-X", "-A", "-t", "-h", "127.0.0.1", "-p", String(port), "-U", "goloadtest", "-d", "postgres", "-c", sql],
+            in: URL(fileURLWithPath: folder))
+        try #require(result.status == 0, "psql \(sql): \(result.stderr)")
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func remove() async {
+        try? await stop()
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    /// For a test that failed half way: the server told to stop, its folder removed, now.
+    func removeNow() {
+        let pidFile = (try? String(contentsOfFile: "\(folder)/data/postmaster.pid", encoding: .utf8)) ?? ""
+        if let pid = pidFile.split(separator: "\n").first.flatMap({ pid_t($0) }) { kill(pid, SIGQUIT) }
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+}
+
+/// `goloadtest migrate` between an SQLite file and a real PostgreSQL server, through the binary.
+@Suite("migrate to and from PostgreSQL", .serialized)
+struct PostgresMigrateTests {
+    /// Every way a history is read: each run's report in every format, its timeline, the list.
+    static func everyReport(_ database: String, runs: [Int], in folder: URL) async throws -> [String] {
+        var outputs: [String] = []
+        var commands = [["runs"], ["runs", "--format", "json"]]
+        for run in runs {
+            for format in ["text", "csv", "json"] { commands.append(["report", "--run", String(run), "--format", format]) }
+            commands.append(["report", "--run", String(run), "--timeline"])
+            commands.append(["report", "--run", String(run), "--timeline", "--format", "json"])
+        }
+        for command in commands {
+            let result = try await ChildProcess.run(command + ["--db", database], in: folder)
+            #expect(result.status == 0, "\(command) on \(database): \(result.stderr)")
+            outputs.append(result.stdout)
+        }
+        return outputs
+    }
+
+    @Test("a history copied into PostgreSQL and back gives every report as it was; counts checked on both sides")
+    func roundTrip() async throws {
+        let folder = try TemporaryDirectory()
+        let server = try await PostgresServer()
+        defer { server.removeNow() }
+        // Two runs made in process, and a real run of the binary (named requests, statuses).
+        try await ReportCommandTests.buildDatabase(at: folder.path("runs.db"))
+        let (target, port) = try await startTarget(in: folder.url)
+        defer { target.terminate() }
+        try """
+            # name: ok
+            GET http://127.0.0.1:\(port)/
+
+            # name: unavailable
+            GET http://127.0.0.1:\(port)/status/503
+            """.write(toFile: folder.path("targets.txt"), atomically: true, encoding: .utf8)
+        let run = try await ChildProcess.run(
+            ["run", "--targets", "targets.txt", "--tasks", "200", "--batch", "4", "--db", "runs.db", "--quiet"], in: folder.url)
+        #expect(run.status == 0, "\(run.stderr)")
+        let before = try await Self.everyReport("runs.db", runs: [1, 2, 3], in: folder.url)
+
+        let into = try await ChildProcess.run(["migrate", "--from", "runs.db", "--to", server.url], in: folder.url)
+        #expect(into.status == 0, "\(into.stderr) \(server.log.suffix(800))")
+        #expect(into.stdout.hasPrefix("copied 3 runs ("), "\(into.stdout)")
+        #expect(try await server.psql("SELECT COUNT(*) FROM run") == "3")
+        #expect(try await server.psql("SELECT string_agg(id::text || ':' || rollups::text, ',' ORDER BY id) FROM run") == "1:3,2:3,3:3")
+        let windows = try await server.psql("SELECT COUNT(*) FROM summary")
+        #expect(into.stdout.contains("\(windows) summary"), "\(into.stdout) vs \(windows)")
+
+        let back = try await ChildProcess.run(["migrate", "--from", server.url, "--to", "back.db"], in: folder.url)
+        #expect(back.status == 0, "\(back.stderr)")
+        #expect(back.stdout == into.stdout)
+        let after = try await Self.everyReport("back.db", runs: [1, 2, 3], in: folder.url)
+        #expect(after == before)
+
+        // A new run in the copy takes the next id.
+        #expect(try await server.psql("SELECT nextval(pg_get_serial_sequence('run', 'id'))") == "4")
+        await server.remove()
+    }
+
+    @Test("refused, with the reason and nothing copied: runs already there, a file that exists, no server, a newer schema")
+    func refusals() async throws {
+        let folder = try TemporaryDirectory()
+        let server = try await PostgresServer()
+        defer { server.removeNow() }
+        try await ReportCommandTests.buildDatabase(at: folder.path("runs.db"))
+        #expect(try await ChildProcess.run(["migrate", "--from", "runs.db", "--to", server.url], in: folder.url).status == 0)
+        let windows = try await server.psql("SELECT COUNT(*) FROM summary")
+
+        let again = try await ChildProcess.run(["migrate", "--from", "runs.db", "--to", server.url], in: folder.url)
+        #expect(again.status == 1 && again.stderr.contains("already holds run 1, 2"), "\(again.stderr)")
+        #expect(try await server.psql("SELECT COUNT(*) FROM summary") == windows)
+
+        let exists = try await ChildProcess.run(["migrate", "--from", server.url, "--to", "runs.db"], in: folder.url)
+        #expect(exists.status == 1 && exists.stderr.contains("runs.db exists"), "\(exists.stderr)")
+        let same = try await ChildProcess.run(["migrate", "--from", "runs.db", "--to", "runs.db"], in: folder.url)
+        #expect(same.status == 1 && same.stderr.contains("the same database"), "\(same.stderr)")
+        let missing = try await ChildProcess.run(["migrate", "--from", "nothing.db", "--to", server.url], in: folder.url)
+        #expect(missing.status == 1 && missing.stderr.contains("no database at nothing.db"), "\(missing.stderr)")
+
+        let closed = try freePort()
+        let unreachable = try await ChildProcess.run(
+            ["migrate", "--from", "runs.db", "--to", "postgres://goloadtest:s3cret@127.0.0.1:\(closed)/postgres"], in: folder.url,
+            timeout: .seconds(60))
+        #expect(unreachable.status == 1 && unreachable.stderr.contains("cannot reach PostgreSQL at"), "\(unreachable.stderr)")
+        #expect(!unreachable.stderr.contains("s3cret"), "the password is not shown: \(unreachable.stderr)")
+        for url in ["postgres://127.0.0.1/postgres", "postgres://goloadtest@127.0.0.1:\(server.port)/", "postgres://"] {
+            let bad = try await ChildProcess.run(["migrate", "--from", "runs.db", "--to", url], in: folder.url)
+            #expect(bad.status == 1 && bad.stderr.contains("postgres://USER@HOST:PORT/DATABASE"), "\(url): \(bad.stderr)")
+        }
+
+        _ = try await server.psql("INSERT INTO goloadtest_migrations (identifier) VALUES ('pg-v99-future')")
+        let newer = try await ChildProcess.run(["migrate", "--from", server.url, "--to", "copy.db"], in: folder.url)
+        #expect(newer.status == 1 && newer.stderr.contains("newer goloadtest"), "\(newer.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.path("copy.db")))
+        await server.remove()
+    }
+}
