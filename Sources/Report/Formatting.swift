@@ -25,28 +25,17 @@ enum Formatting {
         decimal(value, places: value < 999.995 ? 2 : (value < 99_999.95 ? 1 : 0))
     }
 
-    /// `2026-11-29T05:10:00.123Z` from nanoseconds since the epoch (milliseconds truncated),
-    /// in integer arithmetic.
+    /// `2026-11-29T05:10:00.123Z` from nanoseconds since the epoch (milliseconds truncated
+    /// toward the past), by Foundation's ISO-8601 format.
     static func iso8601(nanoseconds: Int64) -> String {
-        let (seconds, nanos) = floorDivide(nanoseconds, 1_000_000_000)
-        let (days, secondOfDay) = floorDivide(seconds, 86_400)
-        // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
-            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(nanos / 1_000_000, 3))Z"
+        let (seconds, millisecond) = floorDivide(floorDivide(nanoseconds, 1_000_000).0, 1_000)
+        // A quarter into the millisecond: the digits are its own whether Foundation rounds the
+        // fraction or cuts it (a Double is exact here to well under a microsecond).
+        let date = Date(timeIntervalSince1970: Double(seconds) + (Double(millisecond) + 0.25) / 1_000)
+        return date.formatted(isoStyle)
     }
+
+    private static let isoStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
     private static func floorDivide(_ value: Int64, _ divisor: Int64) -> (Int64, Int64) {
         let (quotient, remainder) = value.quotientAndRemainder(dividingBy: divisor)

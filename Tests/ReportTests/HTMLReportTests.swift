@@ -96,3 +96,18 @@ struct HTMLReportTests {
         }
     }
 }
+
+@Suite("Times in reports")
+struct ReportTimeTests {
+    @Test("ISO-8601 in UTC with the milliseconds cut toward the past, at the ends of what a stored time can be")
+    func iso8601() {
+        #expect(Formatting.iso8601(nanoseconds: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(Formatting.iso8601(nanoseconds: -1) == "1969-12-31T23:59:59.999Z")
+        #expect(Formatting.iso8601(nanoseconds: 1_790_000_000_163_999_999) == "2026-09-21T14:13:20.163Z")
+        #expect(Formatting.iso8601(nanoseconds: 1_790_000_000_999_999_999) == "2026-09-21T14:13:20.999Z")
+        #expect(Formatting.iso8601(nanoseconds: .max) == "2262-04-11T23:47:16.854Z")
+        #expect(Formatting.iso8601(nanoseconds: .min) == "1677-09-21T00:12:43.145Z")
+        #expect(Formatting.clock(nanoseconds: 1_790_000_000_163_999_999) == "14:13:20")
+        #expect(Formatting.minute(nanoseconds: 1_790_000_000_163_999_999) == "2026-09-21 14:13")
+    }
+}
