@@ -146,7 +146,7 @@ struct PostgresMigrateTests {
         await server.remove()
     }
 
-    @Test("refused, with the reason and nothing copied: runs already there, a file that exists, no server, a newer schema")
+    @Test("refused, with the reason and nothing copied: runs already there, a file that exists, a file a master writes, no server, a newer schema")
     func refusals() async throws {
         let folder = try TemporaryDirectory()
         let server = try await PostgresServer()
@@ -165,6 +165,13 @@ struct PostgresMigrateTests {
         #expect(same.status == 1 && same.stderr.contains("the same database"), "\(same.stderr)")
         let missing = try await ChildProcess.run(["migrate", "--from", "nothing.db", "--to", server.url], in: folder.url)
         #expect(missing.status == 1 && missing.stderr.contains("no database at nothing.db"), "\(missing.stderr)")
+
+        // A master writing the source: the copy waits for none.
+        let (master, _) = try await startMaster(["--db", "live.db"], in: folder.url)
+        let busy = try await ChildProcess.run(["migrate", "--from", "live.db", "--to", "copy.db"], in: folder.url)
+        #expect(busy.status == 1 && busy.stderr.contains("in use by another goloadtest master"), "\(busy.stderr)")
+        master.terminate()
+        #expect(!FileManager.default.fileExists(atPath: folder.path("copy.db")))
 
         let closed = try freePort()
         let unreachable = try await ChildProcess.run(

@@ -227,8 +227,19 @@ public enum HistoryMigration {
             closeSource = { await history.close() }
         } else {
             let store = try RunStore.openReadOnly(path: from)
+            // No master may write the file while it is copied (the copy is read in chunks).
+            let lock: WriterLock
+            do {
+                lock = try WriterLock(databasePath: from)
+            } catch {
+                store.close()
+                throw error
+            }
             source = store
-            closeSource = { store.close() }
+            closeSource = {
+                store.close()
+                lock.release()
+            }
         }
         do {
             let result = try await copy(source, to: to, logger: logger)
