@@ -49,6 +49,10 @@ public final class RunStore: Sendable {
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             throw .database("cannot create \(path): the folder \(directory) does not exist")
         }
+        // A file this user may not write: said as such, before SQLite fails to switch it to WAL.
+        if FileManager.default.fileExists(atPath: path), access(path, W_OK) != 0 {
+            throw .readOnly(path: path)
+        }
         let lock = try WriterLock(databasePath: path)
         // Look before touching: opening a pool switches the file to WAL, which would change a
         // file that is then refused.

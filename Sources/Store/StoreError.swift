@@ -16,6 +16,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case runOver(runId: Int64)
     /// The slave already delivered its final window of the run (seq `finalSeq`).
     case afterFinalWindow(runId: Int64, slave: String, finalSeq: UInt64)
+    /// A writer (master, `run`) cannot write the file.
+    case readOnly(path: String)
     /// Another goloadtest process writes to this database.
     case locked(path: String, pid: String)
     /// SQLite found damage in the file.
@@ -49,6 +51,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
             return "run \(runId) is over; it takes no more windows"
         case .afterFinalWindow(let runId, let slave, let finalSeq):
             return "slave \"\(Names.quoted(slave))\" already sent its final window (\(finalSeq)) of run \(runId)"
+        case .readOnly(let path):
+            return "\(path) is read-only for this user, and a master writes its runs there; make it writable "
+                + "(chmod u+w \(path)) or pass --db PATH for another file. report and runs read it as it is"
         case .locked(let path, let pid):
             return "\(path) is in use by another goloadtest master (pid \(pid)); stop it, or pass --db PATH for another file"
         case .corrupt(let path, let detail):

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Store
 import Testing
 
@@ -117,5 +120,39 @@ struct BadInputTests {
             ["MASTER", "127.0.0.1", String(port), "m2", "--db", "b.db"], in: folder.url, timeout: .seconds(30))
         #expect(second.status != 0)
         #expect(second.stderr.contains("cannot listen on 127.0.0.1:\(port)"), "stderr: \(second.stderr)")
+    }
+}
+
+@Suite("A database file this user may not write")
+struct ReadOnlyDatabaseTests {
+    @Test("a master refuses it, saying so, and leaves it as it was; report still reads it")
+    func readOnly() async throws {
+        let folder = try TemporaryDirectory()
+        try await ReportCommandTests.buildDatabase(at: folder.path("runs.db"))
+        // Root writes any file: as root the commands run as nobody, in a folder nobody owns.
+        let asRoot = getuid() == 0
+        if asRoot, let nobody = getpwnam("nobody") {
+            chmod(folder.url.path, 0o755)
+            for path in [folder.url.path, folder.path("runs.db"), folder.path("runs.db.lock")] {
+                chown(path, nobody.pointee.pw_uid, nobody.pointee.pw_gid)
+            }
+        }
+        chmod(folder.path("runs.db"), 0o444)
+        let before = try Data(contentsOf: URL(fileURLWithPath: folder.path("runs.db")))
+        // nobody may not reach the build folder (a clone under /root): a copy of the binary in the folder.
+        let binary = folder.path("goloadtest-copy")
+        if asRoot { try FileManager.default.copyItem(atPath: ChildProcess.binary.path, toPath: binary) }
+        func goloadtest(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+            guard asRoot else { return try await ChildProcess.run(arguments, in: folder.url) }
+            return try await ChildProcess.runTool("/usr/sbin/runuser", ["-u", "nobody", "--", binary] + arguments, in: folder.url)
+        }
+        let master = try await goloadtest(["master", "--host", "127.0.0.1", "--port", "0", "--db", "runs.db"])
+        #expect(master.status == 1, "\(master.stderr)")
+        #expect(master.stderr.contains("runs.db is read-only for this user") && master.stderr.contains("chmod u+w"), "\(master.stderr)")
+        let run = try await goloadtest(["run", "--url", "http://127.0.0.1:9/", "--tasks", "1", "--db", "runs.db"])
+        #expect(run.status == 1 && run.stderr.contains("read-only"), "\(run.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: folder.path("runs.db"))) == before)
+        let report = try await goloadtest(["report", "--run", "1", "--db", "runs.db"])
+        #expect(report.status == 0 && report.stdout.hasPrefix("run 1 · master m"), "\(report.stderr)")
     }
 }
