@@ -19,7 +19,7 @@ public struct HTMLReport: Sendable {
     }
 
     /// The report of `runId`, compared with `baselineId` when there is one.
-    public init(store: RunStore, runId: Int64, baselineId: Int64? = nil, tolerance: Double = 0.05) throws {
+    public init(store: any RunHistory, runId: Int64, baselineId: Int64? = nil, tolerance: Double = 0.05) throws {
         let report = try RunReport(store: store, runId: runId)
         let charts = try RunCharts(store: store, runId: runId)
         guard let baselineId else {

@@ -44,7 +44,7 @@ public struct RunCharts: Sendable, Equatable {
     public static let maximumSlavePoints = 150_000
 
     /// Reads the run twice: in time order for its series (as `Timeline`), by slave for theirs.
-    public init(store: RunStore, runId: Int64) throws {
+    public init(store: any RunHistory, runId: Int64) throws {
         let (run, slaves, span) = try store.readRun(runId) { run, slaves, windows in
             (run, slaves, try windows.startRange())
         }

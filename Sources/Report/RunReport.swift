@@ -182,7 +182,7 @@ extension RunReport {
     /// A closed run is read from its rollups (a row per slave); `fromWindows` reads the windows
     /// anyway. With `GOLOADTEST_VERIFY_ROLLUPS=1` in the environment, a report read from rollups
     /// is read from the windows too, and the two must be equal (`ReportError.rollupsDiffer`).
-    public init(store: RunStore, runId: Int64, names wanted: Set<String>? = nil, fromWindows: Bool = false) throws {
+    public init(store: any RunHistory, runId: Int64, names wanted: Set<String>? = nil, fromWindows: Bool = false) throws {
         if !fromWindows, let report = try Self.fromRollups(store: store, runId: runId, names: wanted) {
             if Self.verifyRollups {
                 let windows = try RunReport(store: store, runId: runId, names: wanted, fromWindows: true)
@@ -226,7 +226,7 @@ extension RunReport {
     static let verifyRollups = ProcessInfo.processInfo.environment["GOLOADTEST_VERIFY_ROLLUPS"] == "1"
 
     /// The report of a closed run from its rollups; nil for a run that has none.
-    static func fromRollups(store: RunStore, runId: Int64, names wanted: Set<String>?) throws -> RunReport? {
+    static func fromRollups(store: any RunHistory, runId: Int64, names wanted: Set<String>?) throws -> RunReport? {
         try store.readRun(runId) { run, slaves, windows in
             guard windows.hasSlaveRollups else { return nil }
             var report = try rolledUp(run: run, slaves: slaves, windows: windows, name: nil)
@@ -243,7 +243,7 @@ extension RunReport {
 
     /// A row per slave rollup, the total's figures from the total rollup: each histogram
     /// summarised once, none merged.
-    private static func rolledUp(run: RunRecord, slaves: [RunSlaveRecord], windows: RunWindows, name: String?) throws -> RunReport {
+    private static func rolledUp(run: RunRecord, slaves: [RunSlaveRecord], windows: any RunWindowSource, name: String?) throws -> RunReport {
         var builder = Builder(run: run, slaves: slaves)
         var rollups: [StoredWindow] = []
         try windows.forEachSlaveRollup(name: name) { rollups.append($0) }
@@ -276,7 +276,7 @@ extension RunReport {
 
     /// One section per request name, each built as a report of that name's parts of the windows.
     static func nameSections(
-        run: RunRecord, slaves: [RunSlaveRecord], windows: RunWindows, wanted: Set<String>? = nil
+        run: RunRecord, slaves: [RunSlaveRecord], windows: any RunWindowSource, wanted: Set<String>? = nil
     ) throws -> [NameSection] {
         guard wanted?.isEmpty != true else { return [] }
         let stored = try windows.names()
@@ -289,7 +289,7 @@ extension RunReport {
 
     /// `init(store:runId:)` off the caller's thread: reading a big run takes a while, and an
     /// async caller (a master serving slaves) should not hold a thread of the shared pool.
-    public static func load(store: RunStore, runId: Int64, names: Set<String>? = nil) async throws -> RunReport {
+    public static func load(store: any RunHistory, runId: Int64, names: Set<String>? = nil) async throws -> RunReport {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(with: Result { try RunReport(store: store, runId: runId, names: names) })

@@ -18,7 +18,7 @@ public struct RunsList: Sendable, Equatable {
     public var entries: [Entry]
 
     /// A closed run is listed from its total rollup alone; others from their report.
-    public init(store: RunStore) throws {
+    public init(store: any RunHistory) throws {
         entries = try store.runIds().map { id in
             if let entry = try Self.fromRollups(store: store, runId: id) {
                 if RunReport.verifyRollups, entry != (try Self.entry(RunReport(store: store, runId: id, names: [], fromWindows: true))) {
@@ -30,7 +30,7 @@ public struct RunsList: Sendable, Equatable {
         }
     }
 
-    static func fromRollups(store: RunStore, runId: Int64) throws -> Entry? {
+    static func fromRollups(store: any RunHistory, runId: Int64) throws -> Entry? {
         try store.readRun(runId, slaves: false) { run, _, windows -> Entry? in
             guard windows.hasSlaveRollups, let total = try windows.totalRollup() else { return nil }
             var report = RunReport(header: RunReport.Header(run), slaves: [], total: RunReport.Row(name: "total"))

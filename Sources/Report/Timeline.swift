@@ -36,7 +36,7 @@ public struct Timeline: Sendable, Equatable {
     /// seconds; `fromWindows` reads the windows anyway (and so does `GOLOADTEST_VERIFY_ROLLUPS=1`,
     /// to check the two are equal).
     public init(
-        store: RunStore, runId: Int64, every: Duration, slave: String? = nil, name: String? = nil, fromWindows: Bool = false
+        store: any RunHistory, runId: Int64, every: Duration, slave: String? = nil, name: String? = nil, fromWindows: Bool = false
     ) throws {
         let width = max(1, every.nanoseconds)
         if !fromWindows, slave == nil, name == nil, width % 1_000_000_000 == 0,
@@ -101,7 +101,7 @@ public struct Timeline: Sendable, Equatable {
 
     /// A closed run's buckets from its rollups of seconds (each stands for the windows that
     /// started in it, and falls whole in one bucket); nil for a run without them.
-    static func fromRollups(store: RunStore, runId: Int64, width: Int64) throws -> (runStartedAt: Int64, buckets: [Bucket])? {
+    static func fromRollups(store: any RunHistory, runId: Int64, width: Int64) throws -> (runStartedAt: Int64, buckets: [Bucket])? {
         try store.readRun(runId) { run, _, windows in
             guard windows.hasSecondRollups else { return nil }
             if let span = try windows.secondRollupStartRange() {

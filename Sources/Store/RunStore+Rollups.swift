@@ -296,31 +296,38 @@ extension RunWindows {
     private func forEachRollup(sql: String, arguments: StatementArguments, _ body: (StoredWindow) throws -> Void) throws {
         let cursor = try Row.fetchCursor(db, sql: sql, arguments: arguments)
         while let row = try cursor.next() {
-            func count(_ column: String) throws(StoreError) -> UInt64 {
-                UInt64(bitPattern: try row.integer(column, "rollup." + column))
-            }
-            func blob(_ column: String) throws(StoreError) -> Data? {
-                let value: DatabaseValue = row[column]
-                switch value.storage {
-                case .blob(let data): return data
-                case .null where column != "histogram": return nil
-                default: throw StoreError.unreadableValue(column: "rollup." + column, value: "a value that is not a histogram")
-                }
-            }
-            let windows = try row.integer("windows", "rollup.windows")
-            var window = StoredWindow(
-                slave: try row.text("slave", "rollup.slave"), seq: 0,
-                startedAt: try row.optionalInteger("firstStart", "rollup.firstStart") ?? 0,
-                endedAt: try row.optionalInteger("lastEnd", "rollup.lastEnd") ?? 0,
-                requests: try count("requests"), successes: try count("successes"), failures: try count("failures"),
-                bytesReceived: try count("bytesReceived"), bytesSent: try count("bytesSent"), late: try count("late"),
-                statusCodes: CountsJSON.decodeStatusCodes(try row.text("statusCodes", "rollup.statusCodes")),
-                errors: CountsJSON.decode(try row.text("errors", "rollup.errors")), isFinal: false,
-                dropped: try count("dropped"), connections: try count("connections"), histogram: try blob("histogram") ?? Data(),
-                uncorrectedHistogram: try blob("uncorrectedHistogram"), failureHistogram: try blob("failureHistogram"),
-                handshakeHistogram: try blob("handshakeHistogram"))
-            window.windows = Int(clamping: windows)
-            try body(window)
+            try body(try StoredWindow(rollup: row))
         }
+    }
+}
+
+extension StoredWindow {
+    /// A row of `rollup` (or of `rollupSecond`, as `forEachSecondRollup` selects it), read by
+    /// column name.
+    init(rollup row: Row) throws(StoreError) {
+        func count(_ column: String) throws(StoreError) -> UInt64 {
+            UInt64(bitPattern: try row.integer(column, "rollup." + column))
+        }
+        func blob(_ column: String) throws(StoreError) -> Data? {
+            let value: DatabaseValue = row[column]
+            switch value.storage {
+            case .blob(let data): return data
+            case .null where column != "histogram": return nil
+            default: throw StoreError.unreadableValue(column: "rollup." + column, value: "a value that is not a histogram")
+            }
+        }
+        let windows = try row.integer("windows", "rollup.windows")
+        self.init(
+            slave: try row.text("slave", "rollup.slave"), seq: 0,
+            startedAt: try row.optionalInteger("firstStart", "rollup.firstStart") ?? 0,
+            endedAt: try row.optionalInteger("lastEnd", "rollup.lastEnd") ?? 0,
+            requests: try count("requests"), successes: try count("successes"), failures: try count("failures"),
+            bytesReceived: try count("bytesReceived"), bytesSent: try count("bytesSent"), late: try count("late"),
+            statusCodes: CountsJSON.decodeStatusCodes(try row.text("statusCodes", "rollup.statusCodes")),
+            errors: CountsJSON.decode(try row.text("errors", "rollup.errors")), isFinal: false,
+            dropped: try count("dropped"), connections: try count("connections"), histogram: try blob("histogram") ?? Data(),
+            uncorrectedHistogram: try blob("uncorrectedHistogram"), failureHistogram: try blob("failureHistogram"),
+            handshakeHistogram: try blob("handshakeHistogram"))
+        self.windows = Int(clamping: windows)
     }
 }

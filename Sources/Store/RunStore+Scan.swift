@@ -201,7 +201,7 @@ extension RunStore {
     /// Reads the windows of some of the run's slaves — by position in its slaves ordered by
     /// name, as `runSlaves` lists them — in one read of its own; several may run at once on
     /// different threads (a report splits a big run this way).
-    public func readWindows<T>(
+    func readSlaveWindows<T>(
         ofRun runId: Int64, slaves: Range<Int>, _ body: (RunWindows) throws -> T
     ) throws -> T {
         try readSyncPassingErrors { db in
@@ -211,7 +211,7 @@ extension RunStore {
 
     /// Reads the windows that started in `started` (ns), in one read of its own; several may
     /// run at once on different threads (a timeline splits a big run this way).
-    public func readWindows<T>(
+    func readTimeWindows<T>(
         ofRun runId: Int64, startedIn started: Range<Int64>, _ body: (RunWindows) throws -> T
     ) throws -> T {
         try readSyncPassingErrors { db in
@@ -222,7 +222,7 @@ extension RunStore {
     /// Reads a run, its slaves and its windows from one snapshot, so that a report taken while a
     /// master writes is consistent. Throws `unknownRun` naming the runs there are.
     /// `slaves: false`: without its slaves (an empty list), for a caller that needs only the run.
-    public func readRun<T>(
+    func readRunWindows<T>(
         _ runId: Int64, slaves withSlaves: Bool = true,
         _ body: (RunRecord, [RunSlaveRecord], RunWindows) throws -> T
     ) throws -> T {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Report
 import Store
 
@@ -17,7 +18,7 @@ struct ReportCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "The run: its id, or `latest`.") var run: String
-    @Option(help: "The database the master wrote.") var db = "goloadtest.db"
+    @Option(help: "The database the master wrote: a file, or postgres://USER@HOST:PORT/DB.") var db = "goloadtest.db"
     @Option(help: "text, csv, json or html (a page with charts over time; with --compare, both runs).")
     var format: ReportFormat = .text
     @Option(help: "Write the report to this file instead of stdout.") var output: String?
@@ -82,7 +83,7 @@ struct ReportCommand: AsyncParsableCommand {
         /// Why the gate failed (exit 99), if it did.
         var failed: String?
         do {
-            let store = try RunStore.openReadOnly(path: db)
+            let store = try await openHistory(db)
             defer { store.close() }
             let runId = try resolve(run, in: store)
             if timeline {
@@ -124,7 +125,7 @@ struct ReportCommand: AsyncParsableCommand {
         }
     }
 
-    func resolve(_ id: String, in store: RunStore) throws -> Int64 {
+    func resolve(_ id: String, in store: any RunHistory) throws -> Int64 {
         if let id = Int64(id) { return id }
         guard let latest = try store.runIds().last else {
             throw CLIError("the database holds no runs yet, so there is no latest run")
@@ -137,14 +138,14 @@ struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs", abstract: "List the runs a database holds.")
 
-    @Option(help: "The database the master wrote.") var db = "goloadtest.db"
+    @Option(help: "The database the master wrote: a file, or postgres://USER@HOST:PORT/DB.") var db = "goloadtest.db"
     @Option(help: "text, csv, json or html (the list on a page).") var format: ReportFormat = .text
     @Option(help: "Write the list to this file instead of stdout.") var output: String?
 
     func run() async throws {
         let text: String
         do {
-            let store = try RunStore.openReadOnly(path: db)
+            let store = try await openHistory(db)
             defer { store.close() }
             text = try RunsList(store: store).rendered(as: format)
         } catch {
@@ -152,6 +153,14 @@ struct RunsCommand: AsyncParsableCommand {
         }
         try writeReport(text, to: output, database: db)
     }
+}
+
+/// The history `--db` names, for reading: a file a master wrote, or a `postgres://` URL.
+func openHistory(_ db: String) async throws -> any RunHistory {
+    guard PostgresHistory.isURL(db) else { return try RunStore.openReadOnly(path: db) }
+    var logger = Logger(label: "goloadtest.postgres")
+    logger.logLevel = .error
+    return try await PostgresHistory.connect(url: db, migrate: false, logger: logger)
 }
 
 /// Writes to `path` (atomically, so a failure leaves nothing half-written) or to stdout. Never

@@ -43,19 +43,36 @@ final class ChildProcess: Sendable {
         let stderr = Pipe()
         process.standardOutput = stdout
         process.standardError = stderr
-        stdout.fileHandleForReading.readabilityHandler = { [output] handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            output.text.withLock { $0.stdout += text }
-        }
-        stderr.fileHandleForReading.readabilityHandler = { [output] handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            output.text.withLock { $0.stderr += text }
-        }
         try process.run()
+        // Each stream read to its end on a thread of its own, with read(2): nothing is lost
+        // however fast the process writes and exits.
+        Self.pump(stdout.fileHandleForReading.fileDescriptor, into: output, \.stdout, closed: \.stdoutClosed)
+        Self.pump(stderr.fileHandleForReading.fileDescriptor, into: output, \.stderr, closed: \.stderrClosed)
+
     }
 
-    var stdout: String { output.text.withLock { $0.stdout } }
-    var stderr: String { output.text.withLock { $0.stderr } }
+    var stdout: String { output.text.withLock { String(decoding: $0.stdout, as: UTF8.self) } }
+    var stderr: String { output.text.withLock { String(decoding: $0.stderr, as: UTF8.self) } }
+
+    private static func pump(
+        _ descriptor: Int32, into output: CapturedOutput, _ stream: WritableKeyPath<CapturedOutput.Streams, Data> & Sendable,
+        closed: WritableKeyPath<CapturedOutput.Streams, Bool> & Sendable
+    ) {
+        Thread {
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let count = read(descriptor, &buffer, buffer.count)
+                if count > 0 {
+                    output.text.withLock { $0[keyPath: stream].append(contentsOf: buffer[0..<count]) }
+                } else if count < 0 && errno == EINTR {
+                    continue
+                } else {
+                    output.text.withLock { $0[keyPath: closed] = true }
+                    return
+                }
+            }
+        }.start()
+    }
     var isRunning: Bool { process.isRunning }
 
     /// Waits until stderr matches `pattern` and returns the first capture group.
@@ -83,8 +100,12 @@ final class ChildProcess: Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         process.waitUntilExit()
-        // Let the pipe handlers deliver what was written last.
-        try await Task.sleep(for: .milliseconds(100))
+        // Everything written last, up to the end of both streams (a few seconds at most: a
+        // server the process started may hold them open).
+        let drained = ContinuousClock.now + .seconds(5)
+        while !output.text.withLock({ $0.stdoutClosed && $0.stderrClosed }), ContinuousClock.now < drained {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         return process.terminationStatus
     }
 
@@ -119,7 +140,14 @@ final class ChildProcess: Sendable {
 }
 
 final class CapturedOutput: Sendable {
-    let text = Mutex((stdout: "", stderr: ""))
+    struct Streams {
+        var stdout = Data()
+        var stderr = Data()
+        var stdoutClosed = false
+        var stderrClosed = false
+    }
+
+    let text = Mutex(Streams())
 }
 
 enum ChildProcessError: Error, CustomStringConvertible {

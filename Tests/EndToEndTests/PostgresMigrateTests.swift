@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import Store
 import Synchronization
 import Testing
 
@@ -106,7 +107,20 @@ struct PostgresMigrateTests {
         return outputs
     }
 
-    @Test("a history copied into PostgreSQL and back gives every report as it was; counts checked on both sides")
+    /// Outputs equal, or where the first difference is (not the whole of them).
+    static func expectSame(_ actual: [String], _ expected: [String], _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(actual.count == expected.count, "\(what): \(actual.count) outputs, \(expected.count) expected", sourceLocation: sourceLocation)
+        for (index, (got, wanted)) in zip(actual, expected).enumerated() where got != wanted {
+            let common = zip(got, wanted).prefix { $0 == $1 }.count
+            let gotPart = String(got.dropFirst(max(0, common - 200)).prefix(400))
+            let wantedPart = String(wanted.dropFirst(max(0, common - 200)).prefix(400))
+            let message = "\(what), output \(index): differs at character \(common): got …\(gotPart)… expected …\(wantedPart)…"
+            Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
+            return
+        }
+    }
+
+    @Test("a history copied into PostgreSQL and back gives every report as it was, read from PostgreSQL too; counts checked on both sides")
     func roundTrip() async throws {
         let folder = try TemporaryDirectory()
         let server = try await PostgresServer()
@@ -125,24 +139,65 @@ struct PostgresMigrateTests {
         let run = try await ChildProcess.run(
             ["run", "--targets", "targets.txt", "--tasks", "200", "--batch", "4", "--db", "runs.db", "--quiet"], in: folder.url)
         #expect(run.status == 0, "\(run.stderr)")
-        let before = try await Self.everyReport("runs.db", runs: [1, 2, 3], in: folder.url)
+        // A run of more windows than PostgreSQL is read in at once (2,000 a page), some named.
+        do {
+            let store = try RunStore.open(path: folder.path("runs.db"))
+            defer { store.close() }
+            let t0: Int64 = 1_700_000_000_000_000_000
+            let plan = SlavePlan(tasks: 100_000, batch: 2, url: "http://127.0.0.1:9/")
+            let runId = try await store.createRun(master: "big", slaves: [("x", plan), ("y", plan), ("z", plan)], startedAt: t0)
+            for (index, slave) in ["x", "y", "z"].enumerated() {
+                let windows = (0..<UInt64(800)).map { seq in
+                    var latency = LatencyHistogram()
+                    latency.record(microseconds: 100 + seq * 7 + UInt64(index) * 13, count: 3 + seq % 5)
+                    let requests = 3 + seq % 5
+                    return (
+                        SummaryWindow(
+                            runId: runId, slave: slave, seq: seq, startedAt: t0 + Int64(seq) * 1_000_000_000 + Int64(index) * 7,
+                            endedAt: t0 + Int64(seq + 1) * 1_000_000_000, requests: requests, successes: requests,
+                            statusCodes: [200: requests], latency: latency, isFinal: seq == 799),
+                        seq == 799 ? Optional(UInt64(0)) : nil
+                    )
+                }
+                for result in try await store.recordWindows(windows) { _ = try result.get() }
+            }
+            try await store.finishRun(runId, status: .completed, at: t0 + 801 * 1_000_000_000)
+        }
+        let before = try await Self.everyReport("runs.db", runs: [1, 2, 3, 4], in: folder.url)
 
         let into = try await ChildProcess.run(["migrate", "--from", "runs.db", "--to", server.url], in: folder.url)
         #expect(into.status == 0, "\(into.stderr) \(server.log.suffix(800))")
-        #expect(into.stdout.hasPrefix("copied 3 runs ("), "\(into.stdout)")
-        #expect(try await server.psql("SELECT COUNT(*) FROM run") == "3")
-        #expect(try await server.psql("SELECT string_agg(id::text || ':' || rollups::text, ',' ORDER BY id) FROM run") == "1:3,2:3,3:3")
+        #expect(into.stdout.hasPrefix("copied 4 runs ("), "\(into.stdout)")
+        #expect(try await server.psql("SELECT COUNT(*) FROM run") == "4")
+        #expect(try await server.psql("SELECT string_agg(id::text || ':' || rollups::text, ',' ORDER BY id) FROM run") == "1:3,2:3,3:3,4:3")
         let windows = try await server.psql("SELECT COUNT(*) FROM summary")
         #expect(into.stdout.contains("\(windows) summary"), "\(into.stdout) vs \(windows)")
+
+        // report and runs read PostgreSQL as they read the file.
+        let fromPostgres = try await Self.everyReport(server.url, runs: [1, 2, 3, 4], in: folder.url)
+        Self.expectSame(fromPostgres, before, "read from PostgreSQL")
+        let html = try await ChildProcess.run(["report", "--run", "3", "--format", "html", "--db", server.url], in: folder.url)
+        let fileHTML = try await ChildProcess.run(["report", "--run", "3", "--format", "html", "--db", "runs.db"], in: folder.url)
+        #expect(html.status == 0 && html.stdout == fileHTML.stdout, "\(html.stderr)")
+        let unknown = try await ChildProcess.run(["report", "--run", "9", "--db", server.url], in: folder.url)
+        #expect(unknown.status == 1 && unknown.stderr.contains("there is no run 9; runs in this database: 1, 2, 3, 4"), "\(unknown.stderr)")
+        // The big run from its windows, as a report of one slave's timeline reads them.
+        for slave in ["x", "z"] {
+            let command = ["report", "--run", "4", "--timeline", "--slave", slave, "--format", "csv", "--db"]
+            let fromFile = try await ChildProcess.run(command + ["runs.db"], in: folder.url)
+            let fromServer = try await ChildProcess.run(command + [server.url], in: folder.url)
+            #expect(fromServer.status == 0 && fromFile.stdout.count > 20_000, "\(fromServer.stderr)")
+            Self.expectSame([fromServer.stdout], [fromFile.stdout], "timeline of \(slave)")
+        }
 
         let back = try await ChildProcess.run(["migrate", "--from", server.url, "--to", "back.db"], in: folder.url)
         #expect(back.status == 0, "\(back.stderr)")
         #expect(back.stdout == into.stdout)
-        let after = try await Self.everyReport("back.db", runs: [1, 2, 3], in: folder.url)
-        #expect(after == before)
+        let after = try await Self.everyReport("back.db", runs: [1, 2, 3, 4], in: folder.url)
+        Self.expectSame(after, before, "copied back")
 
         // A new run in the copy takes the next id.
-        #expect(try await server.psql("SELECT nextval(pg_get_serial_sequence('run', 'id'))") == "4")
+        #expect(try await server.psql("SELECT nextval(pg_get_serial_sequence('run', 'id'))") == "5")
         await server.remove()
     }
 

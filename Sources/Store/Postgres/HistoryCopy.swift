@@ -67,10 +67,12 @@ protocol HistorySource: Sendable {
     func columns(of table: HistoryTables.Table) async throws -> [String]?
     /// Up to `limit` rows after `key` (nil: from the first), by key.
     func rows(of table: HistoryTables.Table, columns: [String], after key: [CellValue]?, limit: Int) async throws -> [[CellValue]]
-    func runIds() async throws -> [Int64]
+    func historyRunIds() async throws -> [Int64]
 }
 
 extension RunStore: HistorySource {
+    func historyRunIds() async throws -> [Int64] { try runIds() }
+
     func columns(of table: HistoryTables.Table) async throws -> [String]? {
         let present = try readSync { db in
             try db.tableExists(table.name) ? Set(try db.columns(in: table.name).map(\.name)) : nil
@@ -188,7 +190,7 @@ extension PostgresHistory: HistorySource {
         return rows
     }
 
-    func runIds() async throws -> [Int64] {
+    func historyRunIds() async throws -> [Int64] {
         try await client.withConnection { connection in
             var ids: [Int64] = []
             for try await id in try await connection.query("SELECT id FROM run ORDER BY id", logger: self.logger).decode(Int64.self) {
@@ -224,7 +226,7 @@ public enum HistoryMigration {
         if PostgresHistory.isURL(from) {
             let history = try await PostgresHistory.connect(url: from, migrate: false, logger: logger)
             source = history
-            closeSource = { await history.close() }
+            closeSource = { await history.shutdown() }
         } else {
             let store = try RunStore.openReadOnly(path: from)
             // No master may write the file while it is copied (the copy is read in chunks).
@@ -257,10 +259,10 @@ public enum HistoryMigration {
                 let history = try await PostgresHistory.connect(url: to, migrate: true, logger: logger)
                 do {
                     let result = try await intoPostgres(source, history)
-                    await history.close()
+                    await history.shutdown()
                     return result
                 } catch {
-                    await history.close()
+                    await history.shutdown()
                     throw error
                 }
             }
@@ -311,7 +313,7 @@ public enum HistoryMigration {
     }
 
     private static func intoPostgres(_ source: any HistorySource, _ history: PostgresHistory) async throws -> Result {
-        let runs = try await source.runIds()
+        let runs = try await source.historyRunIds()
         let logger = history.logger
         return try await history.client.withTransaction(logger: logger) { connection in
             // The copy keeps run ids: none of them may be there already.
@@ -362,7 +364,7 @@ public enum HistoryMigration {
         guard !FileManager.default.fileExists(atPath: path) else {
             throw StoreError.database("\(path) exists; migrate writes a new file (pass --to PATH for one that does not exist yet)")
         }
-        let runs = try await source.runIds()
+        let runs = try await source.historyRunIds()
         let partial = path + ".migrating"
         for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: partial + suffix) }
         let store = try RunStore.open(path: partial)

@@ -62,14 +62,14 @@ public final class PostgresHistory: Sendable {
         do {
             if migrate { try await history.migrate() } else { try await history.checkSchema() }
         } catch {
-            await history.close()
+            await history.shutdown()
             throw error
         }
         return history
     }
 
     /// Stops the client and its connections.
-    public func close() async {
+    public func shutdown() async {
         running.cancel()
         _ = await running.value
     }

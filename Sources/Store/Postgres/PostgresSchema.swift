@@ -1,5 +1,6 @@
 /// goloadtest's tables in PostgreSQL: the SQLite schema (migrations v1 to v6) in PostgreSQL's
-/// types. Frozen once shipped: a change is a new migration.
+/// types; slave and request names compare byte by byte (`COLLATE "C"`), as in SQLite. Frozen
+/// once shipped: a change is a new migration.
 enum PostgresSchema {
     /// One statement each (PostgreSQL's extended protocol takes one at a time).
     static let v1: [String] = [
@@ -25,7 +26,7 @@ enum PostgresSchema {
         """
         CREATE TABLE runSlave (
             runId BIGINT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
-            slave TEXT NOT NULL,
+            slave TEXT COLLATE "C" NOT NULL,
             status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'lost')),
             tasks BIGINT CHECK (tasks > 0),
             durationNs BIGINT CHECK (durationNs > 0),
@@ -52,7 +53,7 @@ enum PostgresSchema {
         """
         CREATE TABLE summary (
             runId BIGINT NOT NULL,
-            slave TEXT NOT NULL,
+            slave TEXT COLLATE "C" NOT NULL,
             seq BIGINT NOT NULL CHECK (seq >= 0),
             startedAt BIGINT NOT NULL,
             endedAt BIGINT NOT NULL,
@@ -81,9 +82,9 @@ enum PostgresSchema {
         """
         CREATE TABLE summaryByName (
             runId BIGINT NOT NULL,
-            slave TEXT NOT NULL,
+            slave TEXT COLLATE "C" NOT NULL,
             seq BIGINT NOT NULL CHECK (seq >= 0),
-            name TEXT NOT NULL,
+            name TEXT COLLATE "C" NOT NULL,
             requests BIGINT NOT NULL CHECK (requests >= 0),
             successes BIGINT NOT NULL CHECK (successes >= 0),
             failures BIGINT NOT NULL CHECK (failures >= 0),
@@ -101,8 +102,8 @@ enum PostgresSchema {
         """
         CREATE TABLE rollup (
             runId BIGINT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
-            name TEXT NOT NULL,
-            slave TEXT NOT NULL,
+            name TEXT COLLATE "C" NOT NULL,
+            slave TEXT COLLATE "C" NOT NULL,
             windows BIGINT NOT NULL,
             firstStart BIGINT,
             lastEnd BIGINT,
