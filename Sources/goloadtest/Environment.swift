@@ -1,9 +1,10 @@
 import Configuration
 import Foundation
+import Store
 import SystemPackage
 
 /// Settings from the process environment, then from `.env` in the working directory; the
-/// environment wins. Keys: GET_URL, GOLOADTEST_TOKEN.
+/// environment wins. Keys: GET_URL, GOLOADTEST_TOKEN, GOLOADTEST_DB.
 struct Environment: Sendable {
     private let process: EnvironmentVariablesProvider
     private let file: EnvironmentVariablesProvider?
@@ -32,6 +33,24 @@ struct Environment: Sendable {
             }
         }
         return nil
+    }
+}
+
+extension Environment {
+    /// The database: `--db`, else GOLOADTEST_DB, else `goloadtest.db` in the working directory.
+    func database(_ given: String?) -> String {
+        given ?? value("GOLOADTEST_DB") ?? "goloadtest.db"
+    }
+
+    /// The database a writer (master, `run`) records into: a file.
+    func writableDatabase(_ given: String?) throws -> String {
+        let database = database(given)
+        guard !PostgresHistory.isURL(database) else {
+            throw CLIError(
+                "--db \(PostgresHistory.redacted(database)): masters and run record into an SQLite file for now; record into a "
+                    + "file and copy it with goloadtest migrate --from FILE --to postgres://... (report and runs read PostgreSQL)")
+        }
+        return database
     }
 }
 

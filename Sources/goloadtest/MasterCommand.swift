@@ -8,8 +8,8 @@ import Web
 
 /// Options every form of the master takes.
 struct MasterOptions: ParsableArguments {
-    @Option(help: "SQLite database every run is recorded in (created if missing).")
-    var db = "goloadtest.db"
+    @Option(help: "SQLite database every run is recorded in (created if missing; default: GOLOADTEST_DB, else goloadtest.db).")
+    var db: String?
 
     @Option(help: "Start a run as soon as this many slaves are connected, then exit when it ends: 0 if every slave finished, 1 otherwise.")
     var expectSlaves: Int?
@@ -151,8 +151,10 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
         }
     }
     let store: RunStore
+    let database: String
     do {
-        store = try RunStore.open(path: options.db)
+        database = try environment.writableDatabase(options.db)
+        store = try RunStore.open(path: database)
     } catch {
         throw fail("\(error)")
     }
@@ -183,7 +185,7 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
     let (controls, controlSink) = AsyncStream.makeStream(of: RunControlRequest.self)
     if let http = options.http, let (webHost, webPort) = webAddress {
         let server = WebServer(
-            databasePath: options.db, token: configuration.token,
+            databasePath: database, token: configuration.token,
             control: { action in
                 await withCheckedContinuation { continuation in
                     controlSink.yield(RunControlRequest(action: action) { continuation.resume(returning: $0) })
@@ -235,7 +237,7 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
                 do {
                     Output.write(try await RunReport.load(store: store, runId: runId).text)
                 } catch {
-                    Output.error("could not read run \(runId) back from \(options.db): \(error)")
+                    Output.error("could not read run \(runId) back from \(database): \(error)")
                 }
             })
     } catch {

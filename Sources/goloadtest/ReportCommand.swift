@@ -18,7 +18,8 @@ struct ReportCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "The run: its id, or `latest`.") var run: String
-    @Option(help: "The database the master wrote: a file, or postgres://USER@HOST:PORT/DB.") var db = "goloadtest.db"
+    @Option(help: "The database the master wrote: a file, or postgres://USER@HOST:PORT/DB (default: GOLOADTEST_DB, else goloadtest.db).")
+    var db: String?
     @Option(help: "text, csv, json or html (a page with charts over time; with --compare, both runs).")
     var format: ReportFormat = .text
     @Option(help: "Write the report to this file instead of stdout.") var output: String?
@@ -80,10 +81,12 @@ struct ReportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let text: String
+        var database = db ?? "goloadtest.db"
         /// Why the gate failed (exit 99), if it did.
         var failed: String?
         do {
-            let store = try await openHistory(db)
+            database = try await Environment.load().database(db)
+            let store = try await openHistory(database)
             defer { store.close() }
             let runId = try resolve(run, in: store)
             if timeline {
@@ -118,7 +121,7 @@ struct ReportCommand: AsyncParsableCommand {
         } catch {
             throw fail("\(error)")
         }
-        try writeReport(text, to: output, database: db)
+        try writeReport(text, to: output, database: database)
         if let failed {
             Output.error(failed)
             throw ExitCode(thresholdsFailedExitCode)
@@ -138,20 +141,23 @@ struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs", abstract: "List the runs a database holds.")
 
-    @Option(help: "The database the master wrote: a file, or postgres://USER@HOST:PORT/DB.") var db = "goloadtest.db"
+    @Option(help: "The database the master wrote: a file, or postgres://USER@HOST:PORT/DB (default: GOLOADTEST_DB, else goloadtest.db).")
+    var db: String?
     @Option(help: "text, csv, json or html (the list on a page).") var format: ReportFormat = .text
     @Option(help: "Write the list to this file instead of stdout.") var output: String?
 
     func run() async throws {
         let text: String
+        var database = db ?? "goloadtest.db"
         do {
-            let store = try await openHistory(db)
+            database = try await Environment.load().database(db)
+            let store = try await openHistory(database)
             defer { store.close() }
             text = try RunsList(store: store).rendered(as: format)
         } catch {
             throw fail("\(error)")
         }
-        try writeReport(text, to: output, database: db)
+        try writeReport(text, to: output, database: database)
     }
 }
 

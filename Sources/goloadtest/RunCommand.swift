@@ -14,7 +14,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Requests to send (or use --duration).") var tasks: Int?
     @Option(help: "Connections, each with one request in flight.") var batch: Int = 64
     @Option(help: "Event loop threads for the load engine.") var threads: Int = 1
-    @Option(help: "SQLite database the run is recorded in (created if missing).") var db = "goloadtest.db"
+    @Option(help: "SQLite database the run is recorded in (created if missing; default: GOLOADTEST_DB, else goloadtest.db).")
+    var db: String?
     @Option(help: "text, csv or json: the report printed at the end.") var format: ReportFormat = .text
     @OptionGroup var load: LoadOptions
     @OptionGroup var thresholds: ThresholdOptions
@@ -42,7 +43,7 @@ struct RunCommand: AsyncParsableCommand {
                 masterHost: "in-process", masterPort: 0, name: LocalRun.slaveName, plan: plan, headers: load.headers,
                 body: body, tls: load.targetTLS)
             try thresholds.check(planNames: plan.requestNames)
-            let store = try RunStore.open(path: db)
+            let store = try RunStore.open(path: try environment.writableDatabase(db))
             let format = self.format
             var local = LocalRun(slave: slave, threads: threads)
             try thresholds.configure(&local.master, store: store)

@@ -156,3 +156,29 @@ struct ReadOnlyDatabaseTests {
         #expect(report.status == 0 && report.stdout.hasPrefix("run 1 · master m"), "\(report.stderr)")
     }
 }
+
+@Suite("--db from GOLOADTEST_DB")
+struct DatabaseEnvironmentTests {
+    @Test("GOLOADTEST_DB (environment or .env) names the database when --db does not; a writer refuses a postgres:// one, saying what to do")
+    func fromEnvironment() async throws {
+        let folder = try TemporaryDirectory()
+        try await ReportCommandTests.buildDatabase(at: folder.path("history.db"))
+        let fromEnvironment = try await ChildProcess.run(["runs"], in: folder.url, environment: ["GOLOADTEST_DB": "history.db"])
+        #expect(fromEnvironment.status == 0 && fromEnvironment.stdout.contains(" 2      m completed"), "\(fromEnvironment.stderr)")
+        try "GOLOADTEST_DB=history.db\n".write(toFile: folder.path(".env"), atomically: true, encoding: .utf8)
+        let fromFile = try await ChildProcess.run(["report", "--run", "2"], in: folder.url)
+        #expect(fromFile.status == 0 && fromFile.stdout.hasPrefix("run 2 · master m"), "\(fromFile.stderr)")
+        // --db wins over both.
+        let given = try await ChildProcess.run(["runs", "--db", "other.db"], in: folder.url, environment: ["GOLOADTEST_DB": "history.db"])
+        #expect(given.status == 1 && given.stderr.contains("no database at other.db"), "\(given.stderr)")
+
+        for command in [["master", "--host", "127.0.0.1", "--port", "0"], ["run", "--url", "http://127.0.0.1:9/", "--tasks", "1"]] {
+            let refused = try await ChildProcess.run(
+                command, in: folder.url, environment: ["GOLOADTEST_DB": "postgres://me:s3cret@127.0.0.1:9/history"])
+            #expect(refused.status == 1, "\(command): \(refused.stderr)")
+            #expect(refused.stderr.contains("record into an SQLite file for now") && refused.stderr.contains("goloadtest migrate"), "\(refused.stderr)")
+            #expect(!refused.stderr.contains("s3cret"), "the password is not shown: \(refused.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder.path("goloadtest.db")))
+    }
+}

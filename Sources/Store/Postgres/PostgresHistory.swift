@@ -75,7 +75,7 @@ public final class PostgresHistory: Sendable {
     }
 
     /// `postgres://user:secret@host/db` → `postgres://user@host/db`.
-    static func redacted(_ text: String) -> String {
+    public static func redacted(_ text: String) -> String {
         guard var url = URLComponents(string: text), url.password != nil else { return text }
         url.password = nil
         return url.string ?? text
