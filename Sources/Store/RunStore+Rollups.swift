@@ -130,20 +130,51 @@ extension RunStore {
 
 /// Windows added up: counts (saturating), histograms merged, span and how many.
 struct RollupAccumulator {
-    var windows: Int64 = 0
-    var requests: UInt64 = 0
-    var successes: UInt64 = 0
-    var failures: UInt64 = 0
-    var bytesReceived: UInt64 = 0
-    var bytesSent: UInt64 = 0
-    var late: UInt64 = 0
-    var dropped: UInt64 = 0
-    var connections: UInt64 = 0
-    var statusCodes: [Int: UInt64] = [:]
-    var errors: [String: UInt64] = [:]
-    var firstStart: Int64?
-    var lastStart: Int64?
-    var lastEnd: Int64?
+    /// What windows add up to without their histograms: one window's, or many.
+    struct Counts {
+        var windows: Int64 = 0
+        var requests: UInt64 = 0
+        var successes: UInt64 = 0
+        var failures: UInt64 = 0
+        var bytesReceived: UInt64 = 0
+        var bytesSent: UInt64 = 0
+        var late: UInt64 = 0
+        var dropped: UInt64 = 0
+        var connections: UInt64 = 0
+        var statusCodes: [Int: UInt64] = [:]
+        var errors: [String: UInt64] = [:]
+        var firstStart: Int64?
+        var lastStart: Int64?
+        var lastEnd: Int64?
+
+        init() {}
+
+        init(_ window: StoredWindow) {
+            (windows, requests, successes, failures) = (1, window.requests, window.successes, window.failures)
+            (bytesReceived, bytesSent, late, dropped) = (window.bytesReceived, window.bytesSent, window.late, window.dropped)
+            (connections, statusCodes, errors) = (window.connections, window.statusCodes, window.errors)
+            (firstStart, lastStart, lastEnd) = (window.startedAt, window.startedAt, window.endedAt)
+        }
+
+        mutating func add(_ other: Counts) {
+            windows += other.windows
+            requests = requests.saturatingAdd(other.requests)
+            successes = successes.saturatingAdd(other.successes)
+            failures = failures.saturatingAdd(other.failures)
+            bytesReceived = bytesReceived.saturatingAdd(other.bytesReceived)
+            bytesSent = bytesSent.saturatingAdd(other.bytesSent)
+            late = late.saturatingAdd(other.late)
+            dropped = dropped.saturatingAdd(other.dropped)
+            connections = connections.saturatingAdd(other.connections)
+            statusCodes.merge(other.statusCodes) { $0.saturatingAdd($1) }
+            errors.merge(other.errors) { $0.saturatingAdd($1) }
+            if let start = other.firstStart { firstStart = min(firstStart ?? start, start) }
+            if let start = other.lastStart { lastStart = max(lastStart ?? start, start) }
+            if let end = other.lastEnd { lastEnd = max(lastEnd ?? end, end) }
+        }
+    }
+
+    var counts = Counts()
     var latency = LatencyHistogram()
     var uncorrected: LatencyHistogram?
     var failureLatency: LatencyHistogram?
@@ -155,37 +186,11 @@ struct RollupAccumulator {
         try window.replayUncorrectedLatency(into: &uncorrected)
         try window.replayFailureLatency(into: &failureLatency)
         try window.replayHandshakeLatency(into: &handshakes)
-        windows += 1
-        requests = requests.saturatingAdd(window.requests)
-        successes = successes.saturatingAdd(window.successes)
-        failures = failures.saturatingAdd(window.failures)
-        bytesReceived = bytesReceived.saturatingAdd(window.bytesReceived)
-        bytesSent = bytesSent.saturatingAdd(window.bytesSent)
-        late = late.saturatingAdd(window.late)
-        dropped = dropped.saturatingAdd(window.dropped)
-        connections = connections.saturatingAdd(window.connections)
-        statusCodes.merge(window.statusCodes) { $0.saturatingAdd($1) }
-        errors.merge(window.errors) { $0.saturatingAdd($1) }
-        firstStart = min(firstStart ?? window.startedAt, window.startedAt)
-        lastStart = max(lastStart ?? window.startedAt, window.startedAt)
-        lastEnd = max(lastEnd ?? window.endedAt, window.endedAt)
+        counts.add(Counts(window))
     }
 
     mutating func absorb(_ other: RollupAccumulator) {
-        windows += other.windows
-        requests = requests.saturatingAdd(other.requests)
-        successes = successes.saturatingAdd(other.successes)
-        failures = failures.saturatingAdd(other.failures)
-        bytesReceived = bytesReceived.saturatingAdd(other.bytesReceived)
-        bytesSent = bytesSent.saturatingAdd(other.bytesSent)
-        late = late.saturatingAdd(other.late)
-        dropped = dropped.saturatingAdd(other.dropped)
-        connections = connections.saturatingAdd(other.connections)
-        statusCodes.merge(other.statusCodes) { $0.saturatingAdd($1) }
-        errors.merge(other.errors) { $0.saturatingAdd($1) }
-        if let start = other.firstStart { firstStart = min(firstStart ?? start, start) }
-        if let start = other.lastStart { lastStart = max(lastStart ?? start, start) }
-        if let end = other.lastEnd { lastEnd = max(lastEnd ?? end, end) }
+        counts.add(other.counts)
         latency.merge(other.latency)
         uncorrected.mergeIn(other.uncorrected)
         failureLatency.mergeIn(other.failureLatency)
@@ -197,7 +202,7 @@ struct RollupAccumulator {
     static func stored(_ count: UInt64) -> Int64 { Int64(bitPattern: count) }
 
     private var codesText: String {
-        CountsJSON.encode(Dictionary(uniqueKeysWithValues: statusCodes.map { (String($0.key), $0.value) }))
+        CountsJSON.encode(Dictionary(uniqueKeysWithValues: counts.statusCodes.map { (String($0.key), $0.value) }))
     }
 
     func insert(_ db: Database, runId: Int64, name: String, slave: String) throws {
@@ -209,10 +214,10 @@ struct RollupAccumulator {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                runId, name, slave, windows, firstStart, lastEnd, Self.stored(requests), Self.stored(successes),
-                Self.stored(failures), Self.stored(bytesReceived), Self.stored(bytesSent), Self.stored(late),
-                Self.stored(dropped), Self.stored(connections), codesText,
-                CountsJSON.encode(errors), Data(latency.encoded()), uncorrected.map { Data($0.encoded()) },
+                runId, name, slave, counts.windows, counts.firstStart, counts.lastEnd, Self.stored(counts.requests),
+                Self.stored(counts.successes), Self.stored(counts.failures), Self.stored(counts.bytesReceived),
+                Self.stored(counts.bytesSent), Self.stored(counts.late), Self.stored(counts.dropped),
+                Self.stored(counts.connections), codesText, CountsJSON.encode(counts.errors), Data(latency.encoded()), uncorrected.map { Data($0.encoded()) },
                 failureLatency.map { Data($0.encoded()) }, handshakes.map { Data($0.encoded()) },
             ])
     }
@@ -225,8 +230,8 @@ struct RollupAccumulator {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                runId, second, windows, firstStart, lastStart, lastEnd, Self.stored(requests), Self.stored(failures),
-                codesText, CountsJSON.encode(errors), Data(latency.encoded()),
+                runId, second, counts.windows, counts.firstStart, counts.lastStart, counts.lastEnd, Self.stored(counts.requests),
+                Self.stored(counts.failures), codesText, CountsJSON.encode(counts.errors), Data(latency.encoded()),
             ])
     }
 }

@@ -113,10 +113,7 @@ final class LiveDetail: Sendable {
             for (code, count) in window.statusCodes {
                 state.statusCodes[code] = state.statusCodes[code, default: 0].saturatingAdd(count)
             }
-            var kinds = window.errors
-            let errors = window.errors.values.reduce(UInt64(0)) { $0.saturatingAdd($1) }
-            if window.failures > errors { kinds["status"] = kinds["status", default: 0].saturatingAdd(window.failures - errors) }
-            for (kind, count) in kinds where count > 0 {
+            for (kind, count) in window.failureKinds {
                 state.failureKinds[kind] = state.failureKinds[kind, default: 0].saturatingAdd(count)
             }
         }

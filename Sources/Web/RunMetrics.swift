@@ -87,10 +87,7 @@ public final class RunMetrics: Sendable {
                 slave.responses[code] = counter
                 counter.increment(by: Int64(clamping: count))
             }
-            var kinds = window.errors
-            let errors = window.errors.values.reduce(0, &+)
-            if window.failures > errors { kinds["status", default: 0] &+= window.failures - errors }
-            for (kind, count) in kinds where count > 0 {
+            for (kind, count) in window.failureKinds {
                 let counter = slave.failures[kind] ?? registry.makeCounter(
                     descriptor: Self.failures, labels: [("slave", window.slave), ("kind", kind)])
                 slave.failures[kind] = counter
@@ -126,5 +123,16 @@ public final class RunMetrics: Sendable {
         text += "\(name)_sum \(sum)\n"
         text += "\(name)_count \(count)\n"
         return text
+    }
+}
+
+extension SummaryWindow {
+    /// Its failures by kind: each error kind, and `status` for the failures beyond them (responses
+    /// whose status is not a success); kinds with none left out.
+    var failureKinds: [String: UInt64] {
+        var kinds = errors.filter { $0.value > 0 }
+        let errorCount = errors.values.reduce(UInt64(0)) { $0.saturatingAdd($1) }
+        if failures > errorCount { kinds["status"] = kinds["status", default: 0].saturatingAdd(failures - errorCount) }
+        return kinds
     }
 }

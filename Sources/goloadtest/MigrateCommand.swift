@@ -22,7 +22,7 @@ struct MigrateCommand: AsyncParsableCommand {
         guard from != to else { throw fail("--from and --to are the same database; name another one to copy into") }
         var logger = Logger(label: "goloadtest.migrate")
         logger.logLevel = .error
-        let result: HistoryMigration.Result
+        let result: HistoryMigration.Copied
         do {
             result = try await HistoryMigration.copy(from: from, to: to, logger: logger)
         } catch {

@@ -207,7 +207,7 @@ public enum HistoryMigration {
     /// Rows a read or an insert takes at once.
     static let chunk = 500
 
-    public struct Result: Sendable, Equatable {
+    public struct Copied: Sendable, Equatable {
         /// Rows copied per table, in the order of the tables.
         public var rows: [(table: String, count: Int64)]
         public var runs: Int
@@ -220,7 +220,7 @@ public enum HistoryMigration {
     /// `from` and `to`: a file path or a `postgres://` URL. Into PostgreSQL: one transaction,
     /// refused if it holds one of the runs already. Into a file: a new file, written under a
     /// temporary name and renamed once whole.
-    public static func copy(from: String, to: String, logger: Logger) async throws(StoreError) -> Result {
+    public static func copy(from: String, to: String, logger: Logger) async throws(StoreError) -> Copied {
         let source: any HistorySource
         var closeSource: () async -> Void = {}
         if PostgresHistory.isURL(from) {
@@ -253,7 +253,7 @@ public enum HistoryMigration {
         }
     }
 
-    private static func copy(_ source: any HistorySource, to: String, logger: Logger) async throws(StoreError) -> Result {
+    private static func copy(_ source: any HistorySource, to: String, logger: Logger) async throws(StoreError) -> Copied {
         do {
             if PostgresHistory.isURL(to) {
                 let history = try await PostgresHistory.connect(url: to, migrate: true, logger: logger)
@@ -312,7 +312,7 @@ public enum HistoryMigration {
         return (counts, rollups)
     }
 
-    private static func intoPostgres(_ source: any HistorySource, _ history: PostgresHistory) async throws -> Result {
+    private static func intoPostgres(_ source: any HistorySource, _ history: PostgresHistory) async throws -> Copied {
         let runs = try await source.historyRunIds()
         let logger = history.logger
         return try await history.client.withTransaction(logger: logger) { connection in
@@ -351,7 +351,7 @@ public enum HistoryMigration {
                     throw StoreError.database("\(table): \(copied) rows read, \(now - (before[table] ?? 0)) written (nothing was copied)")
                 }
             }
-            return Result(rows: rows, runs: runs.count)
+            return Copied(rows: rows, runs: runs.count)
         }
     }
 
@@ -360,7 +360,7 @@ public enum HistoryMigration {
             .collect().first?.decode(Int64.self) ?? 0
     }
 
-    private static func intoFile(_ source: any HistorySource, path: String) async throws -> Result {
+    private static func intoFile(_ source: any HistorySource, path: String) async throws -> Copied {
         guard !FileManager.default.fileExists(atPath: path) else {
             throw StoreError.database("\(path) exists; migrate writes a new file (pass --to PATH for one that does not exist yet)")
         }
@@ -386,7 +386,7 @@ public enum HistoryMigration {
             }
             try FileManager.default.moveItem(atPath: partial, toPath: path)
             try? FileManager.default.removeItem(atPath: partial + ".lock")
-            return Result(rows: rows, runs: runs.count)
+            return Copied(rows: rows, runs: runs.count)
         } catch {
             store.close()
             for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: partial + suffix) }
