@@ -36,7 +36,7 @@ TIMED := LoadShapeTests|LostSlaveTests|FaultToleranceTests|NoHangTests|DurationT
 
 # Suites that start many processes (masters, slaves, nginx) run in a pass of their own, so that
 # the in-process suites of the first pass do not share the two cores with dozens of processes.
-PROCESSES := PostgresMigrateTests|IngestTests|WebTests|WebControlTests|MasterPlanTests|HostilePlanTests|ThresholdGateTests|ExpectStatusTests|HTTP2TargetTests|StreamLimitTests|TargetsFileRunTests|ProgressLineTests
+PROCESSES := PostgresMigrateTests|PostgresRecordTests|IngestTests|WebTests|WebControlTests|MasterPlanTests|HostilePlanTests|ThresholdGateTests|ExpectStatusTests|HTTP2TargetTests|StreamLimitTests|TargetsFileRunTests|ProgressLineTests
 
 # Full runs on the in-process transport, whose slaves reconnect after 3 s without a word from the
 # master: they go with the process suites, not beside the report suites of the first pass, whose

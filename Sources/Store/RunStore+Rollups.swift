@@ -30,55 +30,60 @@ extension RunStore {
         return max(0, offset / 1_000_000_000)
     }
 
-    /// Writes the rollups of a run (replacing any), in the caller's transaction. A run whose
-    /// rows cannot be rolled up (a histogram that does not decode, a name that would stand for
-    /// a total: rows edited by hand) gets none, and its reports read its windows.
+    /// Writes the rollups of a run (replacing any), in the caller's transaction.
     static func writeRollups(_ db: Database, runId: Int64) throws {
-        try db.execute(sql: "DELETE FROM rollup WHERE runId = ?", arguments: [runId])
-        try db.execute(sql: "DELETE FROM rollupSecond WHERE runId = ?", arguments: [runId])
-        try db.execute(sql: "UPDATE run SET rollups = 0 WHERE id = ?", arguments: [runId])
-        guard let runStartedAt = try Int64.fetchOne(db, sql: "SELECT startedAt FROM run WHERE id = ?", arguments: [runId]) else {
-            return
-        }
-        let blank = try Bool.fetchOne(
-            db,
-            sql: """
-                SELECT EXISTS (SELECT 1 FROM runSlave WHERE runId = ?1 AND slave = '')
-                    OR EXISTS (SELECT 1 FROM summary WHERE runId = ?1 AND slave = '')
-                    OR EXISTS (SELECT 1 FROM summaryByName WHERE runId = ?1 AND name = '')
-                """, arguments: [runId]) ?? true
+        try writeRollups(runId: runId, into: SQLiteRollupTarget(db: db))
+    }
+
+    /// Writes the rollups of a run (replacing any) into `target`, the caller's transaction in a
+    /// file or in PostgreSQL. A run whose rows cannot be rolled up (a histogram that does not
+    /// decode, a name that would stand for a total: rows edited by hand) gets none, and its
+    /// reports read its windows.
+    static func writeRollups(runId: Int64, into target: some RollupTarget) throws {
+        let run: [CellValue] = [.integer(runId)]
+        try target.execute("DELETE FROM rollup WHERE runId = ?", run)
+        try target.execute("DELETE FROM rollupSecond WHERE runId = ?", run)
+        try target.execute("UPDATE run SET rollups = 0 WHERE id = ?", run)
+        guard let runStartedAt = try target.integer("SELECT startedAt FROM run WHERE id = ?", run) else { return }
+        let blank = try target.integer(
+            """
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM runSlave WHERE runId = ? AND slave = '')
+                OR EXISTS (SELECT 1 FROM summary WHERE runId = ? AND slave = '')
+                OR EXISTS (SELECT 1 FROM summaryByName WHERE runId = ? AND name = '') THEN 1 ELSE 0 END
+            """, run + run + run) ?? 1
         let impossible = "UPDATE run SET rollups = \(RollupBits.impossible) WHERE id = ?"
-        guard !blank else {
-            try db.execute(sql: impossible, arguments: [runId])
+        guard blank == 0 else {
+            try target.execute(impossible, run)
             return
         }
         do {
-            try db.inSavepoint {
-                let windows = RunWindows(db: db, runId: runId)
+            try target.undoingOnError {
+                let windows = target.windows(ofRun: runId)
                 for name in [nil] + (try windows.names()) {
-                    try writeSlaveRollups(db, windows: windows, name: name)
+                    try writeSlaveRollups(target, windows: windows, runId: runId, name: name)
                 }
                 var bits = RollupBits.slaves
-                if try writeSecondRollups(db, windows: windows, runStartedAt: runStartedAt) { bits |= RollupBits.seconds }
-                try db.execute(sql: "UPDATE run SET rollups = ? WHERE id = ?", arguments: [bits, runId])
-                return .commit
+                if try writeSecondRollups(target, windows: windows, runId: runId, runStartedAt: runStartedAt) {
+                    bits |= RollupBits.seconds
+                }
+                try target.execute("UPDATE run SET rollups = ? WHERE id = ?", [.integer(bits)] + run)
             }
-        } catch is StoreError {
+        } catch let error as StoreError where !error.isDatabaseFailure {
             // Rows that do not read back: no rollups; the reports say what is wrong.
-            try db.execute(sql: impossible, arguments: [runId])
+            try target.execute(impossible, run)
         }
     }
 
-    private static func writeSlaveRollups(_ db: Database, windows: RunWindows, name: String?) throws {
+    private static func writeSlaveRollups(_ target: some RollupTarget, windows: any RunWindowSource, runId: Int64, name: String?) throws {
         var total = RollupAccumulator()
         var slave: (name: String, rollup: RollupAccumulator)?
         func close() throws {
             guard let done = slave else { return }
-            try done.rollup.insert(db, runId: windows.runId, name: name ?? "", slave: done.name)
+            try target.execute(RollupAccumulator.insertRollup, done.rollup.rollupRow(runId: runId, name: name ?? "", slave: done.name))
             total.absorb(done.rollup)
             slave = nil
         }
-        try windows.forEach(order: .slave, name: name) { window in
+        try windows.forEach(order: .slave, slave: nil, name: name) { window in
             if slave?.name != window.slave {
                 try close()
                 slave = (window.slave, RollupAccumulator())
@@ -86,21 +91,23 @@ extension RunStore {
             try slave?.rollup.add(window)
         }
         try close()
-        try total.insert(db, runId: windows.runId, name: name ?? "", slave: "")
+        try target.execute(RollupAccumulator.insertRollup, total.rollupRow(runId: runId, name: name ?? "", slave: ""))
     }
 
     /// Returns false (and writes nothing) for a run with no window.
-    private static func writeSecondRollups(_ db: Database, windows: RunWindows, runStartedAt: Int64) throws -> Bool {
+    private static func writeSecondRollups(
+        _ target: some RollupTarget, windows: any RunWindowSource, runId: Int64, runStartedAt: Int64
+    ) throws -> Bool {
         var current: (second: Int64, rollup: RollupAccumulator)?
         var wrote = false
         func close() throws {
             guard let done = current else { return }
-            try done.rollup.insertSecond(db, runId: windows.runId, second: done.second)
+            try target.execute(RollupAccumulator.insertSecond, done.rollup.secondRow(runId: runId, second: done.second))
             current = nil
             wrote = true
         }
         // By start time: a second's windows come together.
-        try windows.forEach(order: .time) { window in
+        try windows.forEach(order: .time, slave: nil, name: nil) { window in
             let second = rollupSecond(startedAt: window.startedAt, runStartedAt: runStartedAt)
             if current?.second != second {
                 try close()
@@ -205,34 +212,74 @@ struct RollupAccumulator {
         CountsJSON.encode(Dictionary(uniqueKeysWithValues: counts.statusCodes.map { (String($0.key), $0.value) }))
     }
 
-    func insert(_ db: Database, runId: Int64, name: String, slave: String) throws {
-        try db.execute(
-            sql: """
-                INSERT INTO rollup (runId, name, slave, windows, firstStart, lastEnd, requests, successes, failures,
-                    bytesReceived, bytesSent, late, dropped, connections, statusCodes, errors, histogram,
-                    uncorrectedHistogram, failureHistogram, handshakeHistogram)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                runId, name, slave, counts.windows, counts.firstStart, counts.lastEnd, Self.stored(counts.requests),
-                Self.stored(counts.successes), Self.stored(counts.failures), Self.stored(counts.bytesReceived),
-                Self.stored(counts.bytesSent), Self.stored(counts.late), Self.stored(counts.dropped),
-                Self.stored(counts.connections), codesText, CountsJSON.encode(counts.errors), Data(latency.encoded()), uncorrected.map { Data($0.encoded()) },
-                failureLatency.map { Data($0.encoded()) }, handshakes.map { Data($0.encoded()) },
-            ])
+    static let insertRollup = """
+        INSERT INTO rollup (runId, name, slave, windows, firstStart, lastEnd, requests, successes, failures,
+            bytesReceived, bytesSent, late, dropped, connections, statusCodes, errors, histogram,
+            uncorrectedHistogram, failureHistogram, handshakeHistogram)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    static let insertSecond = """
+        INSERT INTO rollupSecond (runId, second, windows, firstStart, lastStart, lastEnd, requests, failures,
+            statusCodes, errors, histogram)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    private static func value(_ time: Int64?) -> CellValue { time.map { .integer($0) } ?? .null }
+    private static func value(_ histogram: LatencyHistogram?) -> CellValue { histogram.map { .blob(Data($0.encoded())) } ?? .null }
+
+    /// The values of `insertRollup`.
+    func rollupRow(runId: Int64, name: String, slave: String) -> [CellValue] {
+        [
+            .integer(runId), .text(name), .text(slave), .integer(counts.windows), Self.value(counts.firstStart),
+            Self.value(counts.lastEnd), .integer(Self.stored(counts.requests)), .integer(Self.stored(counts.successes)),
+            .integer(Self.stored(counts.failures)), .integer(Self.stored(counts.bytesReceived)),
+            .integer(Self.stored(counts.bytesSent)), .integer(Self.stored(counts.late)), .integer(Self.stored(counts.dropped)),
+            .integer(Self.stored(counts.connections)), .text(codesText), .text(CountsJSON.encode(counts.errors)),
+            Self.value(latency), Self.value(uncorrected), Self.value(failureLatency), Self.value(handshakes),
+        ]
     }
 
-    func insertSecond(_ db: Database, runId: Int64, second: Int64) throws {
-        try db.execute(
-            sql: """
-                INSERT INTO rollupSecond (runId, second, windows, firstStart, lastStart, lastEnd, requests, failures,
-                    statusCodes, errors, histogram)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
-                runId, second, counts.windows, counts.firstStart, counts.lastStart, counts.lastEnd, Self.stored(counts.requests),
-                Self.stored(counts.failures), codesText, CountsJSON.encode(counts.errors), Data(latency.encoded()),
-            ])
+    /// The values of `insertSecond`.
+    func secondRow(runId: Int64, second: Int64) -> [CellValue] {
+        [
+            .integer(runId), .integer(second), .integer(counts.windows), Self.value(counts.firstStart),
+            Self.value(counts.lastStart), Self.value(counts.lastEnd), .integer(Self.stored(counts.requests)),
+            .integer(Self.stored(counts.failures)), .text(codesText), .text(CountsJSON.encode(counts.errors)), Self.value(latency),
+        ]
+    }
+}
+
+/// Where rollups are written: a writer's transaction, in a file or in PostgreSQL. Statements
+/// are written with `?` for each value, in order.
+protocol RollupTarget {
+    func execute(_ sql: String, _ values: [CellValue]) throws
+    /// The first column of the first row, if any.
+    func integer(_ sql: String, _ values: [CellValue]) throws -> Int64?
+    /// The run's windows, read in this transaction.
+    func windows(ofRun runId: Int64) -> any RunWindowSource
+    /// Runs `body`; what it wrote is undone if it throws.
+    func undoingOnError(_ body: () throws -> Void) throws
+}
+
+struct SQLiteRollupTarget: RollupTarget {
+    let db: Database
+
+    func execute(_ sql: String, _ values: [CellValue]) throws {
+        try db.execute(sql: sql, arguments: StatementArguments(values.map(\.databaseValue)))
+    }
+
+    func integer(_ sql: String, _ values: [CellValue]) throws -> Int64? {
+        try Int64.fetchOne(db, sql: sql, arguments: StatementArguments(values.map(\.databaseValue)))
+    }
+
+    func windows(ofRun runId: Int64) -> any RunWindowSource { RunWindows(db: db, runId: runId) }
+
+    func undoingOnError(_ body: () throws -> Void) throws {
+        try db.inSavepoint {
+            try body()
+            return .commit
+        }
     }
 }
 

@@ -12,34 +12,44 @@ extension RunStore {
         plan masterPlan: SlavePlan? = nil,
         thresholds: [String] = []
     ) async throws(StoreError) -> Int64 {
-        let slaves = slaves.map { SlaveRow(name: $0.name, plan: $0.plan) }
-        let storedPlan = masterPlan.map(StoredPlan.encode)
-        let storedThresholds = thresholds.isEmpty
-            ? nil : (try? JSONEncoder().encode(thresholds)).map { String(decoding: $0, as: UTF8.self) }
+        let run = Self.runValues(master: master, startedAt: startedAt, plan: masterPlan, thresholds: thresholds)
+        let slaves = slaves.map { Self.runSlaveValues(name: $0.name, plan: $0.plan, startedAt: startedAt) }
         return try await write { db in
-            try db.execute(
-                sql: "INSERT INTO run (master, status, startedAt, plan, thresholds) VALUES (?, 'running', ?, ?, ?)",
-                arguments: [master, startedAt, storedPlan, storedThresholds])
+            try db.execute(sql: Self.insertRun, arguments: run.arguments)
             let runId = db.lastInsertedRowID
             for slave in slaves {
-                let plan = slave.plan
-                try db.execute(
-                    sql: """
-                        INSERT INTO runSlave (runId, slave, status, tasks, durationNs, rate, batch, method, url,
-                            timeoutNs, joinedAt, protocol, connections, insecure, expectStatus, stages, connectionStages,
-                            requests)
-                        VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        runId, slave.name, plan.tasks == 0 ? nil : Int64(clamping: plan.tasks),
-                        plan.duration.map(\.nanoseconds), plan.rate, plan.batch, plan.method, plan.url,
-                        plan.timeout.map(\.nanoseconds), startedAt, plan.http2 ? "h2" : "http/1.1",
-                        plan.http2 ? plan.connections.map { max($0, 1) } : nil, plan.insecure, plan.expectStatus,
-                        Self.json(plan.stages), Self.json(plan.connectionStages), Self.json(plan.requests),
-                    ])
+                try db.execute(sql: Self.insertRunSlave, arguments: ([.integer(runId)] + slave).arguments)
             }
             return runId
         }
+    }
+
+    static let insertRun = "INSERT INTO run (master, status, startedAt, plan, thresholds) VALUES (?, 'running', ?, ?, ?)"
+
+    /// The values of `insertRun`.
+    static func runValues(master: String, startedAt: Int64, plan: SlavePlan?, thresholds: [String]) -> [CellValue] {
+        let storedThresholds = thresholds.isEmpty
+            ? nil : (try? JSONEncoder().encode(thresholds)).map { String(decoding: $0, as: UTF8.self) }
+        return [.text(master), .integer(startedAt), .optional(plan.map(StoredPlan.encode)), .optional(storedThresholds)]
+    }
+
+    static let insertRunSlave = """
+        INSERT INTO runSlave (runId, slave, status, tasks, durationNs, rate, batch, method, url,
+            timeoutNs, joinedAt, protocol, connections, insecure, expectStatus, stages, connectionStages,
+            requests)
+        VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    /// The values of `insertRunSlave` after its run id.
+    static func runSlaveValues(name: String, plan: SlavePlan, startedAt: Int64) -> [CellValue] {
+        [
+            .text(name), plan.tasks == 0 ? .null : .integer(Int64(clamping: plan.tasks)), .optional(plan.duration?.nanoseconds),
+            plan.rate.map { .real($0) } ?? .null, .integer(Int64(plan.batch)), .text(plan.method), .text(plan.url),
+            .optional(plan.timeout?.nanoseconds), .integer(startedAt), .text(plan.http2 ? "h2" : "http/1.1"),
+            plan.http2 ? plan.connections.map { .integer(Int64(max($0, 1))) } ?? .null : .null, .integer(plan.insecure ? 1 : 0),
+            .optional(plan.expectStatus), .optional(json(plan.stages)), .optional(json(plan.connectionStages)),
+            .optional(json(plan.requests)),
+        ]
     }
 
     /// Stores one window in its own transaction. A window already stored (same run, slave and
@@ -93,26 +103,11 @@ extension RunStore {
                 return .failure(.afterFinalWindow(runId: row.runId, slave: row.slave, finalSeq: UInt64(max(finalSeq, 0))))
             }
             // ON CONFLICT names the key: a repeat is ignored, a broken constraint is an error.
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO summary (runId, slave, seq, startedAt, endedAt, requests,
-                        successes, failures, bytesReceived, bytesSent, statusCodes, errors, histogram,
-                        uncorrectedHistogram, late, isFinal, receivedAt, dropped, failureHistogram, connections,
-                        handshakeHistogram)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (runId, slave, seq) DO NOTHING
-                    """
-            ).execute(arguments: row.arguments)
+            try db.cachedStatement(sql: EncodedWindow.insertSummary).execute(arguments: row.values.arguments)
             let inserted = db.changesCount > 0
             if inserted {
                 for part in row.byName {
-                    try db.cachedStatement(
-                        sql: """
-                            INSERT INTO summaryByName (runId, slave, seq, name, requests, successes, failures,
-                                bytesReceived, bytesSent, statusCodes, errors, histogram)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """
-                    ).execute(arguments: part)
+                    try db.cachedStatement(sql: EncodedWindow.insertByName).execute(arguments: part.arguments)
                 }
             }
             if inserted, row.isFinal {
@@ -149,7 +144,7 @@ extension RunStore {
 
     /// Closes a run with its final status.
     /// Stages or requests as stored: a JSON array, NULL for none.
-    private static func json(_ items: [some Encodable]) -> String? {
+    static func json(_ items: [some Encodable]) -> String? {
         guard !items.isEmpty else { return nil }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -168,11 +163,6 @@ extension RunStore {
     }
 }
 
-private struct SlaveRow: Sendable {
-    var name: String
-    var plan: SlavePlan
-}
-
 /// A window in the column types of `summary`.
 struct EncodedWindow: Sendable {
     var runId: Int64
@@ -180,9 +170,25 @@ struct EncodedWindow: Sendable {
     var seq: Int64
     var isFinal: Bool
     var endedAt: Int64
-    var arguments: StatementArguments
-    /// One row of `summaryByName` per request name.
-    var byName: [StatementArguments]
+    /// The values of `insertSummary`.
+    var values: [CellValue]
+    /// The values of `insertByName`, one row per request name.
+    var byName: [[CellValue]]
+
+    static let insertSummary = """
+        INSERT INTO summary (runId, slave, seq, startedAt, endedAt, requests,
+            successes, failures, bytesReceived, bytesSent, statusCodes, errors, histogram,
+            uncorrectedHistogram, late, isFinal, receivedAt, dropped, failureHistogram, connections,
+            handshakeHistogram)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (runId, slave, seq) DO NOTHING
+        """
+
+    static let insertByName = """
+        INSERT INTO summaryByName (runId, slave, seq, name, requests, successes, failures,
+            bytesReceived, bytesSent, statusCodes, errors, histogram)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
 
     init(_ window: SummaryWindow) {
         runId = window.runId
@@ -190,27 +196,37 @@ struct EncodedWindow: Sendable {
         seq = Int64(clamping: window.seq)
         isFinal = window.isFinal
         endedAt = window.endedAt
+        func count(_ value: UInt64) -> CellValue { .integer(Int64(clamping: value)) }
+        func histogram(_ encoded: EncodedHistogram?) -> CellValue { encoded.map { .blob($0.bytes) } ?? .null }
         let codes = Dictionary(uniqueKeysWithValues: window.statusCodes.map { (String($0.key), $0.value) })
-        arguments = [
-            window.runId, window.slave, Int64(clamping: window.seq), window.startedAt, window.endedAt,
-            Int64(clamping: window.requests), Int64(clamping: window.successes), Int64(clamping: window.failures),
-            Int64(clamping: window.bytesReceived), Int64(clamping: window.bytesSent),
-            CountsJSON.encode(codes), CountsJSON.encode(window.errors),
-            window.encodedLatency.bytes, window.encodedUncorrectedLatency?.bytes,
-            Int64(clamping: window.late), window.isFinal, window.receivedAt, Int64(clamping: window.dropped),
-            window.encodedFailureLatency?.bytes, Int64(clamping: window.connections),
-            window.encodedHandshakeLatency?.bytes,
+        values = [
+            .integer(window.runId), .text(window.slave), .integer(seq), .integer(window.startedAt), .integer(window.endedAt),
+            count(window.requests), count(window.successes), count(window.failures), count(window.bytesReceived),
+            count(window.bytesSent), .text(CountsJSON.encode(codes)), .text(CountsJSON.encode(window.errors)),
+            histogram(window.encodedLatency), histogram(window.encodedUncorrectedLatency), count(window.late),
+            .integer(window.isFinal ? 1 : 0), .optional(window.receivedAt), count(window.dropped),
+            histogram(window.encodedFailureLatency), count(window.connections), histogram(window.encodedHandshakeLatency),
         ]
         byName = window.byName.map { part in
             let codes = Dictionary(uniqueKeysWithValues: part.statusCodes.map { (String($0.key), $0.value) })
             return [
-                window.runId, window.slave, Int64(clamping: window.seq), part.name, Int64(clamping: part.requests),
-                Int64(clamping: part.successes), Int64(clamping: part.failures), Int64(clamping: part.bytesReceived),
-                Int64(clamping: part.bytesSent), CountsJSON.encode(codes), CountsJSON.encode(part.errors),
-                part.latency.bytes,
+                .integer(window.runId), .text(window.slave), .integer(Int64(clamping: window.seq)), .text(part.name),
+                count(part.requests), count(part.successes), count(part.failures), count(part.bytesReceived),
+                count(part.bytesSent), .text(CountsJSON.encode(codes)), .text(CountsJSON.encode(part.errors)),
+                .blob(part.latency.bytes),
             ]
         }
     }
+}
+
+extension CellValue {
+    static func optional(_ text: String?) -> CellValue { text.map { .text($0) } ?? .null }
+    static func optional(_ integer: Int64?) -> CellValue { integer.map { .integer($0) } ?? .null }
+}
+
+extension [CellValue] {
+    /// As GRDB binds them.
+    var arguments: StatementArguments { StatementArguments(map(\.databaseValue)) }
 }
 
 /// `{"200": 12, "404": 1}`: the text form of the status-code and error-kind columns.

@@ -29,6 +29,12 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     /// Too many windows are waiting to be written: this one was not taken (nothing stored).
     case busy(queued: Int)
 
+    /// The database failed (or could not be reached), as opposed to what it holds being wrong.
+    public var isDatabaseFailure: Bool {
+        if case .database = self { return true }
+        return false
+    }
+
     public var description: String {
         switch self {
         case .invalidHistogram(let reason):

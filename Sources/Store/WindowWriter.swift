@@ -33,7 +33,7 @@ public final class WindowWriter: Sendable {
         var writing = false
     }
 
-    let store: RunStore
+    let store: any RunRecorder
     /// At most this many windows in one transaction (a caller's windows are never split).
     let maximumBatch: Int
     /// At most this many windows wait for a transaction.
@@ -43,7 +43,7 @@ public final class WindowWriter: Sendable {
     public let maximumQueuedBytes: Int
     private let state = Mutex(State())
 
-    public init(store: RunStore, maximumBatch: Int = 512, maximumQueued: Int = 8_192, maximumQueuedBytes: Int = 64 << 20) {
+    public init(store: any RunRecorder, maximumBatch: Int = 512, maximumQueued: Int = 8_192, maximumQueuedBytes: Int = 64 << 20) {
         self.store = store
         self.maximumBatch = max(1, maximumBatch)
         self.maximumQueued = max(1, maximumQueued)

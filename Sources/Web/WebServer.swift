@@ -23,10 +23,18 @@ public struct WebRequestContext: RequestContext, RemoteAddressRequestContext {
 
 /// The master's web surface (`master --http ADDRESS:PORT`): the live page, every stored run as
 /// an HTML report and as JSON, and Prometheus metrics. It reads the database through a
-/// read-only connection of its own, off the master's threads: it never writes, and never holds
-/// up the gRPC work.
+/// read-only connection of its own (a file) or a snapshot per read (PostgreSQL), off the
+/// master's threads: it never writes, and never holds up the gRPC work.
 public final class WebServer: Sendable {
-    let databasePath: String
+    /// Where stored runs are read.
+    public enum Runs: Sendable {
+        /// The master's file, opened read-only for each request.
+        case file(path: String)
+        /// A shared database the master holds open (each read is a snapshot of its own).
+        case shared(any RunHistory)
+    }
+
+    let runs: Runs
     public let metrics: RunMetrics
     private let live = Mutex<LiveRun?>(nil)
     private let detail = LiveDetail()
@@ -37,10 +45,10 @@ public final class WebServer: Sendable {
     let token: String?
 
     public init(
-        databasePath: String, metrics: RunMetrics = RunMetrics(), token: String? = nil,
+        runs: Runs, metrics: RunMetrics = RunMetrics(), token: String? = nil,
         control: (@Sendable (RunControlRequest.Action) async -> RunControlRequest.Answer)? = nil, logger: Logger
     ) {
-        self.databasePath = databasePath
+        self.runs = runs
         self.metrics = metrics
         self.token = token
         self.control = control
@@ -134,11 +142,16 @@ public final class WebServer: Sendable {
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
-    /// A store opened read-only for one request, closed after.
-    func withStore<T>(_ body: (RunStore) throws -> T) throws -> T {
-        let store = try RunStore.openReadOnly(path: databasePath)
-        defer { store.close() }
-        return try body(store)
+    /// The stored runs for one request (a file opened read-only, closed after).
+    func withStore<T>(_ body: (any RunHistory) throws -> T) throws -> T {
+        switch runs {
+        case .file(let path):
+            let store = try RunStore.openReadOnly(path: path)
+            defer { store.close() }
+            return try body(store)
+        case .shared(let history):
+            return try body(history)
+        }
     }
 
     /// `body` on a thread of its own: reading a big run takes a while.

@@ -42,16 +42,6 @@ extension Environment {
         given ?? value("GOLOADTEST_DB") ?? "goloadtest.db"
     }
 
-    /// The database a writer (master, `run`) records into: a file.
-    func writableDatabase(_ given: String?) throws -> String {
-        let database = database(given)
-        guard !PostgresHistory.isURL(database) else {
-            throw CLIError(
-                "--db \(PostgresHistory.redacted(database)): masters and run record into an SQLite file for now; record into a "
-                    + "file and copy it with goloadtest migrate --from FILE --to postgres://... (report and runs read PostgreSQL)")
-        }
-        return database
-    }
 }
 
 struct EnvironmentError: Error, CustomStringConvertible {

@@ -150,11 +150,10 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
             throw fail("\(error)")
         }
     }
-    let store: RunStore
-    let database: String
+    let store: any RunRecorder
+    let database = environment.database(options.db)
     do {
-        database = try environment.writableDatabase(options.db)
-        store = try RunStore.open(path: database)
+        store = try await openRecorder(database)
     } catch {
         throw fail("\(error)")
     }
@@ -185,7 +184,7 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
     let (controls, controlSink) = AsyncStream.makeStream(of: RunControlRequest.self)
     if let http = options.http, let (webHost, webPort) = webAddress {
         let server = WebServer(
-            databasePath: database, token: configuration.token,
+            runs: PostgresHistory.isURL(database) ? .shared(store) : .file(path: database), token: configuration.token,
             control: { action in
                 await withCheckedContinuation { continuation in
                     controlSink.yield(RunControlRequest(action: action) { continuation.resume(returning: $0) })
@@ -237,7 +236,7 @@ func runMaster(host: String, port: Int, name: String, options: MasterOptions) as
                 do {
                     Output.write(try await RunReport.load(store: store, runId: runId).text)
                 } catch {
-                    Output.error("could not read run \(runId) back from \(database): \(error)")
+                    Output.error("could not read run \(runId) back from \(PostgresHistory.redacted(database)): \(error)")
                 }
             })
     } catch {

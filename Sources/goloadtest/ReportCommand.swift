@@ -169,6 +169,15 @@ func openHistory(_ db: String) async throws -> any RunHistory {
     return try await PostgresHistory.connect(url: db, migrate: false, logger: logger)
 }
 
+/// The database a master or `run` records into: a file (made if missing) or a `postgres://`
+/// URL (its tables made if missing).
+func openRecorder(_ db: String) async throws -> any RunRecorder {
+    guard PostgresHistory.isURL(db) else { return try RunStore.open(path: db) }
+    var logger = Logger(label: "goloadtest.postgres")
+    logger.logLevel = .critical
+    return try await PostgresHistory.connect(url: db, migrate: true, logger: logger)
+}
+
 /// Writes to `path` (atomically, so a failure leaves nothing half-written) or to stdout. Never
 /// over a database: not the one reported on, nor any other SQLite file.
 func writeReport(_ text: String, to path: String?, database: String? = nil) throws {

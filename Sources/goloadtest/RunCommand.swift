@@ -43,7 +43,7 @@ struct RunCommand: AsyncParsableCommand {
                 masterHost: "in-process", masterPort: 0, name: LocalRun.slaveName, plan: plan, headers: load.headers,
                 body: body, tls: load.targetTLS)
             try thresholds.check(planNames: plan.requestNames)
-            let store = try RunStore.open(path: try environment.writableDatabase(db))
+            let store = try await openRecorder(environment.database(db))
             let format = self.format
             var local = LocalRun(slave: slave, threads: threads)
             try thresholds.configure(&local.master, store: store)

@@ -41,7 +41,7 @@ struct ThresholdOptions: ParsableArguments {
     }
 
     /// Stores the thresholds with each run and, with `--abort-on-fail`, checks them every second.
-    func configure(_ configuration: inout MasterConfiguration, store: RunStore) throws {
+    func configure(_ configuration: inout MasterConfiguration, store: any RunHistory) throws {
         let thresholds = try parsed()
         configuration.thresholds = thresholds.map(\.description)
         guard abortOnFail else { return }
@@ -60,7 +60,7 @@ struct ThresholdOptions: ParsableArguments {
 /// Exit 99 (as k6 does) when the thresholds of a run that completed, or that `--abort-on-fail`
 /// stopped, failed, saying which. A run that did not complete for another reason is left to
 /// exit 1.
-func checkThresholds(store: RunStore, runId: Int64, status: RunStatus) async throws {
+func checkThresholds(store: any RunHistory, runId: Int64, status: RunStatus) async throws {
     let report: RunReport
     do {
         report = try await RunReport.load(store: store, runId: runId)

@@ -6,14 +6,17 @@ import Testing
 /// stored twice, and the run says plainly what happened. Real processes on 127.0.0.1.
 @Suite("Nothing lost: real processes that die and freeze", .serialized)
 struct FaultToleranceTests {
-    /// A folder with a target and a database, and helpers to start goloadtest in it.
+    /// A folder with a target and a database (a file, or a PostgreSQL server of its own), and
+    /// helpers to start goloadtest in it.
     final class Cluster {
         let folder: TemporaryDirectory
         let target: ChildProcess
         let targetPort: Int
+        let database: TestDatabase
 
-        init() async throws {
+        init(_ store: StoreKind = .file) async throws {
             folder = try TemporaryDirectory()
+            database = try await TestDatabase(store)
             (target, targetPort) = try await startTarget(in: folder.url)
         }
 
@@ -21,7 +24,7 @@ struct FaultToleranceTests {
 
         func master(port: Int = 0, expecting slaves: Int, extra: [String] = []) async throws -> (ChildProcess, Int) {
             let master = try ChildProcess(
-                ["master", "--host", "127.0.0.1", "--port", String(port), "--name", "m", "--db", "runs.db",
+                ["master", "--host", "127.0.0.1", "--port", String(port), "--name", "m", "--db", database.argument,
                  "--expect-slaves", String(slaves)] + extra, in: folder.url)
             let bound = try await master.waitForStderr(#"listening on 127\.0\.0\.1:(\d+)"#)
             return (master, try #require(Int(bound)))
@@ -34,15 +37,22 @@ struct FaultToleranceTests {
                 in: folder.url, environment: ["GET_URL": url])
         }
 
-        func store() throws -> RunStore { try RunStore.openReadOnly(path: folder.path("runs.db")) }
+        /// The stored runs, as `report` reads them (closed after `body`).
+        func store<T>(_ body: (any RunHistory) throws -> T) async throws -> T {
+            let history = try await database.history(in: folder)
+            defer { history.close() }
+            return try body(history)
+        }
 
         /// Stored requests per slave of a run, and their seqs.
-        func stored(run: Int64) throws -> (requests: [String: UInt64], seqs: [String: [UInt64]]) {
+        func stored(run: Int64) async throws -> (requests: [String: UInt64], seqs: [String: [UInt64]]) {
             var requests: [String: UInt64] = [:]
             var seqs: [String: [UInt64]] = [:]
-            try store().forEachWindow(ofRun: run) { window in
-                requests[window.slave, default: 0] += window.requests
-                seqs[window.slave, default: []].append(window.seq)
+            try await store { history in
+                try history.forEachStoredWindow(ofRun: run) { window in
+                    requests[window.slave, default: 0] += window.requests
+                    seqs[window.slave, default: []].append(window.seq)
+                }
             }
             return (requests, seqs)
         }
@@ -61,6 +71,7 @@ struct FaultToleranceTests {
 
         deinit {
             target.terminate()
+            database.remove()
         }
     }
 
@@ -70,9 +81,9 @@ struct FaultToleranceTests {
         return UInt64(match.output.1)
     }
 
-    @Test("kill -9 one of three slaves: it is lost within the timeout, the others finish, its windows stay")
-    func killedSlaveIsLost() async throws {
-        let cluster = try await Cluster()
+    @Test("kill -9 one of three slaves: it is lost within the timeout, the others finish, its windows stay", arguments: StoreKind.allCases)
+    func killedSlaveIsLost(store: StoreKind) async throws {
+        let cluster = try await Cluster(store)
         let (master, port) = try await cluster.master(expecting: 3)
         defer { master.terminate() }
         let slaves = try ["s1", "s2", "s3"].map { try cluster.slave($0, masterPort: port, seconds: 5) }
@@ -89,13 +100,13 @@ struct FaultToleranceTests {
             #expect(try await slave.waitForExit(timeout: .seconds(20)) == 0)
         }
 
-        let store = try cluster.store()
-        #expect(try store.run(1).status == .partial)
-        let slaveRows = Dictionary(uniqueKeysWithValues: try store.runSlaves(1).map { ($0.slave, $0) })
+        let (run, runSlaves) = try await cluster.store { (try $0.storedRun(1), try $0.storedSlaves(1)) }
+        #expect(run.status == .partial)
+        let slaveRows = Dictionary(uniqueKeysWithValues: runSlaves.map { ($0.slave, $0) })
         #expect(slaveRows["s3"]?.status == .lost)
         #expect(slaveRows["s3"]?.lostAt != nil)
         #expect(slaveRows["s1"]?.status == .finished && slaveRows["s2"]?.status == .finished)
-        let stored = try cluster.stored(run: 1)
+        let stored = try await cluster.stored(run: 1)
         // What s3 delivered before it died is there, in order, with no gap.
         let seqs = try #require(stored.seqs["s3"])
         #expect(!seqs.isEmpty)
@@ -107,9 +118,9 @@ struct FaultToleranceTests {
         }
     }
 
-    @Test("kill -9 the master mid-run and start it again on the same file: the run completes, nothing lost")
-    func masterRestartCompletesTheRun() async throws {
-        let cluster = try await Cluster()
+    @Test("kill -9 the master mid-run and start it again on the same database: the run completes, nothing lost", arguments: StoreKind.allCases)
+    func masterRestartCompletesTheRun(store: StoreKind) async throws {
+        let cluster = try await Cluster(store)
         var (master, port) = try await cluster.master(expecting: 2)
         let slaves = try ["s1", "s2"].map { try cluster.slave($0, masterPort: port, seconds: 7) }
         defer { slaves.forEach { $0.send(SIGKILL) } }
@@ -127,21 +138,20 @@ struct FaultToleranceTests {
             #expect(try await slave.waitForExit(timeout: .seconds(20)) == 0, "slave stderr: \(slave.stderr)")
         }
 
-        let store = try cluster.store()
-        #expect(try store.run(1).status == .completed)
-        let stored = try cluster.stored(run: 1)
+        #expect(try await cluster.store { try $0.storedRun(1) }.status == .completed)
+        let stored = try await cluster.stored(run: 1)
         for (index, name) in ["s1", "s2"].enumerated() {
             let sent = try #require(Self.sentTotal(slaves[index]), "stderr: \(slaves[index].stderr)")
             #expect(stored.requests[name] == sent)
             let seqs = stored.seqs[name] ?? []
             #expect(seqs == Array(0..<UInt64(seqs.count)), "every window once, none missing")
         }
-        #expect(try cluster.integrityCheck() == "ok")
+        if store == .file { #expect(try cluster.integrityCheck() == "ok") }
     }
 
-    @Test("the master frozen for 5 s and thawed: no window lost, none stored twice")
-    func frozenMasterLosesNothing() async throws {
-        let cluster = try await Cluster()
+    @Test("the master frozen for 5 s and thawed: no window lost, none stored twice", arguments: StoreKind.allCases)
+    func frozenMasterLosesNothing(store: StoreKind) async throws {
+        let cluster = try await Cluster(store)
         let (master, port) = try await cluster.master(expecting: 2)
         defer {
             master.send(SIGCONT)
@@ -156,9 +166,8 @@ struct FaultToleranceTests {
         master.send(SIGCONT)
 
         #expect(try await master.waitForExit(timeout: .seconds(60)) == 0, "master stderr: \(master.stderr)")
-        let store = try cluster.store()
-        #expect(try store.run(1).status == .completed)
-        let stored = try cluster.stored(run: 1)
+        #expect(try await cluster.store { try $0.storedRun(1) }.status == .completed)
+        let stored = try await cluster.stored(run: 1)
         for (index, name) in ["s1", "s2"].enumerated() {
             #expect(try await slaves[index].waitForExit(timeout: .seconds(20)) == 0)
             #expect(stored.requests[name] == Self.sentTotal(slaves[index]), "stderr: \(slaves[index].stderr)")
@@ -167,9 +176,9 @@ struct FaultToleranceTests {
         }
     }
 
-    @Test("a frozen slave is declared lost, and an --expect-slaves master still exits soon after the others")
-    func frozenSlaveIsLost() async throws {
-        let cluster = try await Cluster()
+    @Test("a frozen slave is declared lost, and an --expect-slaves master still exits soon after the others", arguments: StoreKind.allCases)
+    func frozenSlaveIsLost(store: StoreKind) async throws {
+        let cluster = try await Cluster(store)
         let (master, port) = try await cluster.master(expecting: 2)
         defer { master.terminate() }
         let healthy = try cluster.slave("healthy", masterPort: port, seconds: 4)
@@ -188,14 +197,14 @@ struct FaultToleranceTests {
         let healthyDone = Date()
         #expect(try await master.waitForExit(timeout: .seconds(20)) != 0)
         #expect(Date().timeIntervalSince(healthyDone) < 8, "the master took \(Date().timeIntervalSince(healthyDone)) s to exit")
-        let store = try cluster.store()
-        #expect(try store.run(1).status == .partial)
-        #expect(try store.runSlaves(1).first { $0.slave == "frozen" }?.status == .lost)
+        let (run, runSlaves) = try await cluster.store { (try $0.storedRun(1), try $0.storedSlaves(1)) }
+        #expect(run.status == .partial)
+        #expect(runSlaves.first { $0.slave == "frozen" }?.status == .lost)
     }
 
-    @Test("SIGTERM on a slave stops its load and delivers its final window; SIGINT on the master aborts the run")
-    func gracefulStops() async throws {
-        let cluster = try await Cluster()
+    @Test("SIGTERM on a slave stops its load and delivers its final window; SIGINT on the master aborts the run", arguments: StoreKind.allCases)
+    func gracefulStops(store: StoreKind) async throws {
+        let cluster = try await Cluster(store)
         let (master, port) = try await cluster.master(expecting: 1)
         defer { master.terminate() }
         let slave = try cluster.slave("s1", masterPort: port, seconds: 30)
@@ -205,9 +214,9 @@ struct FaultToleranceTests {
         slave.send(SIGTERM)
         #expect(try await slave.waitForExit(timeout: .seconds(15)) == 0, "stderr: \(slave.stderr)")
         #expect(try await master.waitForExit(timeout: .seconds(15)) == 0)
-        let stored = try cluster.stored(run: 1)
+        let stored = try await cluster.stored(run: 1)
         #expect(stored.requests["s1"] == Self.sentTotal(slave))
-        #expect(try cluster.store().run(1).status == .completed)
+        #expect(try await cluster.store { try $0.storedRun(1) }.status == .completed)
 
         // A second run, stopped from the master's side.
         let (second, secondPort) = try await cluster.master(expecting: 1)
@@ -218,10 +227,10 @@ struct FaultToleranceTests {
         try await Task.sleep(for: .seconds(1))
         second.send(SIGINT)
         #expect(try await second.waitForExit(timeout: .seconds(15)) != 0)
-        let store = try cluster.store()
-        #expect(try store.run(2).status == .aborted)
-        #expect(try cluster.stored(run: 2).requests["s2", default: 0] > 0)
-        #expect(try store.runSlaves(2).first?.status == .finished)
+        let (run, runSlaves) = try await cluster.store { (try $0.storedRun(2), try $0.storedSlaves(2)) }
+        #expect(run.status == .aborted)
+        #expect(try await cluster.stored(run: 2).requests["s2", default: 0] > 0)
+        #expect(runSlaves.first?.status == .finished)
     }
 
     @Test("a database that is damaged, in use by another master, or from a newer goloadtest is refused, untouched")

@@ -30,7 +30,7 @@ public struct LocalRun: Sendable {
     /// Runs the plan, records it in `store`, and returns the run's id and status once every
     /// window is stored. `runFinished` is called first, as a master calls it.
     public func run(
-        store: RunStore,
+        store: any RunRecorder,
         logger: Logger,
         interrupts: AsyncStream<Void> = AsyncStream { $0.finish() },
         runFinished: @escaping @Sendable (Int64, RunStatus) async -> Void
@@ -39,6 +39,8 @@ public struct LocalRun: Sendable {
         var configuration = self.master
         configuration.name = masterName
         configuration.expectSlaves = 1
+        // In a shared database, runs left running may be another `run`'s, live.
+        configuration.takesUpRuns = !store.isShared
         let master = Master(configuration: configuration, store: store, logger: logger)
         var slaveConfiguration = slave
         slaveConfiguration.name = Self.slaveName

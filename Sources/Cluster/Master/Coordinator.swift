@@ -99,7 +99,7 @@ actor Coordinator {
         let continuation: AsyncStream<Result_ExecutionCommand>.Continuation
     }
 
-    let store: RunStore
+    let store: any RunRecorder
     let writer: WindowWriter
     let masterName: String
     /// The master's plan: when set, every run is this plan split over the slaves.
@@ -197,7 +197,7 @@ actor Coordinator {
     private var runTakenUpWall: Int64?
 
     init(
-        store: RunStore, masterName: String, logger: Logger, events: AsyncStream<MasterEvent>.Continuation,
+        store: any RunRecorder, masterName: String, logger: Logger, events: AsyncStream<MasterEvent>.Continuation,
         slaveTimeout: Duration = .seconds(3), maxClockSkew: Duration = .seconds(60), plan: MasterPlan? = nil,
         thresholds: [String] = [], tracksProgress: Bool = false, ingestQueue: Int = 8_192,
         windowStored: (@Sendable (SummaryWindow) -> Void)? = nil
@@ -229,14 +229,19 @@ actor Coordinator {
     /// `aborted`. Returns the run taken up, if any.
     func recoverUnfinishedRun() async throws(ClusterError) -> Int64? {
         do {
-            let unfinished = try store.unfinishedRuns()
+            try await store.claim(master: masterName)
+        } catch {
+            throw ClusterError(.noRun, "\(error)")
+        }
+        do {
+            let unfinished = try await store.runsLeftRunning(by: masterName)
             guard let latest = unfinished.last else { return nil }
             for older in unfinished.dropLast() {
-                try await store.finishRun(older.id, status: .aborted, at: wallClockNanoseconds())
+                try await store.finishRun(older.id, status: .aborted, at: wallClockNanoseconds(), reason: nil)
                 logger.warning("run \(older.id) was left running by an earlier master; recorded as aborted")
             }
             let tracker = RunTracker(
-                recovering: latest.id, slaves: try store.runSlaves(latest.id), delivered: try store.deliveredBySlave(latest.id))
+                recovering: latest.id, slaves: try await store.runSlaves(latest.id), delivered: try await store.deliveredBySlave(latest.id))
             takeUp(tracker, startedAt: latest.startedAt)
             // Slaves get twice the usual time to come back to a restarted master.
             let now = ContinuousClock.now
@@ -502,7 +507,7 @@ actor Coordinator {
     /// slave in the current run, that comes after the run or the slave's final window, or whose
     /// times or seq are not plausible on the master's clocks.
     func accept(_ window: SummaryWindow, reportedTotal: UInt64, sessionId: String) async throws(RPCError) -> Bool {
-        guard let window = try admit(window, sessionId: sessionId) else { return false }
+        guard let window = try await admit(window, sessionId: sessionId) else { return false }
         let outcome = await writer.record(window, reportedTotal: window.isFinal ? reportedTotal : nil)
         return try await settle(window, outcome, reportedTotal: reportedTotal)
     }
@@ -516,7 +521,7 @@ actor Coordinator {
         var admitted: [(index: Int, window: SummaryWindow)] = []
         for (index, entry) in batch.enumerated() {
             do {
-                if let window = try admit(entry.window, sessionId: sessionId) { admitted.append((index, window)) }
+                if let window = try await admit(entry.window, sessionId: sessionId) { admitted.append((index, window)) }
             } catch {
                 results[index] = .failure(error)
             }
@@ -536,7 +541,7 @@ actor Coordinator {
 
     /// The checks of `accept` before anything is stored: the window stamped with when it was
     /// received, to be stored, or nil for a resend of a window of a past run stored before.
-    private func admit(_ window: SummaryWindow, sessionId: String) throws(RPCError) -> SummaryWindow? {
+    private func admit(_ window: SummaryWindow, sessionId: String) async throws(RPCError) -> SummaryWindow? {
         let receivedAt = wallClockNanoseconds()
         // For messages only: quoting walks the name's characters, so not done per window.
         var slave: String { Names.quoted(window.slave) }
@@ -544,8 +549,8 @@ actor Coordinator {
             // Not the current run: a resend of a window stored before is answered as such;
             // nothing new is taken.
             do {
-                if try store.hasWindow(runId: window.runId, slave: window.slave, seq: window.seq) { return nil }
-                if try store.hasRun(window.runId) {
+                if try await store.hasWindow(runId: window.runId, slave: window.slave, seq: window.seq) { return nil }
+                if try await store.hasRun(window.runId) {
                     throw refuse(.failedPrecondition, "run \(window.runId) is over; it takes no more windows")
                 }
             } catch let error as StoreError {
@@ -658,13 +663,30 @@ actor Coordinator {
         absentSince = [:]
         let reason = endReason
         endReason = nil
-        do {
-            try await store.finishRun(runId, status: status, at: wallClockNanoseconds(), reason: reason)
-        } catch {
-            logger.error("could not record the end of run \(runId): \(error)")
-        }
+        await recordEnd(runId, status: status, reason: reason)
         logger.notice("run \(runId) \(status.rawValue): \(tracker.requests) requests, \(tracker.failures) failures")
         events.yield(.runFinished(runId: runId, status: status))
+    }
+
+    /// Closes the run in the database. A shared database that is away (a PostgreSQL server
+    /// restarting) is tried again every second for a minute: its windows are all stored, only
+    /// the status waits.
+    private func recordEnd(_ runId: Int64, status: RunStatus, reason: String?) async {
+        let finishedAt = wallClockNanoseconds()
+        let attempts = store.isShared ? 60 : 1
+        for attempt in 1...attempts {
+            do {
+                try await store.finishRun(runId, status: status, at: finishedAt, reason: reason)
+                return
+            } catch {
+                guard attempt < attempts else {
+                    logger.error("could not record the end of run \(runId): \(error)")
+                    return
+                }
+                if attempt == 1 { logger.warning("could not record the end of run \(runId) (\(error)); trying again every second") }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
     }
 
     // MARK: Session

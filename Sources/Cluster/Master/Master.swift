@@ -20,10 +20,10 @@ public struct Master: Sendable {
     }
 
     public let configuration: MasterConfiguration
-    let store: RunStore
+    let store: any RunRecorder
     let logger: Logger
 
-    public init(configuration: MasterConfiguration, store: RunStore, logger: Logger) {
+    public init(configuration: MasterConfiguration, store: any RunRecorder, logger: Logger) {
         self.configuration = configuration
         self.store = store
         self.logger = logger
@@ -104,7 +104,7 @@ public struct Master: Sendable {
 
             let recovered: Int64?
             do {
-                recovered = try await coordinator.recoverUnfinishedRun()
+                recovered = configuration.takesUpRuns ? try await coordinator.recoverUnfinishedRun() : nil
             } catch {
                 group.cancelAll()
                 throw error

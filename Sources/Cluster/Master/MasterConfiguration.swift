@@ -50,6 +50,9 @@ public struct MasterConfiguration: Sendable {
     /// Windows that may wait to be stored at once; beyond, slaves are told the master is busy,
     /// keep their windows and send them again (memory stays flat under any overload).
     public var ingestQueue = 8_192
+    /// At start, take up the run this master's name left running (its slaves deliver what they
+    /// kept) and close older ones as aborted.
+    public var takesUpRuns = true
     /// Largest message a slave may send.
     public var maximumMessageBytes = 1 << 20
     /// How long a shutdown waits for RPCs to finish before closing connections.

@@ -78,10 +78,15 @@ final class PostgresSnapshot: Sendable {
     private let requests: AsyncStream<Request>.Continuation
     let shownURL: String
 
-    init(client: PostgresClient, logger: Logger, shownURL: String) throws(StoreError) {
-        self.shownURL = shownURL
-        let (stream, requests) = AsyncStream.makeStream(of: Request.self)
+    private init(requests: AsyncStream<Request>.Continuation, shownURL: String) {
         self.requests = requests
+        self.shownURL = shownURL
+    }
+
+    /// A snapshot on a connection of its own.
+    convenience init(client: PostgresClient, logger: Logger, shownURL: String) throws(StoreError) {
+        let (stream, requests) = AsyncStream.makeStream(of: Request.self)
+        self.init(requests: requests, shownURL: shownURL)
         let started = Mutex<Result<Void, any Error>?>(nil)
         let ready = DispatchSemaphore(value: 0)
         Task {
@@ -90,18 +95,7 @@ final class PostgresSnapshot: Sendable {
                     try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
                     started.withLock { $0 = .success(()) }
                     ready.signal()
-                    for await request in stream {
-                        do {
-                            var rows = Rows(columns: [], rows: [])
-                            for try await row in try await connection.query(request.query, logger: logger) {
-                                if rows.columns.isEmpty { rows.columns = row.map(\.columnName) }
-                                rows.rows.append(try row.map { try CellValue($0) })
-                            }
-                            request.reply(.success(rows))
-                        } catch {
-                            request.reply(.failure(error))
-                        }
-                    }
+                    await Self.serve(stream, on: connection, logger: logger)
                     _ = try? await connection.query("ROLLBACK", logger: logger)
                 }
             } catch {
@@ -120,6 +114,40 @@ final class PostgresSnapshot: Sendable {
         }
         if case .failure(let error) = started.withLock({ $0 }) {
             throw .database("reading \(shownURL): \(PostgresHistory.reason(error))")
+        }
+    }
+
+    /// Runs `body` (synchronous code: the rollups) on a thread of its own, its queries going to
+    /// `connection`, in the caller's transaction; returns when it is done.
+    static func using<T: Sendable>(
+        _ connection: PostgresConnection, logger: Logger, shownURL: String, _ body: @escaping @Sendable (PostgresSnapshot) throws -> T
+    ) async throws -> T {
+        let (stream, requests) = AsyncStream.makeStream(of: Request.self)
+        let snapshot = PostgresSnapshot(requests: requests, shownURL: shownURL)
+        let outcome = Mutex<Result<T, any Error>?>(nil)
+        DispatchQueue.global().async {
+            let result = Result { try body(snapshot) }
+            outcome.withLock { $0 = result }
+            requests.finish()
+        }
+        await serve(stream, on: connection, logger: logger)
+        guard let result = outcome.withLock({ $0 }) else { throw StoreError.database("writing \(shownURL): no answer") }
+        return try result.get()
+    }
+
+    /// Answers the requests on `connection` until the stream ends.
+    private static func serve(_ stream: AsyncStream<Request>, on connection: PostgresConnection, logger: Logger) async {
+        for await request in stream {
+            do {
+                var rows = Rows(columns: [], rows: [])
+                for try await row in try await connection.query(request.query, logger: logger) {
+                    if rows.columns.isEmpty { rows.columns = row.map(\.columnName) }
+                    rows.rows.append(try row.map { try CellValue($0) })
+                }
+                request.reply(.success(rows))
+            } catch {
+                request.reply(.failure(error))
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// A PostgreSQL database holding goloadtest's tables, with the same table and column names as
 /// the SQLite file (PostgreSQL folds them to lower case; unquoted names work in any case),
@@ -12,6 +13,8 @@ public final class PostgresHistory: Sendable {
     /// The URL without its password, for messages.
     public let shownURL: String
     let logger: Logger
+    /// Holds this master's name, while it runs.
+    private let nameLock = Mutex<Task<Void, Never>?>(nil)
 
     /// Migrations of the PostgreSQL schema, in order.
     static let migrations: [(identifier: String, statements: [String])] = [("pg-v1-goloadtest-schema", PostgresSchema.v1)]
@@ -46,11 +49,10 @@ public final class PostgresHistory: Sendable {
         let (port, username, password) = (url.port ?? 5432, user.removingPercentEncoding ?? user, url.password.map { $0.removingPercentEncoding ?? $0 })
         // One connection first: a server that is down or refuses this user is said at once (the
         // pool would keep trying).
+        let single = PostgresConnection.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: .disable)
         do {
-            let connection = try await PostgresConnection.connect(
-                configuration: PostgresConnection.Configuration(
-                    host: host, port: port, username: username, password: password, database: database, tls: .disable),
-                id: 0, logger: logger)
+            let connection = try await PostgresConnection.connect(configuration: single, id: 0, logger: logger)
             try await connection.close()
         } catch {
             throw .database("cannot reach PostgreSQL at \(shown) (\(Self.reason(error))); is it running, and may this user connect?")
@@ -70,8 +72,51 @@ public final class PostgresHistory: Sendable {
 
     /// Stops the client and its connections.
     public func shutdown() async {
+        if let holder = nameLock.withLock({ $0 }) {
+            holder.cancel()
+            await holder.value
+        }
         running.cancel()
         _ = await running.value
+    }
+
+    /// Holds `master`'s name in this database while this process runs (a lock held on a
+    /// connection of the pool): masters share the database, each takes up only the runs its name
+    /// left running, so two masters of one name at once are refused. (A server that restarts
+    /// drops the lock with the connection.)
+    public func claim(master: String) async throws(StoreError) {
+        let (answers, answer) = AsyncStream.makeStream(of: Result<Bool, any Error>.self)
+        let holder = Task { [client, logger] in
+            do {
+                try await client.withConnection { connection in
+                    let held = try await connection.query("SELECT pg_try_advisory_lock(8455220, hashtext(\(master)))", logger: logger)
+                        .collect().first?.decode(Bool.self) ?? false
+                    answer.yield(.success(held))
+                    guard held else { return }
+                    while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+                    _ = try? await connection.query("SELECT pg_advisory_unlock(8455220, hashtext(\(master)))", logger: logger)
+                }
+            } catch {
+                answer.yield(.failure(error))
+            }
+            answer.finish()
+        }
+        var iterator = answers.makeAsyncIterator()
+        switch await iterator.next() {
+        case .success(true)?:
+            let previous = nameLock.withLock { lock -> Task<Void, Never>? in
+                defer { lock = holder }
+                return lock
+            }
+            previous?.cancel()
+        case .success(false)?:
+            throw .database(
+                "a master named \"\(master)\" is recording into \(shownURL) now; masters sharing a database need names of their own: give this one another")
+        case .failure(let error)?:
+            throw .database("cannot reach PostgreSQL at \(shownURL) (\(Self.reason(error))); is it running, and may this user connect?")
+        case nil:
+            throw .database("cannot reach PostgreSQL at \(shownURL); is it running, and may this user connect?")
+        }
     }
 
     /// `postgres://user:secret@host/db` → `postgres://user@host/db`.

@@ -1,0 +1,291 @@
+import Foundation
+import GRDB
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// Masters and `run` record into PostgreSQL as into a file: the same statements (with `$n` for
+/// SQLite's `?`), the same checks before a window is stored, one transaction per batch of
+/// windows, and a run closed with its rollups in one transaction. Several masters write at once;
+/// run ids come from the database, so they never collide.
+///
+/// Every write has a deadline for its connection: a server that went away (restarting,
+/// unreachable) makes a write fail after `writeDeadline` instead of waiting for ever. The window
+/// is then not acknowledged; its slave keeps it and sends it again.
+extension PostgresHistory: RunRecorder {
+    public var isShared: Bool { true }
+
+    /// How long a write may wait for the server.
+    static let writeDeadline: Duration = .seconds(3)
+
+    public func createRun(
+        master: String, slaves: [(name: String, plan: SlavePlan)], startedAt: Int64, plan: SlavePlan?, thresholds: [String]
+    ) async throws(StoreError) -> Int64 {
+        let run = RunStore.runValues(master: master, startedAt: startedAt, plan: plan, thresholds: thresholds)
+        let slaves = slaves.map { RunStore.runSlaveValues(name: $0.name, plan: $0.plan, startedAt: startedAt) }
+        return try await transaction("recording a new run") { connection in
+            let rows = try await self.query(RunStore.insertRun + " RETURNING id", run, on: connection)
+            guard let id = rows.first?.first, case .integer(let runId) = id else {
+                throw StoreError.database("PostgreSQL gave no id for the new run")
+            }
+            for slave in slaves {
+                try await self.query(RunStore.insertRunSlave, [.integer(runId)] + slave, on: connection)
+            }
+            return runId
+        }
+    }
+
+    public func recordWindows(_ windows: [WindowWriter.Entry]) async throws(StoreError) -> [Result<Bool, StoreError>] {
+        let rows = windows.map { (EncodedWindow($0.window), $0.reportedTotal) }
+        return try await transaction("storing windows") { connection in
+            var results: [Result<Bool, StoreError>] = []
+            results.reserveCapacity(rows.count)
+            for (row, reportedTotal) in rows {
+                results.append(try await self.insert(row, reportedTotal: reportedTotal, on: connection))
+            }
+            return results
+        }
+    }
+
+    /// The checks and writes of `RunStore.insert`. What the database refuses of the window is
+    /// its outcome; a failure of the database throws (the whole batch is then not stored).
+    private func insert(_ row: EncodedWindow, reportedTotal: UInt64?, on connection: PostgresConnection) async throws -> Result<Bool, StoreError> {
+        let key: [CellValue] = [.integer(row.runId), .text(row.slave)]
+        let state = try await query(
+            """
+            SELECT run.status,
+                CASE WHEN runSlave.status = 'finished' THEN (SELECT MAX(seq) FROM summary WHERE runId = $1 AND slave = $2) END,
+                CASE WHEN EXISTS (SELECT 1 FROM summary WHERE runId = $1 AND slave = $2 AND seq = $3) THEN 1 ELSE 0 END
+            FROM runSlave JOIN run ON run.id = runSlave.runId
+            WHERE runSlave.runId = $1 AND runSlave.slave = $2
+            """, key + [.integer(row.seq)], on: connection, numbered: true
+        ).first
+        guard let state else { return .failure(.unknownRunSlave(runId: row.runId, slave: row.slave)) }
+        if try state[2].integer("summary") != 0 { return .success(false) }
+        if try state[0].text("run.status") != RunStatus.running.rawValue { return .failure(.runOver(runId: row.runId)) }
+        if let finalSeq = try state[1].optionalInteger("summary.seq"), finalSeq < row.seq {
+            return .failure(.afterFinalWindow(runId: row.runId, slave: row.slave, finalSeq: UInt64(max(finalSeq, 0))))
+        }
+        let inserted = try await query(EncodedWindow.insertSummary + " RETURNING seq", row.values, on: connection)
+        guard !inserted.isEmpty else { return .success(false) }
+        for part in row.byName {
+            try await query(EncodedWindow.insertByName, part, on: connection)
+        }
+        if row.isFinal {
+            try await query(
+                "UPDATE runSlave SET status = 'finished', finishedAt = ?, reportedRequests = ? WHERE runId = ? AND slave = ?",
+                [.integer(row.endedAt), .optional(reportedTotal.map { Int64(clamping: $0) })] + key, on: connection)
+        }
+        return .success(true)
+    }
+
+    public func markSlaveLost(runId: Int64, slave: String, at time: Int64) async throws(StoreError) {
+        try await transaction("marking a slave lost") { connection in
+            try await self.query(
+                "UPDATE runSlave SET status = 'lost', lostAt = $1, finishedAt = $1 WHERE runId = $2 AND slave = $3 AND status = 'running'",
+                [.integer(time), .integer(runId), .text(slave)], on: connection, numbered: true)
+        }
+    }
+
+    public func markSlaveReturned(runId: Int64, slave: String) async throws(StoreError) {
+        try await transaction("marking a slave back") { connection in
+            try await self.query(
+                "UPDATE runSlave SET status = 'running', finishedAt = NULL WHERE runId = ? AND slave = ? AND status = 'lost'",
+                [.integer(runId), .text(slave)], on: connection)
+        }
+    }
+
+    public func finishRun(_ runId: Int64, status: RunStatus, at time: Int64, reason: String?) async throws(StoreError) {
+        let shownURL = self.shownURL
+        let logger = self.logger
+        try await transaction("recording the end of run \(runId)") { connection in
+            try await self.query(
+                "UPDATE run SET status = ?, finishedAt = ?, endReason = coalesce(?, endReason) WHERE id = ?",
+                [.text(status.rawValue), .integer(time), .optional(reason), .integer(runId)], on: connection)
+            // Its reports read these from now on: written with its status, or not at all.
+            guard status != .running else { return }
+            try await PostgresSnapshot.using(connection, logger: logger, shownURL: shownURL) { snapshot in
+                try RunStore.writeRollups(runId: runId, into: PostgresRollupTarget(snapshot: snapshot))
+            }
+        }
+    }
+
+    public func runsLeftRunning(by master: String) async throws(StoreError) -> [RunRecord] {
+        try await transaction("reading the runs left running") { connection in
+            try await self.records("SELECT * FROM run WHERE status = 'running' AND master = ? ORDER BY id", [CellValue.text(master)], on: connection)
+                .map { try RunRecord(row: $0) }
+        }
+    }
+
+    public func deliveredBySlave(_ runId: Int64) async throws(StoreError) -> [String: (requests: UInt64, failures: UInt64, windows: UInt64)] {
+        // Sums as NUMERIC: they cannot overflow; past what a count holds they saturate.
+        let rows = try await transaction("reading what the slaves delivered") { connection in
+            try await self.query(
+                """
+                SELECT slave, LEAST(SUM(GREATEST(requests, 0)), 18446744073709551615)::TEXT,
+                    LEAST(SUM(GREATEST(failures, 0)), 18446744073709551615)::TEXT, COUNT(*)
+                FROM summary WHERE runId = ? GROUP BY slave
+                """, [CellValue.integer(runId)], on: connection)
+        }
+        var delivered: [String: (requests: UInt64, failures: UInt64, windows: UInt64)] = [:]
+        for row in rows {
+            delivered[try row[0].text("summary.slave")] = (
+                UInt64(try row[1].text("requests")) ?? .max, UInt64(try row[2].text("failures")) ?? .max, try row[3].count("windows")
+            )
+        }
+        return delivered
+    }
+
+    public func runSlaves(_ runId: Int64) async throws(StoreError) -> [RunSlaveRecord] {
+        try await transaction("reading a run's slaves") { connection in
+            try await self.records("SELECT * FROM runSlave WHERE runId = ? ORDER BY slave", [.integer(runId)], on: connection)
+                .map { try RunSlaveRecord(row: $0) }
+        }
+    }
+
+    public func hasWindow(runId: Int64, slave: String, seq: UInt64) async throws(StoreError) -> Bool {
+        try await transaction("reading a window") { connection in
+            try await !self.query(
+                "SELECT 1 FROM summary WHERE runId = ? AND slave = ? AND seq = ?",
+                [.integer(runId), .text(slave), .integer(Int64(clamping: seq))], on: connection
+            ).isEmpty
+        }
+    }
+
+    public func hasRun(_ runId: Int64) async throws(StoreError) -> Bool {
+        try await transaction("reading a run") { connection in
+            try await !self.query("SELECT 1 FROM run WHERE id = ?", [.integer(runId)], on: connection).isEmpty
+        }
+    }
+
+    // MARK: Statements
+
+    /// Runs `body` in one transaction. A connection must come within `deadline` (the server may
+    /// be away): past it the write fails, and `body` never runs. Once it runs, it runs to its end,
+    /// so that what it wrote and what the caller hears agree.
+    private func transaction<T: Sendable>(
+        _ what: String, deadline: Duration = writeDeadline, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws(StoreError) -> T {
+        let lease = WriteLease()
+        do {
+            return try await withThrowingTaskGroup(of: WriteOutcome<T>.self) { group in
+                group.addTask {
+                    try await self.client.withConnection { connection in
+                        let go = lease.state.withLock { state -> Bool in
+                            guard state == .waiting else { return false }
+                            state = .running
+                            return true
+                        }
+                        guard go else { throw CancellationError() }
+                        return .done(try await connection.withTransaction(logger: self.logger) { try await body($0) })
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: deadline)
+                    return lease.state.withLock { state in
+                        guard state == .waiting else { return .running }
+                        state = .abandoned
+                        return .timedOut
+                    }
+                }
+                defer { group.cancelAll() }
+                while let outcome = try await group.next() {
+                    switch outcome {
+                    case .done(let result): return result
+                    case .timedOut: throw StoreError.database("\(what): PostgreSQL at \(self.shownURL) gave no connection within \(deadline)")
+                    case .running: continue
+                    }
+                }
+                throw StoreError.database("\(what): no answer")
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .database("\(what) in \(shownURL): \(Self.reason(error))")
+        }
+    }
+
+    /// Runs `sql`, written with `?` for each value (or `$n` when `numbered`), and returns its rows.
+    @discardableResult
+    func query(_ sql: String, _ values: [CellValue], on connection: PostgresConnection, numbered: Bool = false) async throws -> [[CellValue]] {
+        var binds = PostgresBindings(capacity: values.count)
+        for value in values { try value.bind(to: &binds) }
+        var rows: [[CellValue]] = []
+        for try await row in try await connection.query(
+            PostgresQuery(unsafeSQL: numbered ? sql : Self.numbered(sql), binds: binds), logger: logger)
+        {
+            rows.append(try row.map { try CellValue($0) })
+        }
+        return rows
+    }
+
+    /// The rows of `sql` as GRDB rows, read by column name (as the file's are).
+    private func records(_ sql: String, _ values: [CellValue], on connection: PostgresConnection) async throws -> [Row] {
+        var binds = PostgresBindings(capacity: values.count)
+        for value in values { try value.bind(to: &binds) }
+        var rows = PostgresSnapshot.Rows(columns: [], rows: [])
+        for try await row in try await connection.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: binds), logger: logger) {
+            if rows.columns.isEmpty { rows.columns = row.map(\.columnName) }
+            rows.rows.append(try row.map { try CellValue($0) })
+        }
+        return rows.records
+    }
+
+    /// SQLite's `?` placeholders as PostgreSQL's `$1`, `$2`, ... (the statements here hold no `?`
+    /// of their own).
+    static func numbered(_ sql: String) -> String {
+        var result = ""
+        result.reserveCapacity(sql.utf8.count + 16)
+        var next = 1
+        for character in sql {
+            if character == "?" {
+                result += "$\(next)"
+                next += 1
+            } else {
+                result.append(character)
+            }
+        }
+        return result
+    }
+}
+
+/// Where a write's connection stands: not come yet, in use, or given up on.
+private final class WriteLease: Sendable {
+    enum State { case waiting, running, abandoned }
+    let state = Mutex(State.waiting)
+}
+
+/// What a write's tasks say: its result, or that the deadline passed with or without a connection.
+private enum WriteOutcome<T: Sendable>: Sendable { case done(T), timedOut, running }
+
+/// Rollups written through a snapshot served on the closing transaction's connection.
+struct PostgresRollupTarget: RollupTarget {
+    let snapshot: PostgresSnapshot
+
+    func execute(_ sql: String, _ values: [CellValue]) throws {
+        _ = try rows(sql, values)
+    }
+
+    func integer(_ sql: String, _ values: [CellValue]) throws -> Int64? {
+        try rows(sql, values).first?.first?.optionalInteger("value")
+    }
+
+    func windows(ofRun runId: Int64) -> any RunWindowSource { PostgresWindows(snapshot: snapshot, runId: runId) }
+
+    func undoingOnError(_ body: () throws -> Void) throws {
+        try execute("SAVEPOINT rollups", [])
+        do {
+            try body()
+        } catch {
+            try execute("ROLLBACK TO SAVEPOINT rollups", [])
+            throw error
+        }
+        try execute("RELEASE SAVEPOINT rollups", [])
+    }
+
+    private func rows(_ sql: String, _ values: [CellValue]) throws -> [[CellValue]] {
+        var binds = PostgresBindings(capacity: values.count)
+        for value in values { try value.bind(to: &binds) }
+        return try snapshot.query(PostgresQuery(unsafeSQL: PostgresHistory.numbered(sql), binds: binds)).rows
+    }
+}

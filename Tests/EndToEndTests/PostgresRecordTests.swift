@@ -1,0 +1,188 @@
+import Foundation
+import Store
+import Testing
+
+/// Masters and `run` recording into one real PostgreSQL server at once, through the binary: each
+/// owns its runs, ids never collide, a report compares runs of different masters, and a server
+/// that goes away mid-run loses nothing.
+@Suite("Recording into PostgreSQL", .serialized)
+struct PostgresRecordTests {
+    /// A target and a PostgreSQL server, in a folder.
+    final class Setup {
+        let folder: TemporaryDirectory
+        let target: ChildProcess
+        let targetPort: Int
+        let database: TestDatabase
+
+        init() async throws {
+            folder = try TemporaryDirectory()
+            database = try await TestDatabase(.postgres)
+            (target, targetPort) = try await startTarget(in: folder.url)
+        }
+
+        var server: PostgresServer { database.server! }
+        var url: String { database.argument }
+
+        func master(_ name: String, expecting slaves: Int) async throws -> (ChildProcess, Int) {
+            try await startMaster(["--name", name, "--db", url, "--expect-slaves", String(slaves)], in: folder.url)
+        }
+
+        /// A slave that loads for `seconds` (2 connections on a 20 ms endpoint: ~100 requests/s).
+        func slave(_ name: String, masterPort: Int, seconds: Int) throws -> ChildProcess {
+            try ChildProcess(
+                ["SLAVE", "127.0.0.1", String(masterPort), name, "1000000", "2", "--duration", "\(seconds)s"],
+                in: folder.url, environment: ["GET_URL": "http://127.0.0.1:\(targetPort)/delay/20"])
+        }
+
+        func goloadtest(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+            try await ChildProcess.run(arguments, in: folder.url)
+        }
+
+        /// Stored requests per slave of a run, and their seqs, read from PostgreSQL.
+        func stored(run: Int64) async throws -> (requests: [String: UInt64], seqs: [String: [UInt64]]) {
+            let history = try await database.history(in: folder)
+            defer { history.close() }
+            var requests: [String: UInt64] = [:]
+            var seqs: [String: [UInt64]] = [:]
+            try history.forEachStoredWindow(ofRun: run) { window in
+                requests[window.slave, default: 0] += window.requests
+                seqs[window.slave, default: []].append(window.seq)
+            }
+            return (requests, seqs)
+        }
+
+        deinit {
+            target.terminate()
+            database.remove()
+        }
+    }
+
+    static func sentTotal(_ slave: ChildProcess) -> UInt64? {
+        guard let match = slave.stderr.firstMatch(of: /sent (\d+) requests/) else { return nil }
+        return UInt64(match.output.1)
+    }
+
+    /// The run a master's log says completed.
+    static func completedRun(_ log: String) -> Int64? {
+        log.firstMatch(of: /run (\d+) completed/).flatMap { Int64($0.output.1) }
+    }
+
+    @Test("two masters record into one database at once: distinct run ids, both histories whole, --compare across them")
+    func twoMasters() async throws {
+        let setup = try await Setup()
+        let (alpha, alphaPort) = try await setup.master("alpha", expecting: 1)
+        defer { alpha.terminate() }
+        let (beta, betaPort) = try await setup.master("beta", expecting: 2)
+        defer { beta.terminate() }
+        let slaves = [
+            try setup.slave("a1", masterPort: alphaPort, seconds: 3), try setup.slave("b1", masterPort: betaPort, seconds: 3),
+            try setup.slave("b2", masterPort: betaPort, seconds: 3),
+        ]
+        defer { slaves.forEach { $0.send(SIGKILL) } }
+        #expect(try await alpha.waitForExit(timeout: .seconds(60)) == 0, "alpha: \(alpha.stderr)")
+        #expect(try await beta.waitForExit(timeout: .seconds(60)) == 0, "beta: \(beta.stderr)")
+        for slave in slaves { #expect(try await slave.waitForExit(timeout: .seconds(20)) == 0, "\(slave.stderr)") }
+
+        // Each master's run: its own id, from the database.
+        let alphaRun = try #require(Self.completedRun(alpha.stderr), "\(alpha.stderr)")
+        let betaRun = try #require(Self.completedRun(beta.stderr), "\(beta.stderr)")
+        #expect(Set([alphaRun, betaRun]) == [1, 2])
+        #expect(try await setup.server.psql("SELECT id, master, status, rollups FROM run ORDER BY id")
+            == (alphaRun == 1 ? "1|alpha|completed|3\n2|beta|completed|3" : "1|beta|completed|3\n2|alpha|completed|3"))
+
+        // Both whole: every request each slave sent is stored once, in its master's run.
+        let alphaStored = try await setup.stored(run: alphaRun)
+        let betaStored = try await setup.stored(run: betaRun)
+        #expect(alphaStored.requests == ["a1": try #require(Self.sentTotal(slaves[0]))])
+        #expect(betaStored.requests == ["b1": try #require(Self.sentTotal(slaves[1])), "b2": try #require(Self.sentTotal(slaves[2]))])
+        for seqs in Array(alphaStored.seqs.values) + Array(betaStored.seqs.values) {
+            #expect(seqs == Array(0..<UInt64(seqs.count)))
+        }
+        #expect(try await targetRequests(port: setup.targetPort) == Int(alphaStored.requests.values.reduce(0, +) + betaStored.requests.values.reduce(0, +)))
+
+        // Each master printed its run's report as read back from the database.
+        let alphaReport = try await setup.goloadtest(["report", "--run", String(alphaRun), "--db", setup.url])
+        #expect(alphaReport.status == 0 && alpha.stdout == alphaReport.stdout, "\(alphaReport.stderr)")
+        let compare = try await setup.goloadtest(["report", "--run", String(betaRun), "--compare", String(alphaRun), "--db", setup.url])
+        #expect(compare.status == 0, "\(compare.stderr)")
+        #expect(compare.stdout.contains("run \(alphaRun)") && compare.stdout.contains("run \(betaRun)"), "\(compare.stdout)")
+        let runs = try await setup.goloadtest(["runs", "--db", setup.url, "--format", "json"])
+        #expect(runs.status == 0 && runs.stdout.contains("\"alpha\"") && runs.stdout.contains("\"beta\""), "\(runs.stdout)")
+    }
+
+    @Test("a second master of the same name on the same database is refused, and the first goes on")
+    func sameNameRefused() async throws {
+        let setup = try await Setup()
+        let (first, firstPort) = try await setup.master("m", expecting: 1)
+        defer { first.terminate() }
+        // The first holds its name once it has taken it (a lock PostgreSQL shows).
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await setup.server.psql("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'") != "1" {
+            try #require(ContinuousClock.now < deadline, "the first master took no lock: \(first.stderr)")
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let second = try await ChildProcess.run(
+            ["master", "--host", "127.0.0.1", "--port", "0", "--name", "m", "--db", setup.url, "--expect-slaves", "1"],
+            in: setup.folder.url, timeout: .seconds(30))
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("a master named \"m\" is recording into \(setup.url) now"), "\(second.stderr)")
+        #expect(second.stderr.contains("give this one another"), "\(second.stderr)")
+
+        let slave = try setup.slave("s1", masterPort: firstPort, seconds: 2)
+        defer { slave.send(SIGKILL) }
+        #expect(try await first.waitForExit(timeout: .seconds(60)) == 0, "\(first.stderr)")
+        #expect(try await setup.server.psql("SELECT id, master, status FROM run") == "1|m|completed")
+    }
+
+    @Test("PostgreSQL stopped for 5 s during a run, then started: nothing lost, nothing doubled")
+    func serverAwayMidRun() async throws {
+        let setup = try await Setup()
+        let (master, port) = try await setup.master("m", expecting: 2)
+        defer { master.terminate() }
+        let slaves = try ["s1", "s2"].map { try setup.slave($0, masterPort: port, seconds: 12) }
+        defer { slaves.forEach { $0.send(SIGKILL) } }
+        _ = try await slaves[1].waitForStderr("run 1: ")
+        try await Task.sleep(for: .seconds(2))
+        try await setup.server.stop()
+        try await Task.sleep(for: .seconds(5))
+        try await setup.server.start()
+
+        #expect(try await master.waitForExit(timeout: .seconds(90)) == 0, "master: \(master.stderr)")
+        // While it was away the master said so, and the windows waited with their slaves.
+        #expect(master.stderr.contains("could not store window"), "\(master.stderr)")
+        let stored = try await setup.stored(run: 1)
+        var total: UInt64 = 0
+        for (index, name) in ["s1", "s2"].enumerated() {
+            #expect(try await slaves[index].waitForExit(timeout: .seconds(30)) == 0, "\(slaves[index].stderr)")
+            let sent = try #require(Self.sentTotal(slaves[index]), "\(slaves[index].stderr)")
+            #expect(stored.requests[name] == sent)
+            total += sent
+            let seqs = stored.seqs[name] ?? []
+            #expect(seqs.count >= 10 && seqs == Array(0..<UInt64(seqs.count)), "every window once: \(seqs)")
+        }
+        #expect(try await targetRequests(port: setup.targetPort) == Int(total))
+        #expect(try await setup.server.psql("SELECT status, rollups FROM run WHERE id = 1") == "completed|3")
+    }
+
+    @Test("two `run`s at once into one database: distinct ids, and each report reads back what it printed")
+    func concurrentRuns() async throws {
+        let setup = try await Setup()
+        let url = "http://127.0.0.1:\(setup.targetPort)/"
+        let runs = try (0..<2).map { _ in
+            try ChildProcess(["run", "--url", url, "--tasks", "3000", "--batch", "4", "--db", setup.url], in: setup.folder.url)
+        }
+        defer { runs.forEach { $0.terminate() } }
+        var ids: [Int64] = []
+        for run in runs {
+            #expect(try await run.waitForExit(timeout: .seconds(60)) == 0, "\(run.stderr)")
+            // A report starts "run N · master ...".
+            let id = try #require(Int64(run.stdout.dropFirst(4).prefix { $0.isNumber }), "\(run.stdout)")
+            ids.append(id)
+            let report = try await setup.goloadtest(["report", "--run", String(id), "--db", setup.url])
+            #expect(report.status == 0 && report.stdout == run.stdout, "\(report.stderr)")
+        }
+        #expect(Set(ids) == [1, 2])
+        #expect(try await setup.server.psql("SELECT COUNT(*), SUM(requests) FROM summary") .hasSuffix("|6000"))
+        #expect(try await targetRequests(port: setup.targetPort) == 6000)
+    }
+}
