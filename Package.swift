@@ -130,7 +130,7 @@ let package = Package(
         // Benchmark: durable window ingest through the store (bench/ingest.sh).
         .executableTarget(
             name: "IngestBench",
-            dependencies: ["Store"],
+            dependencies: ["Store", .product(name: "Logging", package: "swift-log")],
             path: "bench/IngestBench",
             swiftSettings: strict
         ),

@@ -4,9 +4,11 @@ import Testing
 
 @Suite("A distributed run with real processes on 127.0.0.1", .serialized)
 struct DistributedRunTests {
-    @Test("target, master --expect-slaves 2 and two SLAVEs: every request stored once, report agrees")
-    func twoSlavesEndToEnd() async throws {
+    @Test("target, master --expect-slaves 2 and two SLAVEs: every request stored once, report agrees", arguments: StoreKind.allCases)
+    func twoSlavesEndToEnd(store kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
+        let database = try await TestDatabase(kind)
+        defer { database.remove() }
         let (target, targetPort) = try await startTarget(in: folder.url)
         defer { target.terminate() }
         // A 20 ms delay keeps each slave busy for about two seconds: several windows each.
@@ -14,7 +16,7 @@ struct DistributedRunTests {
             toFile: folder.path(".env"), atomically: true, encoding: .utf8)
 
         let (master, masterPort) = try await startMaster(
-            ["--name", "testmaster", "--expect-slaves", "2", "--db", "runs.db"], in: folder.url)
+            ["--name", "testmaster", "--expect-slaves", "2", "--db", database.argument], in: folder.url)
         defer { master.terminate() }
         let slaves = try ["slave1", "slave2"].map { name in
             try ChildProcess(["SLAVE", "127.0.0.1", String(masterPort), name, "2000", "20"], in: folder.url)
@@ -28,11 +30,12 @@ struct DistributedRunTests {
             #expect(slave.stderr.contains("sent 2000 requests"))
         }
 
-        let store = try RunStore.openReadOnly(path: folder.path("runs.db"))
-        let run = try store.run(1)
+        let store = try await database.history(in: folder)
+        defer { store.close() }
+        let run = try store.storedRun(1)
         #expect(run.status == .completed)
         #expect(run.master == "testmaster")
-        let runSlaves = try store.runSlaves(1)
+        let runSlaves = try store.storedSlaves(1)
         #expect(runSlaves.map(\.slave) == ["slave1", "slave2"])
         #expect(runSlaves.allSatisfy { $0.status == .finished && $0.reportedRequests == 2000 })
         #expect(runSlaves.allSatisfy { $0.plan.tasks == 2000 && $0.plan.batch == 20 })
@@ -40,10 +43,12 @@ struct DistributedRunTests {
         var windows: [String: Int] = [:]
         var requests: [String: UInt64] = [:]
         var latencies: UInt64 = 0
-        try store.forEachWindow(ofRun: 1) { window in
+        try store.forEachStoredWindow(ofRun: 1) { window in
             windows[window.slave, default: 0] += 1
             requests[window.slave, default: 0] += window.requests
-            latencies += window.latency.count
+            var latency = LatencyHistogram()
+            try window.replayLatency(into: &latency)
+            latencies += latency.count
             #expect(window.failures == 0)
         }
         #expect(windows["slave1", default: 0] >= 2 && windows["slave2", default: 0] >= 2, "windows: \(windows)")
@@ -52,12 +57,12 @@ struct DistributedRunTests {
         #expect(try await targetRequests(port: targetPort) == 4000)
 
         // The master's end-of-run summary is the report of the stored rows.
-        let report = try await ChildProcess.run(["report", "--run", "1", "--db", "runs.db"], in: folder.url)
+        let report = try await ChildProcess.run(["report", "--run", "1", "--db", database.argument], in: folder.url)
         #expect(report.status == 0)
         #expect(report.stdout.contains("total"))
         #expect(master.stdout == report.stdout)
 
-        let csv = try await ChildProcess.run(["report", "--run", "1", "--db", "runs.db", "--format", "csv"], in: folder.url)
+        let csv = try await ChildProcess.run(["report", "--run", "1", "--db", database.argument, "--format", "csv"], in: folder.url)
         #expect(csv.status == 0)
         let lines = csv.stdout.split(separator: "\r\n")
         #expect(lines.count == 4)

@@ -9,11 +9,13 @@ import Testing
 /// reports.
 @Suite("A hostile peer against the real master")
 struct HostilePeerTests {
-    @Test("windows that lie about time, counts, names or their sender are refused and nothing of them is stored")
-    func lyingWindows() async throws {
+    @Test("windows that lie about time, counts, names or their sender are refused and nothing of them is stored", arguments: StoreKind.allCases)
+    func lyingWindows(store kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
+        let database = try await TestDatabase(kind)
+        defer { database.remove() }
         // No heartbeats from this peer: a long slave timeout keeps its slaves in the run.
-        let (master, port) = try await startMaster(["--expect-slaves", "2", "--slave-timeout", "60s", "--db", "runs.db"], in: folder.url)
+        let (master, port) = try await startMaster(["--expect-slaves", "2", "--slave-timeout", "60s", "--db", database.argument], in: folder.url)
         defer { master.terminate() }
         let peer = try HostilePeer(port: port)
         let a = peer.connect("a", session: "session-a")
@@ -95,7 +97,7 @@ struct HostilePeerTests {
         a.close()
         b.close()
 
-        let store = try RunStore.openReadOnly(path: folder.path("runs.db"))
+        let store = try RunStore.openReadOnly(path: try await database.file(in: folder))
         var stored: [String: [UInt64]] = [:]
         try store.forEachWindow(ofRun: runId) { window in
             stored[window.slave, default: []].append(window.seq)
@@ -105,7 +107,7 @@ struct HostilePeerTests {
         #expect(try store.runSlaves(runId).first { $0.slave == "a" }?.reportedRequests == 999)
         store.close()
 
-        let report = try await ChildProcess.run(["report", "--run", String(runId), "--db", "runs.db"], in: folder.url)
+        let report = try await ChildProcess.run(["report", "--run", String(runId), "--db", database.argument], in: folder.url)
         #expect(report.status == 0, "\(report.stderr)")
         #expect(report.stdout.contains("reported 999 requests sent, 20 stored"))
         #expect(master.stdout == report.stdout)

@@ -14,11 +14,13 @@ struct MasterFuzzEndToEndTests {
     /// The same "random" messages on every run.
     typealias Generator = SplitMix64
 
-    @Test("2,000 fuzzed windows: no crash, every refusal a documented code, reports of what was stored render")
-    func fuzzThroughTheBinary() async throws {
+    @Test("2,000 fuzzed windows: no crash, every refusal a documented code, reports of what was stored render", arguments: StoreKind.allCases)
+    func fuzzThroughTheBinary(store kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
+        let database = try await TestDatabase(kind)
+        defer { database.remove() }
         let (master, port) = try await startMaster(
-            ["--expect-slaves", "1", "--slave-timeout", "60s", "--db", "runs.db"], in: folder.url)
+            ["--expect-slaves", "1", "--slave-timeout", "60s", "--db", database.argument], in: folder.url)
         defer { master.terminate() }
         let peer = try HostilePeer(port: port)
         let slave = peer.connect("a", session: "session-a")
@@ -55,7 +57,7 @@ struct MasterFuzzEndToEndTests {
         #expect(try await master.waitForExit(timeout: .seconds(60)) == 0, "\(master.stderr.suffix(2000))")
         slave.close()
 
-        let store = try RunStore.openReadOnly(path: folder.path("runs.db"))
+        let store = try RunStore.openReadOnly(path: try await database.file(in: folder))
         var windows = 0
         try store.forEachWindow(ofRun: runId) { window in
             windows += 1
@@ -67,7 +69,7 @@ struct MasterFuzzEndToEndTests {
             ["report", "--run", "1"], ["report", "--run", "1", "--format", "csv"], ["report", "--run", "1", "--format", "json"],
             ["report", "--run", "1", "--timeline"], ["runs"],
         ] {
-            let result = try await ChildProcess.run(arguments + ["--db", "runs.db"], in: folder.url)
+            let result = try await ChildProcess.run(arguments + ["--db", database.argument], in: folder.url)
             #expect(result.status == 0, "\(arguments): \(result.stderr)")
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Store
 import Testing
 
@@ -132,6 +133,54 @@ struct PostgresRecordTests {
         defer { slave.send(SIGKILL) }
         #expect(try await first.waitForExit(timeout: .seconds(60)) == 0, "\(first.stderr)")
         #expect(try await setup.server.psql("SELECT id, master, status FROM run") == "1|m|completed")
+    }
+
+    @Test("a database from a newer goloadtest is refused by master and run, and left as it was")
+    func newerSchemaRefused() async throws {
+        let setup = try await Setup()
+        let made = try await setup.goloadtest(["run", "--url", "http://127.0.0.1:\(setup.targetPort)/", "--tasks", "10", "--db", setup.url])
+        #expect(made.status == 0, "\(made.stderr)")
+        _ = try await setup.server.psql("INSERT INTO goloadtest_migrations (identifier) VALUES ('pg-v99-from-the-future')")
+        let before = try await setup.server.psql("SELECT id, status, rollups FROM run")
+        for command in [["master", "--host", "127.0.0.1", "--port", "0"], ["run", "--url", "http://127.0.0.1:\(setup.targetPort)/", "--tasks", "1"]] {
+            let refused = try await setup.goloadtest(command + ["--db", setup.url])
+            #expect(refused.status == 1, "\(command): \(refused.stderr)")
+            #expect(refused.stderr.contains("pg-v99-from-the-future"), "\(refused.stderr)")
+        }
+        #expect(try await setup.server.psql("SELECT id, status, rollups FROM run") == before)
+        #expect(before == "1|completed|3")
+    }
+
+    @Test("a window the database refuses is refused alone: the windows written with it are stored, on both stores", arguments: StoreKind.allCases)
+    func refusedWindowAlone(store kind: StoreKind) async throws {
+        let folder = try TemporaryDirectory()
+        let database = try await TestDatabase(kind)
+        defer { database.remove() }
+        let recorder: any RunRecorder = kind == .file
+            ? try RunStore.open(path: folder.path(database.argument))
+            : try await PostgresHistory.connect(url: database.argument, migrate: true, logger: .init(label: "test"))
+        defer { recorder.close() }
+        let plan = SlavePlan(tasks: 10, batch: 1, url: "http://127.0.0.1:9/")
+        let t0: Int64 = 1_800_000_000_000_000_000
+        let runId = try await recorder.createRun(master: "m", slaves: [("a", plan), ("b", plan)], startedAt: t0, plan: nil, thresholds: [])
+        var latency = LatencyHistogram()
+        latency.record(microseconds: 900)
+        func window(_ slave: String, successes: UInt64) -> SummaryWindow {
+            SummaryWindow(
+                runId: runId, slave: slave, seq: 0, startedAt: t0, endedAt: t0 + 1_000_000_000, requests: 1, successes: successes,
+                statusCodes: [200: 1], latency: latency)
+        }
+        // b's window says 1 request and 5 successes: no validation stopped it before the store.
+        let outcomes = try await recorder.recordWindows([(window("a", successes: 1), nil), (window("b", successes: 5), nil)])
+        #expect(try outcomes[0].get() == true)
+        guard case .failure(.database) = outcomes[1] else {
+            Issue.record("the broken window was taken: \(outcomes[1])")
+            return
+        }
+        #expect(try recorder.storedSlaves(runId).count == 2)
+        var stored: [String] = []
+        try recorder.forEachStoredWindow(ofRun: runId) { stored.append($0.slave) }
+        #expect(stored == ["a"])
     }
 
     @Test("PostgreSQL stopped for 5 s during a run, then started: nothing lost, nothing doubled")

@@ -44,6 +44,16 @@ final class TestDatabase: Sendable {
         }
     }
 
+    /// A file holding the database's runs, to read with `RunStore` (every column of every
+    /// window): the file itself, or a copy of PostgreSQL made by `goloadtest migrate`.
+    func file(in folder: borrowing TemporaryDirectory) async throws -> String {
+        guard kind == .postgres else { return folder.path(argument) }
+        let copy = folder.path("copy-\(UUID().uuidString).db")
+        let migrated = try await ChildProcess.run(["migrate", "--from", argument, "--to", copy], in: folder.url)
+        try #require(migrated.status == 0, "migrate: \(migrated.stderr)")
+        return copy
+    }
+
     /// Stops the server, if any, and removes its folder.
     func remove() {
         server?.removeNow()

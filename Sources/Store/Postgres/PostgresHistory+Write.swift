@@ -37,13 +37,29 @@ extension PostgresHistory: RunRecorder {
 
     public func recordWindows(_ windows: [WindowWriter.Entry]) async throws(StoreError) -> [Result<Bool, StoreError>] {
         let rows = windows.map { (EncodedWindow($0.window), $0.reportedTotal) }
-        return try await transaction("storing windows") { connection in
+        do {
+            return try await attempt("storing windows") { connection in
+                var results: [Result<Bool, StoreError>] = []
+                results.reserveCapacity(rows.count)
+                for (row, reportedTotal) in rows {
+                    results.append(try await self.insert(row, reportedTotal: reportedTotal, on: connection))
+                }
+                return results
+            }
+        } catch where rows.count > 1 && Self.isRefusal(error) {
+            // One of them broke a rule of the database, which undid the whole transaction: each
+            // alone, so that one window cannot hold up the others it was written with.
             var results: [Result<Bool, StoreError>] = []
-            results.reserveCapacity(rows.count)
             for (row, reportedTotal) in rows {
-                results.append(try await self.insert(row, reportedTotal: reportedTotal, on: connection))
+                do {
+                    results.append(try await transaction("storing a window") { try await self.insert(row, reportedTotal: reportedTotal, on: $0) })
+                } catch {
+                    results.append(.failure(error))
+                }
             }
             return results
+        } catch {
+            throw Self.storeError(error, "storing windows")
         }
     }
 
@@ -166,43 +182,62 @@ extension PostgresHistory: RunRecorder {
     private func transaction<T: Sendable>(
         _ what: String, deadline: Duration = writeDeadline, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(StoreError) -> T {
-        let lease = WriteLease()
         do {
-            return try await withThrowingTaskGroup(of: WriteOutcome<T>.self) { group in
-                group.addTask {
-                    try await self.client.withConnection { connection in
-                        let go = lease.state.withLock { state -> Bool in
-                            guard state == .waiting else { return false }
-                            state = .running
-                            return true
-                        }
-                        guard go else { throw CancellationError() }
-                        return .done(try await connection.withTransaction(logger: self.logger) { try await body($0) })
-                    }
-                }
-                group.addTask {
-                    try await Task.sleep(for: deadline)
-                    return lease.state.withLock { state in
-                        guard state == .waiting else { return .running }
-                        state = .abandoned
-                        return .timedOut
-                    }
-                }
-                defer { group.cancelAll() }
-                while let outcome = try await group.next() {
-                    switch outcome {
-                    case .done(let result): return result
-                    case .timedOut: throw StoreError.database("\(what): PostgreSQL at \(self.shownURL) gave no connection within \(deadline)")
-                    case .running: continue
-                    }
-                }
-                throw StoreError.database("\(what): no answer")
-            }
-        } catch let error as StoreError {
-            throw error
+            return try await attempt(what, deadline: deadline, body)
         } catch {
-            throw .database("\(what) in \(shownURL): \(Self.reason(error))")
+            throw Self.storeError(error, what)
         }
+    }
+
+    /// `transaction`, its errors as they came.
+    private func attempt<T: Sendable>(
+        _ what: String, deadline: Duration = writeDeadline, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let lease = WriteLease()
+        return try await withThrowingTaskGroup(of: WriteOutcome<T>.self) { group in
+            group.addTask {
+                try await self.client.withConnection { connection in
+                    let go = lease.state.withLock { state -> Bool in
+                        guard state == .waiting else { return false }
+                        state = .running
+                        return true
+                    }
+                    guard go else { throw CancellationError() }
+                    return .done(try await connection.withTransaction(logger: self.logger) { try await body($0) })
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                return lease.state.withLock { state in
+                    guard state == .waiting else { return .running }
+                    state = .abandoned
+                    return .timedOut
+                }
+            }
+            defer { group.cancelAll() }
+            while let outcome = try await group.next() {
+                switch outcome {
+                case .done(let result): return result
+                case .timedOut: throw StoreError.database("\(what): PostgreSQL at \(self.shownURL) gave no connection within \(deadline)")
+                case .running: continue
+                }
+            }
+            throw StoreError.database("\(what): no answer")
+        }
+    }
+
+    /// A failure as the store says it: its own errors as they are, PostgreSQL's in its words.
+    private static func storeError(_ error: any Error, _ what: String) -> StoreError {
+        let error = underlying(error)
+        if let error = error as? StoreError { return error }
+        return .database("\(what): \(reason(error))")
+    }
+
+    /// The server refused a value (a broken constraint or a bad value: SQLSTATE classes 22 and
+    /// 23), as opposed to failing or being away.
+    private static func isRefusal(_ error: any Error) -> Bool {
+        guard let state = (underlying(error) as? PSQLError)?.serverInfo?[.sqlState] else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23")
     }
 
     /// Runs `sql`, written with `?` for each value (or `$n` when `numbered`), and returns its rows.

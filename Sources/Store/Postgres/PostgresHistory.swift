@@ -184,8 +184,17 @@ public final class PostgresHistory: Sendable {
         }
     }
 
+    /// The error inside a failed transaction: its body's, or its BEGIN's, COMMIT's or ROLLBACK's.
+    static func underlying(_ error: any Error) -> any Error {
+        guard let failed = error as? PostgresTransactionError,
+            let inner = failed.closureError ?? failed.beginError ?? failed.commitError ?? failed.rollbackError
+        else { return error }
+        return underlying(inner)
+    }
+
     /// PostgreSQL's own words for what went wrong, when it said something.
     static func reason(_ error: any Error) -> String {
+        let error = underlying(error)
         if let error = error as? PSQLError {
             if let message = error.serverInfo?[.message] {
                 return message
