@@ -110,13 +110,14 @@ final class InProcessMaster: Sendable {
 func withInProcessMaster<R: Sendable>(
     _ configuration: MasterConfiguration = .testMaster(),
     store: RunStore,
+    recorder: (any RunRecorder)? = nil,
     _ body: @Sendable (InProcessMaster) async throws -> R
 ) async throws -> (result: R, exit: Master.Exit) {
     let transport = InProcessTransport()
     let grpc = GRPCClient(transport: transport.client)
     let (console, typing) = AsyncStream.makeStream(of: String.self)
     let harness = InProcessMaster(store: store, client: Result_Result.Client(wrapping: grpc), console: typing)
-    let master = Master(configuration: configuration, store: store, logger: quietLogger)
+    let master = Master(configuration: configuration, store: recorder ?? store, logger: quietLogger)
     return try await withThrowingTaskGroup(of: Master.Exit?.self) { group in
         group.addTask {
             try await master.run(

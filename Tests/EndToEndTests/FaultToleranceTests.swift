@@ -46,15 +46,7 @@ struct FaultToleranceTests {
 
         /// Stored requests per slave of a run, and their seqs.
         func stored(run: Int64) async throws -> (requests: [String: UInt64], seqs: [String: [UInt64]]) {
-            var requests: [String: UInt64] = [:]
-            var seqs: [String: [UInt64]] = [:]
-            try await store { history in
-                try history.forEachStoredWindow(ofRun: run) { window in
-                    requests[window.slave, default: 0] += window.requests
-                    seqs[window.slave, default: []].append(window.seq)
-                }
-            }
-            return (requests, seqs)
+            try await database.stored(run: run, in: folder)
         }
 
         func integrityCheck() throws -> String {

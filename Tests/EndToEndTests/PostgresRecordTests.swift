@@ -41,15 +41,7 @@ struct PostgresRecordTests {
 
         /// Stored requests per slave of a run, and their seqs, read from PostgreSQL.
         func stored(run: Int64) async throws -> (requests: [String: UInt64], seqs: [String: [UInt64]]) {
-            let history = try await database.history(in: folder)
-            defer { history.close() }
-            var requests: [String: UInt64] = [:]
-            var seqs: [String: [UInt64]] = [:]
-            try history.forEachStoredWindow(ofRun: run) { window in
-                requests[window.slave, default: 0] += window.requests
-                seqs[window.slave, default: []].append(window.seq)
-            }
-            return (requests, seqs)
+            try await database.stored(run: run, in: folder)
         }
 
         deinit {
@@ -58,10 +50,7 @@ struct PostgresRecordTests {
         }
     }
 
-    static func sentTotal(_ slave: ChildProcess) -> UInt64? {
-        guard let match = slave.stderr.firstMatch(of: /sent (\d+) requests/) else { return nil }
-        return UInt64(match.output.1)
-    }
+    static func sentTotal(_ slave: ChildProcess) -> UInt64? { FaultToleranceTests.sentTotal(slave) }
 
     /// The run a master's log says completed.
     static func completedRun(_ log: String) -> Int64? {

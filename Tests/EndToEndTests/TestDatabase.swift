@@ -44,6 +44,19 @@ final class TestDatabase: Sendable {
         }
     }
 
+    /// Stored requests per slave of a run, and their seqs, read as `report` reads them.
+    func stored(run: Int64, in folder: borrowing TemporaryDirectory) async throws -> (requests: [String: UInt64], seqs: [String: [UInt64]]) {
+        let history = try await history(in: folder)
+        defer { history.close() }
+        var requests: [String: UInt64] = [:]
+        var seqs: [String: [UInt64]] = [:]
+        try history.forEachStoredWindow(ofRun: run) { window in
+            requests[window.slave, default: 0] += window.requests
+            seqs[window.slave, default: []].append(window.seq)
+        }
+        return (requests, seqs)
+    }
+
     /// A file holding the database's runs, to read with `RunStore` (every column of every
     /// window): the file itself, or a copy of PostgreSQL made by `goloadtest migrate`.
     func file(in folder: borrowing TemporaryDirectory) async throws -> String {
