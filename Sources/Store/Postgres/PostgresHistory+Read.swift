@@ -62,6 +62,16 @@ final class PostgresSnapshot: Sendable {
         var columns: [String]
         var rows: [[CellValue]]
 
+        /// All the rows `query` gives on `connection`.
+        static func read(_ query: PostgresQuery, on connection: PostgresConnection, logger: Logger) async throws -> Rows {
+            var rows = Rows(columns: [], rows: [])
+            for try await row in try await connection.query(query, logger: logger) {
+                if rows.columns.isEmpty { rows.columns = row.map(\.columnName) }
+                rows.rows.append(try row.map { try CellValue($0) })
+            }
+            return rows
+        }
+
         /// The rows as GRDB rows, read by column name (as the file's are).
         var records: [Row] {
             rows.map { values in
@@ -139,12 +149,7 @@ final class PostgresSnapshot: Sendable {
     private static func serve(_ stream: AsyncStream<Request>, on connection: PostgresConnection, logger: Logger) async {
         for await request in stream {
             do {
-                var rows = Rows(columns: [], rows: [])
-                for try await row in try await connection.query(request.query, logger: logger) {
-                    if rows.columns.isEmpty { rows.columns = row.map(\.columnName) }
-                    rows.rows.append(try row.map { try CellValue($0) })
-                }
-                request.reply(.success(rows))
+                request.reply(.success(try await Rows.read(request.query, on: connection, logger: logger)))
             } catch {
                 request.reply(.failure(error))
             }

@@ -74,7 +74,7 @@ extension PostgresHistory: RunRecorder {
                 CASE WHEN EXISTS (SELECT 1 FROM summary WHERE runId = $1 AND slave = $2 AND seq = $3) THEN 1 ELSE 0 END
             FROM runSlave JOIN run ON run.id = runSlave.runId
             WHERE runSlave.runId = $1 AND runSlave.slave = $2
-            """, key + [.integer(row.seq)], on: connection, numbered: true
+            """, key + [.integer(row.seq)], on: connection
         ).first
         guard let state else { return .failure(.unknownRunSlave(runId: row.runId, slave: row.slave)) }
         if try state[2].integer("summary") != 0 { return .success(false) }
@@ -99,7 +99,7 @@ extension PostgresHistory: RunRecorder {
         try await transaction("marking a slave lost") { connection in
             try await self.query(
                 "UPDATE runSlave SET status = 'lost', lostAt = $1, finishedAt = $1 WHERE runId = $2 AND slave = $3 AND status = 'running'",
-                [.integer(time), .integer(runId), .text(slave)], on: connection, numbered: true)
+                [.integer(time), .integer(runId), .text(slave)], on: connection)
         }
     }
 
@@ -240,34 +240,19 @@ extension PostgresHistory: RunRecorder {
         return state.hasPrefix("22") || state.hasPrefix("23")
     }
 
-    /// Runs `sql`, written with `?` for each value (or `$n` when `numbered`), and returns its rows.
+    /// Runs `sql` (see `PostgresQuery.statement`) and returns its rows.
     @discardableResult
-    func query(_ sql: String, _ values: [CellValue], on connection: PostgresConnection, numbered: Bool = false) async throws -> [[CellValue]] {
-        var binds = PostgresBindings(capacity: values.count)
-        for value in values { try value.bind(to: &binds) }
-        var rows: [[CellValue]] = []
-        for try await row in try await connection.query(
-            PostgresQuery(unsafeSQL: numbered ? sql : Self.numbered(sql), binds: binds), logger: logger)
-        {
-            rows.append(try row.map { try CellValue($0) })
-        }
-        return rows
+    func query(_ sql: String, _ values: [CellValue], on connection: PostgresConnection) async throws -> [[CellValue]] {
+        try await PostgresSnapshot.Rows.read(.statement(sql, values), on: connection, logger: logger).rows
     }
 
     /// The rows of `sql` as GRDB rows, read by column name (as the file's are).
     private func records(_ sql: String, _ values: [CellValue], on connection: PostgresConnection) async throws -> [Row] {
-        var binds = PostgresBindings(capacity: values.count)
-        for value in values { try value.bind(to: &binds) }
-        var rows = PostgresSnapshot.Rows(columns: [], rows: [])
-        for try await row in try await connection.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: binds), logger: logger) {
-            if rows.columns.isEmpty { rows.columns = row.map(\.columnName) }
-            rows.rows.append(try row.map { try CellValue($0) })
-        }
-        return rows.records
+        try await PostgresSnapshot.Rows.read(.statement(sql, values), on: connection, logger: logger).records
     }
 
     /// SQLite's `?` placeholders as PostgreSQL's `$1`, `$2`, ... (the statements here hold no `?`
-    /// of their own).
+    /// of their own; one written with `$n` is left as it is).
     static func numbered(_ sql: String) -> String {
         var result = ""
         result.reserveCapacity(sql.utf8.count + 16)
@@ -292,6 +277,15 @@ private final class WriteLease: Sendable {
 
 /// What a write's tasks say: its result, or that the deadline passed with or without a connection.
 private enum WriteOutcome<T: Sendable>: Sendable { case done(T), timedOut, running }
+
+extension PostgresQuery {
+    /// `sql` written with `?` (or `$n`) for each of `values`, in order.
+    static func statement(_ sql: String, _ values: [CellValue]) throws -> PostgresQuery {
+        var binds = PostgresBindings(capacity: values.count)
+        for value in values { try value.bind(to: &binds) }
+        return PostgresQuery(unsafeSQL: PostgresHistory.numbered(sql), binds: binds)
+    }
+}
 
 /// Rollups written through a snapshot served on the closing transaction's connection.
 struct PostgresRollupTarget: RollupTarget {
@@ -319,8 +313,6 @@ struct PostgresRollupTarget: RollupTarget {
     }
 
     private func rows(_ sql: String, _ values: [CellValue]) throws -> [[CellValue]] {
-        var binds = PostgresBindings(capacity: values.count)
-        for value in values { try value.bind(to: &binds) }
-        return try snapshot.query(PostgresQuery(unsafeSQL: PostgresHistory.numbered(sql), binds: binds)).rows
+        try snapshot.query(.statement(sql, values)).rows
     }
 }
