@@ -8,9 +8,11 @@ import Engine
 import Protocol
 
 /// A slave process that goes away mid-run, over real HTTP/2 on 127.0.0.1: its connection closes,
-/// the master waits `slaveTimeout` for it to come back, then declares it lost. (A slave that stays
-/// connected but falls silent is covered over the in-process transport.)
-@Suite("A slave lost during a run")
+/// the master waits `slaveTimeout` for it to come back, then declares it lost; and one that stays
+/// connected but falls silent, over the in-process transport. Timed: these run apart, since a
+/// master whose task threads are held for longer than `slaveTimeout` rightly gives every slave a
+/// fresh start instead of declaring it lost.
+@Suite("A slave lost during a run", .serialized)
 struct LostSlaveTests {
     @Test("a slave that disconnects during a run is marked lost and the run ends partial")
     func lostSlaveMakesRunPartial() async throws {
@@ -23,6 +25,31 @@ struct LostSlaveTests {
                 throw error
             }
             try await target.stop()
+        }
+    }
+
+    @Test("a slave that falls silent during a run is declared lost and the run ends partial")
+    func silentSlaveLost() async throws {
+        let store = try RunStore.inMemory()
+        try await withTimeout {
+            _ = try await withInProcessMaster(.testMaster(slaveTimeout: .seconds(2)), store: store) { master in
+                let alive = try await master.connectWelcomed("alive")
+                // However slow the machine, "alive" is never the silent one.
+                let heartbeats = master.keepAlive("alive")
+                defer { heartbeats.cancel() }
+                let silent = try await master.connectWelcomed("silent")
+                let runId = try await master.start([alive, silent])
+                let final = testWindow(runId: runId, slave: "alive", seq: 0, successes: 5, isFinal: true)
+                #expect(try await master.post(final, total: 5).newlyStored)
+
+                // "silent" sends no heartbeat and no window.
+                let finished = try await master.finishedRuns.next("the run to end without \"silent\"")
+                #expect(finished == FinishedRun(runId: runId, status: .partial))
+                #expect(try master.store.run(runId).status == .partial)
+                let rows = try master.store.runSlaves(runId)
+                #expect(rows.map(\.slave) == ["alive", "silent"])
+                #expect(rows.map(\.status) == [.finished, .lost])
+            }
         }
     }
 

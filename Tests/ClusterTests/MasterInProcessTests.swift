@@ -76,30 +76,6 @@ struct MasterInProcessTests {
         }
     }
 
-    @Test("a slave that falls silent during a run is declared lost and the run ends partial")
-    func silentSlaveLost() async throws {
-        try await withTimeout {
-            _ = try await withInProcessMaster(.testMaster(slaveTimeout: .seconds(2)), store: store) { master in
-                let alive = try await master.connectWelcomed("alive")
-                // However slow the machine, "alive" is never the silent one.
-                let heartbeats = master.keepAlive("alive")
-                defer { heartbeats.cancel() }
-                let silent = try await master.connectWelcomed("silent")
-                let runId = try await master.start([alive, silent])
-                let final = testWindow(runId: runId, slave: "alive", seq: 0, successes: 5, isFinal: true)
-                #expect(try await master.post(final, total: 5).newlyStored)
-
-                // "silent" sends no heartbeat and no window.
-                let finished = try await master.finishedRuns.next("the run to end without \"silent\"")
-                #expect(finished == FinishedRun(runId: runId, status: .partial))
-                #expect(try master.store.run(runId).status == .partial)
-                let rows = try master.store.runSlaves(runId)
-                #expect(rows.map(\.slave) == ["alive", "silent"])
-                #expect(rows.map(\.status) == [.finished, .lost])
-            }
-        }
-    }
-
     @Test("with a token, slaves without it or with a wrong one are refused and recorded nowhere")
     func tokenRequired() async throws {
         try await withTimeout {
