@@ -175,20 +175,36 @@ struct EncodedWindow: Sendable {
     /// The values of `insertByName`, one row per request name.
     var byName: [[CellValue]]
 
-    static let insertSummary = """
+    static let insertSummary = insertSummary(rows: 1)
+    static let insertByName = insertByName(rows: 1)
+
+    /// `rows` windows in one statement; a repeat (same run, slave and seq) is ignored, a broken
+    /// constraint is an error.
+    static func insertSummary(rows: Int) -> String {
+        """
         INSERT INTO summary (runId, slave, seq, startedAt, endedAt, requests,
             successes, failures, bytesReceived, bytesSent, statusCodes, errors, histogram,
             uncorrectedHistogram, late, isFinal, receivedAt, dropped, failureHistogram, connections,
             handshakeHistogram)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        VALUES \(placeholders(rows: rows, columns: 21))
         ON CONFLICT (runId, slave, seq) DO NOTHING
         """
+    }
 
-    static let insertByName = """
+    /// `rows` rows of request names in one statement.
+    static func insertByName(rows: Int) -> String {
+        """
         INSERT INTO summaryByName (runId, slave, seq, name, requests, successes, failures,
             bytesReceived, bytesSent, statusCodes, errors, histogram)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        VALUES \(placeholders(rows: rows, columns: 12))
         """
+    }
+
+    /// `(?, ?), (?, ?)` for two rows of two columns.
+    static func placeholders(rows: Int, columns: Int) -> String {
+        let row = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
+        return Array(repeating: row, count: rows).joined(separator: ", ")
+    }
 
     init(_ window: SummaryWindow) {
         runId = window.runId

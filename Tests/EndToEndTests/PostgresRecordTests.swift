@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Store
+import TestKit
 import Testing
 
 /// Masters and `run` recording into one real PostgreSQL server at once, through the binary: each
@@ -170,6 +171,81 @@ struct PostgresRecordTests {
         var stored: [String] = []
         try recorder.forEachStoredWindow(ofRun: runId) { stored.append($0.slave) }
         #expect(stored == ["a"])
+    }
+
+    @Test("batches of windows that repeat, reorder, end and outlive their slaves get the same outcome, window by window, from PostgreSQL as from the file, and leave the same record")
+    func batchesAgreeWithTheFile() async throws {
+        let folder = try TemporaryDirectory()
+        let database = try await TestDatabase(.postgres)
+        defer { database.remove() }
+        let file = try RunStore.open(path: folder.path("runs.db"))
+        defer { file.close() }
+        let postgres = try await PostgresHistory.connect(url: database.argument, migrate: true, logger: .init(label: "test"))
+        defer { postgres.close() }
+        let recorders: [any RunRecorder] = [file, postgres]
+
+        let plan = SlavePlan(tasks: 10, batch: 1, url: "http://127.0.0.1:9/")
+        let t0: Int64 = 1_800_000_000_000_000_000
+        let slaves = ["a", "b", "c"]
+        var runs: [Int64] = []
+        for recorder in recorders {
+            let open = try await recorder.createRun(master: "m", slaves: slaves.map { ($0, plan) }, startedAt: t0, plan: nil, thresholds: [])
+            let over = try await recorder.createRun(master: "m", slaves: slaves.map { ($0, plan) }, startedAt: t0, plan: nil, thresholds: [])
+            try await recorder.finishRun(over, status: .completed, at: t0 + 1, reason: nil)
+            runs = [open, over]
+        }
+        #expect(runs == [1, 2])
+
+        var random = SplitMix64(seed: 12)
+        var latency = LatencyHistogram()
+        latency.record(microseconds: 900)
+        var batches = 0
+        var outcomes: Set<String> = []
+        var next: [String: UInt64] = [:]
+        for _ in 0..<60 {
+            let batch: [WindowWriter.Entry] = (0..<Int.random(in: 1...24, using: &random)).map { _ in
+                // Mostly the open run's known slaves and a few seqs, so that repeats, finals and
+                // windows after them meet in one batch; now and then a run that is over, a run
+                // or slave that does not exist.
+                let runId: Int64 = [1, 1, 1, 1, 1, 1, 2, 7].randomElement(using: &random)!
+                let slave = (slaves + ["a", "b", "zz"]).randomElement(using: &random)!
+                // Seqs mostly climb, as slaves send them, with repeats and late ones behind.
+                let seq = max(next[slave] ?? 0, 3) - UInt64.random(in: 0...3, using: &random)
+                next[slave, default: 0] += UInt64.random(in: 0...1, using: &random)
+                let requests = UInt64.random(in: 1...5, using: &random)
+                let window = SummaryWindow(
+                    runId: runId, slave: slave, seq: seq, startedAt: t0 + Int64(seq) * 1_000_000_000,
+                    endedAt: t0 + Int64(seq + 1) * 1_000_000_000, requests: requests, successes: requests,
+                    statusCodes: [200: requests], latency: latency, isFinal: Int.random(in: 0..<8, using: &random) == 0)
+                return (window, window.isFinal ? UInt64.random(in: 0...100, using: &random) : nil)
+            }
+            let fromFile = try await file.recordWindows(batch)
+            let fromPostgres = try await postgres.recordWindows(batch)
+            #expect(fromPostgres == fromFile, "batch \(batches): \(batch.map { ($0.window.runId, $0.window.slave, $0.window.seq, $0.window.isFinal) })")
+            batches += 1
+            for outcome in fromFile {
+                switch outcome {
+                case .success(let stored): outcomes.insert(stored ? "stored" : "repeat")
+                case .failure(.runOver): outcomes.insert("run over")
+                case .failure(.afterFinalWindow): outcomes.insert("after final")
+                case .failure(.unknownRunSlave): outcomes.insert("unknown")
+                case .failure(let error): outcomes.insert("\(error)")
+                }
+            }
+        }
+        // The batches met every outcome, and no other.
+        #expect(outcomes == ["stored", "repeat", "run over", "after final", "unknown"])
+
+        let history = try await database.history(in: folder)
+        defer { history.close() }
+        for runId in runs {
+            #expect(try history.storedSlaves(runId) == file.storedSlaves(runId))
+            var inFile: [String] = []
+            try file.forEachStoredWindow(ofRun: runId) { inFile.append("\($0.slave) \($0.seq) \($0.requests) \($0.isFinal)") }
+            var inPostgres: [String] = []
+            try history.forEachStoredWindow(ofRun: runId) { inPostgres.append("\($0.slave) \($0.seq) \($0.requests) \($0.isFinal)") }
+            #expect(inPostgres == inFile)
+        }
     }
 
     @Test("PostgreSQL stopped for 5 s during a run, then started: nothing lost, nothing doubled")

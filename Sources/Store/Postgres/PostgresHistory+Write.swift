@@ -38,21 +38,14 @@ extension PostgresHistory: RunRecorder {
     public func recordWindows(_ windows: [WindowWriter.Entry]) async throws(StoreError) -> [Result<Bool, StoreError>] {
         let rows = windows.map { (EncodedWindow($0.window), $0.reportedTotal) }
         do {
-            return try await attempt("storing windows") { connection in
-                var results: [Result<Bool, StoreError>] = []
-                results.reserveCapacity(rows.count)
-                for (row, reportedTotal) in rows {
-                    results.append(try await self.insert(row, reportedTotal: reportedTotal, on: connection))
-                }
-                return results
-            }
+            return try await attempt("storing windows") { try await self.insert(rows, on: $0) }
         } catch where rows.count > 1 && Self.isRefusal(error) {
             // One of them broke a rule of the database, which undid the whole transaction: each
             // alone, so that one window cannot hold up the others it was written with.
             var results: [Result<Bool, StoreError>] = []
-            for (row, reportedTotal) in rows {
+            for row in rows {
                 do {
-                    results.append(try await transaction("storing a window") { try await self.insert(row, reportedTotal: reportedTotal, on: $0) })
+                    results.append(try await transaction("storing a window") { try await self.insert([row], on: $0)[0] })
                 } catch {
                     results.append(.failure(error))
                 }
@@ -63,37 +56,93 @@ extension PostgresHistory: RunRecorder {
         }
     }
 
-    /// The checks and writes of `RunStore.insert`. What the database refuses of the window is
-    /// its outcome; a failure of the database throws (the whole batch is then not stored).
-    private func insert(_ row: EncodedWindow, reportedTotal: UInt64?, on connection: PostgresConnection) async throws -> Result<Bool, StoreError> {
-        let key: [CellValue] = [.integer(row.runId), .text(row.slave)]
-        let state = try await query(
-            """
-            SELECT run.status,
-                CASE WHEN runSlave.status = 'finished' THEN (SELECT MAX(seq) FROM summary WHERE runId = $1 AND slave = $2) END,
-                CASE WHEN EXISTS (SELECT 1 FROM summary WHERE runId = $1 AND slave = $2 AND seq = $3) THEN 1 ELSE 0 END
-            FROM runSlave JOIN run ON run.id = runSlave.runId
-            WHERE runSlave.runId = $1 AND runSlave.slave = $2
-            """, key + [.integer(row.seq)], on: connection
-        ).first
-        guard let state else { return .failure(.unknownRunSlave(runId: row.runId, slave: row.slave)) }
-        if try state[2].integer("summary") != 0 { return .success(false) }
-        if try state[0].text("run.status") != RunStatus.running.rawValue { return .failure(.runOver(runId: row.runId)) }
-        if let finalSeq = try state[1].optionalInteger("summary.seq"), finalSeq < row.seq {
-            return .failure(.afterFinalWindow(runId: row.runId, slave: row.slave, finalSeq: UInt64(max(finalSeq, 0))))
+    /// The checks and writes of `RunStore.insert`, for a batch in a few statements whatever its
+    /// size: where each window's slave stood before the batch is read at once, the checks are
+    /// made here in the batch's order (a window counts for those after it: a repeat, a final
+    /// window), and what passes is inserted at once. What the database refuses of a window is its
+    /// outcome; a failure of the database throws (the whole batch is then not stored).
+    private func insert(_ rows: [(EncodedWindow, UInt64?)], on connection: PostgresConnection) async throws -> [Result<Bool, StoreError>] {
+        var slaves: [SlaveKey: SlaveState] = [:]
+        var storedBefore: Set<Int> = []
+        for chunk in rows.indices.chunks(of: Self.maximumBindings / 4) {
+            let states = try await query(
+                """
+                WITH batch (position, runId, slave, seq) AS (VALUES \(EncodedWindow.placeholders(rows: chunk.count, columns: 4)))
+                SELECT batch.position, run.status, runSlave.status,
+                    (SELECT MAX(seq) FROM summary WHERE runId = batch.runId AND slave = batch.slave),
+                    CASE WHEN EXISTS (SELECT 1 FROM summary WHERE runId = batch.runId AND slave = batch.slave AND seq = batch.seq)
+                        THEN 1 ELSE 0 END
+                FROM batch JOIN runSlave ON runSlave.runId = batch.runId AND runSlave.slave = batch.slave
+                    JOIN run ON run.id = batch.runId
+                """,
+                chunk.flatMap { [.integer(Int64($0)), .integer(rows[$0].0.runId), .text(rows[$0].0.slave), .integer(rows[$0].0.seq)] },
+                on: connection)
+            for state in states {
+                let position = Int(try state[0].integer("position"))
+                let key = SlaveKey(rows[position].0)
+                if try state[4].integer("summary") != 0 { storedBefore.insert(position) }
+                guard slaves[key] == nil else { continue }
+                slaves[key] = SlaveState(
+                    runIsRunning: try state[1].text("run.status") == RunStatus.running.rawValue,
+                    finished: try state[2].text("runSlave.status") == "finished",
+                    highestSeq: try state[3].optionalInteger("summary.seq"))
+            }
         }
-        let inserted = try await query(EncodedWindow.insertSummary + " RETURNING seq", row.values, on: connection)
-        guard !inserted.isEmpty else { return .success(false) }
-        for part in row.byName {
-            try await query(EncodedWindow.insertByName, part, on: connection)
+
+        var results = [Result<Bool, StoreError>](repeating: .success(false), count: rows.count)
+        var passed: [Int] = []
+        for (position, (row, _)) in rows.enumerated() {
+            let key = SlaveKey(row)
+            guard var slave = slaves[key] else {
+                results[position] = .failure(.unknownRunSlave(runId: row.runId, slave: row.slave))
+                continue
+            }
+            if storedBefore.contains(position) || slave.stored.contains(row.seq) { continue }
+            guard slave.runIsRunning else {
+                results[position] = .failure(.runOver(runId: row.runId))
+                continue
+            }
+            // Windows come in order: a finished slave's final window is its highest seq.
+            if slave.finished, let finalSeq = slave.highestSeq, finalSeq < row.seq {
+                results[position] = .failure(.afterFinalWindow(runId: row.runId, slave: row.slave, finalSeq: UInt64(max(finalSeq, 0))))
+                continue
+            }
+            slave.stored.insert(row.seq)
+            slave.highestSeq = max(slave.highestSeq ?? row.seq, row.seq)
+            if row.isFinal { slave.finished = true }
+            slaves[key] = slave
+            passed.append(position)
         }
-        if row.isFinal {
+
+        // A window another writer stored meanwhile is a repeat: it comes back from none.
+        var inserted: Set<WindowKey> = []
+        for chunk in passed.chunks(of: Self.maximumBindings / 21) {
+            let keys = try await query(
+                EncodedWindow.insertSummary(rows: chunk.count) + " RETURNING runId, slave, seq",
+                chunk.flatMap { rows[$0].0.values }, on: connection)
+            for key in keys {
+                inserted.insert(WindowKey(runId: try key[0].integer("runId"), slave: try key[1].text("slave"), seq: try key[2].integer("seq")))
+            }
+        }
+        let stored = passed.filter { inserted.contains(WindowKey(rows[$0].0)) }
+        let names = stored.flatMap { rows[$0].0.byName }
+        for chunk in names.indices.chunks(of: Self.maximumBindings / 12) {
+            try await query(EncodedWindow.insertByName(rows: chunk.count), chunk.flatMap { names[$0] }, on: connection)
+        }
+        for position in stored {
+            let (row, reportedTotal) = rows[position]
+            results[position] = .success(true)
+            guard row.isFinal else { continue }
             try await query(
                 "UPDATE runSlave SET status = 'finished', finishedAt = ?, reportedRequests = ? WHERE runId = ? AND slave = ?",
-                [.integer(row.endedAt), .optional(reportedTotal.map { Int64(clamping: $0) })] + key, on: connection)
+                [.integer(row.endedAt), .optional(reportedTotal.map { Int64(clamping: $0) }), .integer(row.runId), .text(row.slave)],
+                on: connection)
         }
-        return .success(true)
+        return results
     }
+
+    /// Values bound to one statement at most (PostgreSQL takes up to 65,535).
+    static let maximumBindings = 30_000
 
     public func markSlaveLost(runId: Int64, slave: String, at time: Int64) async throws(StoreError) {
         try await transaction("marking a slave lost") { connection in
@@ -266,6 +315,45 @@ extension PostgresHistory: RunRecorder {
             }
         }
         return result
+    }
+}
+
+/// A run's slave, in a batch of windows.
+private struct SlaveKey: Hashable {
+    let runId: Int64
+    let slave: String
+    init(_ row: EncodedWindow) { (runId, slave) = (row.runId, row.slave) }
+}
+
+/// A window's key in `summary`.
+private struct WindowKey: Hashable {
+    let runId: Int64
+    let slave: String
+    let seq: Int64
+    init(runId: Int64, slave: String, seq: Int64) { (self.runId, self.slave, self.seq) = (runId, slave, seq) }
+    init(_ row: EncodedWindow) { self.init(runId: row.runId, slave: row.slave, seq: row.seq) }
+}
+
+/// Where a slave stands as a batch of its windows is checked: as stored before the batch, then
+/// with the batch's windows that passed.
+private struct SlaveState {
+    let runIsRunning: Bool
+    var finished: Bool
+    var highestSeq: Int64?
+    var stored: Set<Int64> = []
+}
+
+extension Collection {
+    /// Consecutive slices of at most `size` elements.
+    func chunks(of size: Int) -> [SubSequence] {
+        var chunks: [SubSequence] = []
+        var start = startIndex
+        while start != endIndex {
+            let end = index(start, offsetBy: size, limitedBy: endIndex) ?? endIndex
+            chunks.append(self[start..<end])
+            start = end
+        }
+        return chunks
     }
 }
 
