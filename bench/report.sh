@@ -5,6 +5,8 @@
 # HTML from the rollups; a master's start-up on it and on a small file; `runs` over 1,000 runs.
 #
 #   bench/report.sh [SLAVES] [WINDOWS]
+#   REPORT_POSTGRES=1 bench/report.sh    also copies the history (still without rollups) into a
+#                                        throwaway PostgreSQL and reads it from the windows there
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -13,7 +15,8 @@ windows=${2:-600}
 source scripts/lib.sh
 bin=$(goloadtest_bin)
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+pg=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; stop_postgres "$pg"; rm -rf "$work" "$pg"' EXIT
 
 # goloadtest makes the schema: a short real run against its own target.
 "$bin" target --port 0 2> "$work/target.log" &
@@ -49,6 +52,18 @@ done
 for _ in 1 2 3; do
   measure "$bin" report --run "$run" --db history.db --timeline
 done
+if [ -n "${REPORT_POSTGRES:-}" ]; then
+  url=$(start_postgres "$pg")
+  echo "-- the same history copied into PostgreSQL (no rollups), read from its windows"
+  measure "$bin" migrate --from history.db --to "$url"
+  for _ in 1 2 3; do
+    measure "$bin" report --run "$run" --db "$url"
+  done
+  for _ in 1 2 3; do
+    measure "$bin" report --run "$run" --db "$url" --timeline
+  done
+  stop_postgres "$pg"
+fi
 echo "-- a writer opens the file and rolls the closed run up (once)"
 measure "$bin" run --url "http://127.0.0.1:$port/" --tasks 10 --db history.db --log-level error
 echo "-- from the rollups"

@@ -158,18 +158,37 @@ final class PostgresSnapshot: Sendable {
 
     /// Runs `query` in the snapshot and waits for all its rows.
     func query(_ query: PostgresQuery) throws(StoreError) -> Rows {
-        let answer = Mutex<Result<Rows, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
+        try send(query).rows()
+    }
+
+    /// Sends `query` to run in the snapshot after those sent before it; its rows are waited for
+    /// with `rows()`, so that the caller can work on the last page while the next one comes.
+    func send(_ query: PostgresQuery) -> Pending {
+        let pending = Pending(shownURL: shownURL)
         requests.yield(
             Request(query: query) { result in
-                answer.withLock { $0 = result }
-                done.signal()
+                pending.answer.withLock { $0 = result }
+                pending.done.signal()
             })
-        done.wait()
-        switch answer.withLock({ $0 }) {
-        case .success(let rows): return rows
-        case .failure(let error): throw .database("reading \(shownURL): \(PostgresHistory.reason(error))")
-        case nil: throw .database("reading \(shownURL): no answer")
+        return pending
+    }
+
+    /// The rows of a query sent, once they have come.
+    final class Pending: Sendable {
+        fileprivate let answer = Mutex<Result<Rows, any Error>?>(nil)
+        fileprivate let done = DispatchSemaphore(value: 0)
+        private let shownURL: String
+
+        fileprivate init(shownURL: String) { self.shownURL = shownURL }
+
+        func rows() throws(StoreError) -> Rows {
+            done.wait()
+            done.signal()
+            switch answer.withLock({ $0 }) {
+            case .success(let rows): return rows
+            case .failure(let error): throw .database("reading \(shownURL): \(PostgresHistory.reason(error))")
+            case nil: throw .database("reading \(shownURL): no answer")
+            }
         }
     }
 
@@ -268,19 +287,25 @@ struct PostgresWindows: RunWindowSource {
                 WHERE n.runId = \(runId)
                 """
         let fixed = binds
-        var after: [CellValue]?
-        while true {
+        func page(after: [CellValue]?) throws -> PostgresSnapshot.Pending {
             binds = fixed
             var page = filter
             if let after {
                 page += " AND (\(key.joined(separator: ", "))) > (\(try after.map { try parameter($0) }.joined(separator: ", ")))"
             }
             let sql = "\(select)\(page) ORDER BY \(key.joined(separator: ", ")) LIMIT \(Self.page)"
-            let rows = try snapshot.query(PostgresQuery(unsafeSQL: sql, binds: binds)).rows
+            return snapshot.send(PostgresQuery(unsafeSQL: sql, binds: binds))
+        }
+        // The next page is asked for before this one is read: the server finds it meanwhile.
+        var next: PostgresSnapshot.Pending? = try page(after: nil)
+        while let pending = next {
+            let rows = try pending.rows().rows
+            next = nil
+            if rows.count == Self.page, let last = rows.last {
+                // The key's values: startedAt is the row's third column, slave and seq its first two.
+                next = try page(after: order == .slave ? [last[0], last[1]] : [last[2], last[0], last[1]])
+            }
             for row in rows { try body(try Self.window(row)) }
-            guard rows.count == Self.page, let last = rows.last else { return }
-            // The key's values: startedAt is the row's third column, slave and seq its first two.
-            after = order == .slave ? [last[0], last[1]] : [last[2], last[0], last[1]]
         }
     }
 

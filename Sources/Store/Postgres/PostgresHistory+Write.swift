@@ -228,6 +228,7 @@ extension PostgresHistory: RunRecorder {
     /// Runs `body` in one transaction. A connection must come within `deadline` (the server may
     /// be away): past it the write fails, and `body` never runs. Once it runs, it runs to its end,
     /// so that what it wrote and what the caller hears agree.
+    @discardableResult
     private func transaction<T: Sendable>(
         _ what: String, deadline: Duration = writeDeadline, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(StoreError) -> T {
