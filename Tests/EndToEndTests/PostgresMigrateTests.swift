@@ -79,8 +79,28 @@ final class PostgresServer: Sendable {
         try? FileManager.default.removeItem(atPath: folder)
     }
 
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server and every process of it: connections are
+    /// still taken by the kernel, and nothing answers.
+    func freeze(_ signal: Int32 = SIGSTOP) throws {
+        let pidFile = (try? String(contentsOfFile: "\(folder)/data/postmaster.pid", encoding: .utf8)) ?? ""
+        let postmaster = try #require(pidFile.split(separator: "\n").first.flatMap { pid_t($0) }, "no postmaster.pid")
+        kill(postmaster, signal)
+        let processes = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for process in processes.compactMap(pid_t.init) {
+            // /proc/PID/stat: "pid (name) state ppid ..."; the name may hold spaces and parentheses.
+            guard let stat = try? String(contentsOfFile: "/proc/\(process)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, pid_t(fields[1]) == postmaster { kill(process, signal) }
+        }
+    }
+
+    func thaw() throws { try freeze(SIGCONT) }
+
     /// For a test that failed half way: the server told to stop, its folder removed, now.
     func removeNow() {
+        try? thaw()
         let pidFile = (try? String(contentsOfFile: "\(folder)/data/postmaster.pid", encoding: .utf8)) ?? ""
         if let pid = pidFile.split(separator: "\n").first.flatMap({ pid_t($0) }) { kill(pid, SIGQUIT) }
         try? FileManager.default.removeItem(atPath: folder)

@@ -278,6 +278,44 @@ struct PostgresRecordTests {
         #expect(try await setup.server.psql("SELECT status, rollups FROM run WHERE id = 1") == "completed|3")
     }
 
+    @Test("PostgreSQL frozen for 25 s during a run (connections taken, nothing answered), then thawed: the master gives up on each write in time, and nothing is lost or doubled")
+    func serverFrozenMidRun() async throws {
+        let setup = try await Setup()
+        let (master, port) = try await setup.master("m", expecting: 2)
+        defer { master.terminate() }
+        let slaves = try ["s1", "s2"].map { try setup.slave($0, masterPort: port, seconds: 12) }
+        defer { slaves.forEach { $0.send(SIGKILL) } }
+        _ = try await slaves[1].waitForStderr("run 1: ")
+        try await Task.sleep(for: .seconds(2))
+        let frozen = ContinuousClock.now
+        try setup.server.freeze()
+        do {
+            _ = try await master.waitForStderr("did not answer within", timeout: .seconds(60))
+        } catch {
+            try setup.server.thaw()
+            throw error
+        }
+        // Its write given up on, the master still answers, and says so within the deadline.
+        let gaveUp = ContinuousClock.now - frozen
+        try await Task.sleep(for: .seconds(25) - gaveUp)
+        try setup.server.thaw()
+        #expect(gaveUp < .seconds(40), "the master waited \(gaveUp) for a frozen server")
+
+        #expect(try await master.waitForExit(timeout: .seconds(120)) == 0, "master: \(master.stderr)")
+        let stored = try await setup.stored(run: 1)
+        var total: UInt64 = 0
+        for (index, name) in ["s1", "s2"].enumerated() {
+            #expect(try await slaves[index].waitForExit(timeout: .seconds(30)) == 0, "\(slaves[index].stderr)")
+            let sent = try #require(Self.sentTotal(slaves[index]), "\(slaves[index].stderr)")
+            #expect(stored.requests[name] == sent)
+            total += sent
+            let seqs = stored.seqs[name] ?? []
+            #expect(seqs.count >= 10 && seqs == Array(0..<UInt64(seqs.count)), "every window once: \(seqs)")
+        }
+        #expect(try await targetRequests(port: setup.targetPort) == Int(total))
+        #expect(try await setup.server.psql("SELECT status, rollups FROM run WHERE id = 1") == "completed|3")
+    }
+
     @Test("two `run`s at once into one database: distinct ids, and each report reads back what it printed")
     func concurrentRuns() async throws {
         let setup = try await Setup()

@@ -15,8 +15,12 @@ import Synchronization
 extension PostgresHistory: RunRecorder {
     public var isShared: Bool { true }
 
-    /// How long a write may wait for the server.
+    /// How long a write may wait for a connection.
     static let writeDeadline: Duration = .seconds(3)
+    /// How long more a write's transaction may take: a batch of windows takes milliseconds.
+    static let answerDeadline: Duration = .seconds(20)
+    /// The same for the end of a run, which writes its rollups (seconds for a long run).
+    static let closingDeadline: Duration = .seconds(600)
 
     public func createRun(
         master: String, slaves: [(name: String, plan: SlavePlan)], startedAt: Int64, plan: SlavePlan?, thresholds: [String]
@@ -163,7 +167,7 @@ extension PostgresHistory: RunRecorder {
     public func finishRun(_ runId: Int64, status: RunStatus, at time: Int64, reason: String?) async throws(StoreError) {
         let shownURL = self.shownURL
         let logger = self.logger
-        try await transaction("recording the end of run \(runId)") { connection in
+        try await transaction("recording the end of run \(runId)", answer: Self.closingDeadline) { connection in
             try await self.query(
                 "UPDATE run SET status = ?, finishedAt = ?, endReason = coalesce(?, endReason) WHERE id = ?",
                 [.text(status.rawValue), .integer(time), .optional(reason), .integer(runId)], on: connection)
@@ -226,14 +230,18 @@ extension PostgresHistory: RunRecorder {
     // MARK: Statements
 
     /// Runs `body` in one transaction. A connection must come within `deadline` (the server may
-    /// be away): past it the write fails, and `body` never runs. Once it runs, it runs to its end,
-    /// so that what it wrote and what the caller hears agree.
+    /// be away): past it the write fails, and `body` never runs. Then the transaction must end
+    /// within `answer` more: past it (a server that takes connections but does not answer, a
+    /// network that drops everything) its connection is closed, which undoes what was not
+    /// committed, and the write fails. Every write is safe to make again: a window stored before
+    /// is a repeat, a slave marked lost or a run ended twice is unchanged.
     @discardableResult
     private func transaction<T: Sendable>(
-        _ what: String, deadline: Duration = writeDeadline, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+        _ what: String, deadline: Duration = writeDeadline, answer: Duration = answerDeadline,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(StoreError) -> T {
         do {
-            return try await attempt(what, deadline: deadline, body)
+            return try await attempt(what, deadline: deadline, answer: answer, body)
         } catch {
             throw Self.storeError(error, what)
         }
@@ -241,38 +249,42 @@ extension PostgresHistory: RunRecorder {
 
     /// `transaction`, its errors as they came.
     private func attempt<T: Sendable>(
-        _ what: String, deadline: Duration = writeDeadline, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+        _ what: String, deadline: Duration = writeDeadline, answer: Duration = answerDeadline,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         let lease = WriteLease()
-        return try await withThrowingTaskGroup(of: WriteOutcome<T>.self) { group in
-            group.addTask {
-                try await self.client.withConnection { connection in
-                    let go = lease.state.withLock { state -> Bool in
-                        guard state == .waiting else { return false }
-                        state = .running
-                        return true
+        do {
+            return try await withThrowingTaskGroup(of: WriteOutcome<T>.self) { group in
+                group.addTask {
+                    try await self.client.withConnection { connection in
+                        guard lease.begin(on: connection) else { throw CancellationError() }
+                        let result = try await connection.withTransaction(logger: self.logger) { try await body($0) }
+                        lease.end()
+                        return .done(result)
                     }
-                    guard go else { throw CancellationError() }
-                    return .done(try await connection.withTransaction(logger: self.logger) { try await body($0) })
                 }
-            }
-            group.addTask {
-                try await Task.sleep(for: deadline)
-                return lease.state.withLock { state in
-                    guard state == .waiting else { return .running }
-                    state = .abandoned
-                    return .timedOut
+                group.addTask {
+                    try await Task.sleep(for: deadline)
+                    if lease.abandonIfWaiting() { return .timedOut }
+                    try await Task.sleep(for: answer)
+                    guard let connection = lease.giveUp() else { return .running }
+                    try? await connection.close()
+                    return .unanswered
                 }
-            }
-            defer { group.cancelAll() }
-            while let outcome = try await group.next() {
-                switch outcome {
-                case .done(let result): return result
-                case .timedOut: throw StoreError.database("\(what): PostgreSQL at \(self.shownURL) gave no connection within \(deadline)")
-                case .running: continue
+                defer { group.cancelAll() }
+                while let outcome = try await group.next() {
+                    switch outcome {
+                    case .done(let result): return result
+                    case .timedOut: throw StoreError.database("\(what): PostgreSQL at \(self.shownURL) gave no connection within \(deadline)")
+                    case .unanswered: throw lease.unanswered(what, self.shownURL, within: deadline + answer)
+                    case .running: continue
+                    }
                 }
+                throw StoreError.database("\(what): no answer")
             }
-            throw StoreError.database("\(what): no answer")
+        } catch where lease.isGivenUp {
+            // The connection closed under the transaction: say why it was closed.
+            throw lease.unanswered(what, shownURL, within: deadline + answer)
         }
     }
 
@@ -358,14 +370,50 @@ extension Collection {
     }
 }
 
-/// Where a write's connection stands: not come yet, in use, or given up on.
+/// Where a write's connection stands: not come yet, in use, done, or given up on (none came in
+/// time, or its answer did not).
 private final class WriteLease: Sendable {
-    enum State { case waiting, running, abandoned }
-    let state = Mutex(State.waiting)
+    private enum State { case waiting, running(PostgresConnection), done, abandoned, givenUp }
+    private let state = Mutex(State.waiting)
+
+    /// The connection came: the transaction may begin, unless the write was abandoned.
+    func begin(on connection: PostgresConnection) -> Bool {
+        state.withLock { state in
+            guard case .waiting = state else { return false }
+            state = .running(connection)
+            return true
+        }
+    }
+
+    func end() { state.withLock { $0 = .done } }
+
+    /// No connection came in time: the write is abandoned (true), unless one did.
+    func abandonIfWaiting() -> Bool {
+        state.withLock { state in
+            guard case .waiting = state else { return false }
+            state = .abandoned
+            return true
+        }
+    }
+
+    /// The answer did not come in time: the connection to close, if the transaction still runs.
+    func giveUp() -> PostgresConnection? {
+        state.withLock { state in
+            guard case .running(let connection) = state else { return nil }
+            state = .givenUp
+            return connection
+        }
+    }
+
+    var isGivenUp: Bool { state.withLock { if case .givenUp = $0 { true } else { false } } }
+
+    func unanswered(_ what: String, _ url: String, within limit: Duration) -> StoreError {
+        .database("\(what): PostgreSQL at \(url) did not answer within \(limit); its connection was closed, undoing what it had not committed")
+    }
 }
 
 /// What a write's tasks say: its result, or that the deadline passed with or without a connection.
-private enum WriteOutcome<T: Sendable>: Sendable { case done(T), timedOut, running }
+private enum WriteOutcome<T: Sendable>: Sendable { case done(T), timedOut, unanswered, running }
 
 extension PostgresQuery {
     /// `sql` written with `?` (or `$n`) for each of `values`, in order.
