@@ -3,8 +3,9 @@
 # slaves, the client on the same 2 cores. Prints the swarm's figures, the master's CPU and peak
 # RSS, and windows stored against acknowledged.
 #
-#   bash bench/swarm.sh SLAVES SECONDS [paced|flood|backlog] [INFLIGHT|BACKLOG]
+#   bash bench/swarm.sh SLAVES SECONDS [paced|stream|flood|backlog] [INFLIGHT|BACKLOG]
 #   bash bench/swarm.sh 1000 60              1,000 slaves, a window a second each, for 60 s
+#   bash bench/swarm.sh 1000 60 stream       the same, each slave's windows on one stream
 #   bash bench/swarm.sh 200 20 flood 8       200 slaves, 8 windows in flight each
 #   SWARM_POSTGRES=1 bash bench/swarm.sh 1000 60   the master recording into a throwaway PostgreSQL
 set -euo pipefail

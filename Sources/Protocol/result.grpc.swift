@@ -80,12 +80,26 @@ public enum Result_Result: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "StreamSummaries" metadata.
+        public enum StreamSummaries: Sendable {
+            /// Request type for "StreamSummaries".
+            public typealias Input = Result_Summary
+            /// Response type for "StreamSummaries".
+            public typealias Output = Result_WindowOutcome
+            /// Descriptor for "StreamSummaries".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "result.Result"),
+                method: "StreamSummaries",
+                type: .bidirectionalStreaming
+            )
+        }
         /// Descriptors for all methods in the "result.Result" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Connect.descriptor,
             PostSummary.descriptor,
             Heartbeat.descriptor,
-            PostSummaries.descriptor
+            PostSummaries.descriptor,
+            StreamSummaries.descriptor
         ]
     }
 }
@@ -175,7 +189,7 @@ extension Result_Result {
         /// > Posts several closed windows of one slave at once, in seq order (a slave with windows
         /// > waiting, after its master was away or busy). Each gets its own outcome; the call fails as a
         /// > whole only for what concerns all of them (size, count, mixed slaves or sessions, the
-        /// > master busy). A master older than 0.4.0 answers UNIMPLEMENTED: post them one by one.
+        /// > master busy). A master without it answers UNIMPLEMENTED: post them one by one.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Result_SummaryBatch` messages.
@@ -188,6 +202,29 @@ extension Result_Result {
             request: GRPCCore.StreamingServerRequest<Result_SummaryBatch>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Result_SummaryBatchAck>
+
+        /// Handle the "StreamSummaries" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Posts windows on one stream that stays open for as long as the slave keeps it: each gets
+        /// > one outcome, in the order sent, as PostSummary would have answered it alone (code 0 and
+        /// > `ack`, or the code and message of its refusal); a refused window does not end the stream.
+        /// > `busy` on an outcome: the master had no room for it; post it again shortly. Cheaper for
+        /// > the master than a call per window. A master without it answers UNIMPLEMENTED: use
+        /// > PostSummary.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Result_Summary` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Result_WindowOutcome` messages.
+        func streamSummaries(
+            request: GRPCCore.StreamingServerRequest<Result_Summary>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Result_WindowOutcome>
     }
 
     /// Service protocol for the "result.Result" service.
@@ -261,7 +298,7 @@ extension Result_Result {
         /// > Posts several closed windows of one slave at once, in seq order (a slave with windows
         /// > waiting, after its master was away or busy). Each gets its own outcome; the call fails as a
         /// > whole only for what concerns all of them (size, count, mixed slaves or sessions, the
-        /// > master busy). A master older than 0.4.0 answers UNIMPLEMENTED: post them one by one.
+        /// > master busy). A master without it answers UNIMPLEMENTED: post them one by one.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Result_SummaryBatch` message.
@@ -274,6 +311,29 @@ extension Result_Result {
             request: GRPCCore.ServerRequest<Result_SummaryBatch>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Result_SummaryBatchAck>
+
+        /// Handle the "StreamSummaries" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Posts windows on one stream that stays open for as long as the slave keeps it: each gets
+        /// > one outcome, in the order sent, as PostSummary would have answered it alone (code 0 and
+        /// > `ack`, or the code and message of its refusal); a refused window does not end the stream.
+        /// > `busy` on an outcome: the master had no room for it; post it again shortly. Cheaper for
+        /// > the master than a call per window. A master without it answers UNIMPLEMENTED: use
+        /// > PostSummary.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Result_Summary` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Result_WindowOutcome` messages.
+        func streamSummaries(
+            request: GRPCCore.StreamingServerRequest<Result_Summary>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Result_WindowOutcome>
     }
 
     /// Simple service protocol for the "result.Result" service.
@@ -346,7 +406,7 @@ extension Result_Result {
         /// > Posts several closed windows of one slave at once, in seq order (a slave with windows
         /// > waiting, after its master was away or busy). Each gets its own outcome; the call fails as a
         /// > whole only for what concerns all of them (size, count, mixed slaves or sessions, the
-        /// > master busy). A master older than 0.4.0 answers UNIMPLEMENTED: post them one by one.
+        /// > master busy). A master without it answers UNIMPLEMENTED: post them one by one.
         ///
         /// - Parameters:
         ///   - request: A `Result_SummaryBatch` message.
@@ -359,6 +419,30 @@ extension Result_Result {
             request: Result_SummaryBatch,
             context: GRPCCore.ServerContext
         ) async throws -> Result_SummaryBatchAck
+
+        /// Handle the "StreamSummaries" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Posts windows on one stream that stays open for as long as the slave keeps it: each gets
+        /// > one outcome, in the order sent, as PostSummary would have answered it alone (code 0 and
+        /// > `ack`, or the code and message of its refusal); a refused window does not end the stream.
+        /// > `busy` on an outcome: the master had no room for it; post it again shortly. Cheaper for
+        /// > the master than a call per window. A master without it answers UNIMPLEMENTED: use
+        /// > PostSummary.
+        ///
+        /// - Parameters:
+        ///   - request: A stream of `Result_Summary` messages.
+        ///   - response: A response stream of `Result_WindowOutcome` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func streamSummaries(
+            request: GRPCCore.RPCAsyncSequence<Result_Summary, any Swift.Error>,
+            response: GRPCCore.RPCWriter<Result_WindowOutcome>,
+            context: GRPCCore.ServerContext
+        ) async throws
     }
 }
 
@@ -405,6 +489,17 @@ extension Result_Result.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Result_SummaryBatchAck>(),
             handler: { request, context in
                 try await self.postSummaries(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Result_Result.Method.StreamSummaries.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Result_Summary>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Result_WindowOutcome>(),
+            handler: { request, context in
+                try await self.streamSummaries(
                     request: request,
                     context: context
                 )
@@ -519,6 +614,23 @@ extension Result_Result.SimpleServiceProtocol {
             metadata: [:]
         )
     }
+
+    public func streamSummaries(
+        request: GRPCCore.StreamingServerRequest<Result_Summary>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Result_WindowOutcome> {
+        return GRPCCore.StreamingServerResponse<Result_WindowOutcome>(
+            metadata: [:],
+            producer: { writer in
+                try await self.streamSummaries(
+                    request: request.messages,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
+        )
+    }
 }
 
 // MARK: result.Result (client)
@@ -608,7 +720,7 @@ extension Result_Result {
         /// > Posts several closed windows of one slave at once, in seq order (a slave with windows
         /// > waiting, after its master was away or busy). Each gets its own outcome; the call fails as a
         /// > whole only for what concerns all of them (size, count, mixed slaves or sessions, the
-        /// > master busy). A master older than 0.4.0 answers UNIMPLEMENTED: post them one by one.
+        /// > master busy). A master without it answers UNIMPLEMENTED: post them one by one.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Result_SummaryBatch` message.
@@ -625,6 +737,34 @@ extension Result_Result {
             deserializer: some GRPCCore.MessageDeserializer<Result_SummaryBatchAck>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Result_SummaryBatchAck>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "StreamSummaries" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Posts windows on one stream that stays open for as long as the slave keeps it: each gets
+        /// > one outcome, in the order sent, as PostSummary would have answered it alone (code 0 and
+        /// > `ack`, or the code and message of its refusal); a refused window does not end the stream.
+        /// > `busy` on an outcome: the master had no room for it; post it again shortly. Cheaper for
+        /// > the master than a call per window. A master without it answers UNIMPLEMENTED: use
+        /// > PostSummary.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Result_Summary` messages.
+        ///   - serializer: A serializer for `Result_Summary` messages.
+        ///   - deserializer: A deserializer for `Result_WindowOutcome` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func streamSummaries<Result>(
+            request: GRPCCore.StreamingClientRequest<Result_Summary>,
+            serializer: some GRPCCore.MessageSerializer<Result_Summary>,
+            deserializer: some GRPCCore.MessageDeserializer<Result_WindowOutcome>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Result_WindowOutcome>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -753,7 +893,7 @@ extension Result_Result {
         /// > Posts several closed windows of one slave at once, in seq order (a slave with windows
         /// > waiting, after its master was away or busy). Each gets its own outcome; the call fails as a
         /// > whole only for what concerns all of them (size, count, mixed slaves or sessions, the
-        /// > master busy). A master older than 0.4.0 answers UNIMPLEMENTED: post them one by one.
+        /// > master busy). A master without it answers UNIMPLEMENTED: post them one by one.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Result_SummaryBatch` message.
@@ -776,6 +916,43 @@ extension Result_Result {
             try await self.client.unary(
                 request: request,
                 descriptor: Result_Result.Method.PostSummaries.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "StreamSummaries" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Posts windows on one stream that stays open for as long as the slave keeps it: each gets
+        /// > one outcome, in the order sent, as PostSummary would have answered it alone (code 0 and
+        /// > `ack`, or the code and message of its refusal); a refused window does not end the stream.
+        /// > `busy` on an outcome: the master had no room for it; post it again shortly. Cheaper for
+        /// > the master than a call per window. A master without it answers UNIMPLEMENTED: use
+        /// > PostSummary.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Result_Summary` messages.
+        ///   - serializer: A serializer for `Result_Summary` messages.
+        ///   - deserializer: A deserializer for `Result_WindowOutcome` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func streamSummaries<Result>(
+            request: GRPCCore.StreamingClientRequest<Result_Summary>,
+            serializer: some GRPCCore.MessageSerializer<Result_Summary>,
+            deserializer: some GRPCCore.MessageDeserializer<Result_WindowOutcome>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Result_WindowOutcome>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.bidirectionalStreaming(
+                request: request,
+                descriptor: Result_Result.Method.StreamSummaries.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -882,7 +1059,7 @@ extension Result_Result.ClientProtocol {
     /// > Posts several closed windows of one slave at once, in seq order (a slave with windows
     /// > waiting, after its master was away or busy). Each gets its own outcome; the call fails as a
     /// > whole only for what concerns all of them (size, count, mixed slaves or sessions, the
-    /// > master busy). A master older than 0.4.0 answers UNIMPLEMENTED: post them one by one.
+    /// > master busy). A master without it answers UNIMPLEMENTED: post them one by one.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Result_SummaryBatch` message.
@@ -902,6 +1079,38 @@ extension Result_Result.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Result_SummaryBatch>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Result_SummaryBatchAck>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "StreamSummaries" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Posts windows on one stream that stays open for as long as the slave keeps it: each gets
+    /// > one outcome, in the order sent, as PostSummary would have answered it alone (code 0 and
+    /// > `ack`, or the code and message of its refusal); a refused window does not end the stream.
+    /// > `busy` on an outcome: the master had no room for it; post it again shortly. Cheaper for
+    /// > the master than a call per window. A master without it answers UNIMPLEMENTED: use
+    /// > PostSummary.
+    ///
+    /// - Parameters:
+    ///   - request: A streaming request producing `Result_Summary` messages.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func streamSummaries<Result>(
+        request: GRPCCore.StreamingClientRequest<Result_Summary>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Result_WindowOutcome>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.streamSummaries(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Result_Summary>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Result_WindowOutcome>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1017,7 +1226,7 @@ extension Result_Result.ClientProtocol {
     /// > Posts several closed windows of one slave at once, in seq order (a slave with windows
     /// > waiting, after its master was away or busy). Each gets its own outcome; the call fails as a
     /// > whole only for what concerns all of them (size, count, mixed slaves or sessions, the
-    /// > master busy). A master older than 0.4.0 answers UNIMPLEMENTED: post them one by one.
+    /// > master busy). A master without it answers UNIMPLEMENTED: post them one by one.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1040,6 +1249,43 @@ extension Result_Result.ClientProtocol {
             metadata: metadata
         )
         return try await self.postSummaries(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "StreamSummaries" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Posts windows on one stream that stays open for as long as the slave keeps it: each gets
+    /// > one outcome, in the order sent, as PostSummary would have answered it alone (code 0 and
+    /// > `ack`, or the code and message of its refusal); a refused window does not end the stream.
+    /// > `busy` on an outcome: the master had no room for it; post it again shortly. Cheaper for
+    /// > the master than a call per window. A master without it answers UNIMPLEMENTED: use
+    /// > PostSummary.
+    ///
+    /// - Parameters:
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - producer: A closure producing request messages to send to the server. Returning
+    ///       from the closure closes the request stream.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func streamSummaries<Result>(
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Result_Summary>) async throws -> Void,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Result_WindowOutcome>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.StreamingClientRequest<Result_Summary>(
+            metadata: metadata,
+            producer: producer
+        )
+        return try await self.streamSummaries(
             request: request,
             options: options,
             onResponse: handleResponse

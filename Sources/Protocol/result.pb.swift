@@ -607,6 +607,9 @@ public nonisolated struct Result_WindowOutcome: Sendable {
 
   public var message: String = String()
 
+  /// With code UNAVAILABLE: the master is busy (as the `goloadtest-busy` metadata of a call).
+  public var busy: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1461,7 +1464,7 @@ nonisolated extension Result_SummaryBatchAck: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Result_WindowOutcome: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WindowOutcome"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ack\0\u{1}code\0\u{1}message\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ack\0\u{1}code\0\u{1}message\0\u{1}busy\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1472,6 +1475,7 @@ nonisolated extension Result_WindowOutcome: SwiftProtobuf.Message, SwiftProtobuf
       case 1: try { try decoder.decodeSingularMessageField(value: &self._ack) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.code) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.busy) }()
       default: break
       }
     }
@@ -1491,6 +1495,9 @@ nonisolated extension Result_WindowOutcome: SwiftProtobuf.Message, SwiftProtobuf
     if !self.message.isEmpty {
       try visitor.visitSingularStringField(value: self.message, fieldNumber: 3)
     }
+    if self.busy != false {
+      try visitor.visitSingularBoolField(value: self.busy, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1498,6 +1505,7 @@ nonisolated extension Result_WindowOutcome: SwiftProtobuf.Message, SwiftProtobuf
     if lhs._ack != rhs._ack {return false}
     if lhs.code != rhs.code {return false}
     if lhs.message != rhs.message {return false}
+    if lhs.busy != rhs.busy {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

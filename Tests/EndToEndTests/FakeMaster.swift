@@ -37,9 +37,17 @@ struct RefusingMaster: FakeMasterService {
 protocol FakeMasterService: Result_Result.SimpleServiceProtocol {}
 
 extension FakeMasterService {
-    /// As a master older than 0.4.0: slaves post their windows one by one.
+    /// As a master that predates batches: slaves post their windows one by one.
     func postSummaries(request: Result_SummaryBatch, context: ServerContext) async throws -> Result_SummaryBatchAck {
         throw RPCError(code: .unimplemented, message: "this master takes windows one by one")
+    }
+
+    /// As a master that predates the window stream: slaves post each window in a call.
+    func streamSummaries(
+        request: RPCAsyncSequence<Result_Summary, any Error>, response: RPCWriter<Result_WindowOutcome>,
+        context: ServerContext
+    ) async throws {
+        throw RPCError(code: .unimplemented, message: "this master takes windows in calls of their own")
     }
 
     func heartbeat(request: Result_HeartbeatRequest, context: ServerContext) async throws -> Result_HeartbeatReply {

@@ -35,7 +35,7 @@ struct HeartbeatSpreadTests {
         let folder = try TemporaryDirectory()
         let (target, targetPort) = try await startTarget(in: folder.url)
         defer { target.terminate() }
-        let master = BusyMaster(busyFor: .zero)
+        let master = BusyMaster(busyFor: .zero, streams: true)
         let (status, stderr) = try await withFakeMaster(master) { port in
             let slave = try ChildProcess(
                 ["slave", "--master", "127.0.0.1:\(port)", "--name", "quiet", "--duration", "6s", "--rate", "50",

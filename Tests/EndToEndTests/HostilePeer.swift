@@ -91,6 +91,21 @@ final class HostilePeer: Sendable {
         }
     }
 
+    /// Sends `summaries` on one StreamSummaries stream, all at once, and reads the outcomes
+    /// until the master ends the stream; returns them, or what ended the stream otherwise.
+    func stream(_ summaries: [Result_Summary]) async -> Swift.Result<[Result_WindowOutcome], RPCError> {
+        do {
+            return .success(
+                try await master.streamSummaries(
+                    requestProducer: { writer in try await writer.write(contentsOf: summaries) },
+                    onResponse: { response in try await response.messages.reduce(into: []) { $0.append($1) } }))
+        } catch let error as RPCError {
+            return .failure(error)
+        } catch {
+            return .failure(RPCError(code: .unknown, message: "\(error)"))
+        }
+    }
+
     func code(_ summary: Result_Summary) async -> RPCError.Code? {
         if case .failure(let error) = await post(summary) { return error.code }
         return nil

@@ -90,6 +90,134 @@ struct IngestTests {
         #expect(try store.run(runId).status == .completed)
     }
 
+    @Test("on one window stream each window gets its own outcome, in order, as PostSummary would answer it; a refusal does not end the stream; only the valid windows are stored, once")
+    func windowStream() async throws {
+        let folder = try TemporaryDirectory()
+        let (master, port) = try await startMaster(
+            ["--expect-slaves", "2", "--slave-timeout", "60s", "--db", "runs.db"], in: folder.url)
+        defer { master.terminate() }
+        let peer = try HostilePeer(port: port)
+        let a = peer.connect("a", session: "session-a")
+        let b = peer.connect("b", session: "session-b")
+        let runId = try await a.next(.start).runID
+        #expect(try await b.next(.start).runID == runId)
+        func window(_ seq: UInt64, slave: String = "a", session: String = "session-a") -> Result_Summary {
+            hostileWindow(run: runId, slave: slave, session: session, seq: seq)
+        }
+        var garbled = window(1)
+        garbled.histogram = Data([0xFF, 0x13])
+        var future = window(3)
+        future.startedAtNs = 4_102_444_800_000_000_000
+        future.endedAtNs = future.startedAtNs + 1_000_000_000
+        var large = window(3)
+        large.histogram = Data(count: 1_100_000)
+        let sent: [(what: String, window: Result_Summary, code: UInt32, newlyStored: Bool)] = [
+            ("a's first window", window(0), 0, true),
+            ("a garbled histogram", garbled, 3, false),  // INVALID_ARGUMENT
+            ("a's next window", window(2), 0, true),
+            ("a repeat", window(0), 0, false),
+            ("a window from the future", future, 3, false),
+            ("a window of another run", hostileWindow(run: runId + 5, slave: "a", session: "session-a", seq: 3), 5, false),  // NOT_FOUND
+            ("a bad slave name", window(3, slave: "a\u{0}"), 3, false),
+            ("another session's window", window(3, session: "session-b"), 7, false),  // PERMISSION_DENIED
+            ("1.1 MB", large, 8, false),  // RESOURCE_EXHAUSTED
+            ("a window after the refusals", window(3), 0, true),
+            // Another slave's windows on the same stream are taken as PostSummary would take them.
+            ("b's first window", window(0, slave: "b", session: "session-b"), 0, true),
+            ("b's final window", hostileWindow(run: runId, slave: "b", session: "session-b", seq: 1, isFinal: true, total: 20), 0, true),
+            ("b's window after its final one", window(2, slave: "b", session: "session-b"), 9, false),  // FAILED_PRECONDITION
+        ]
+        let outcomes = try await peer.stream(sent.map(\.window)).get()
+        try #require(outcomes.count == sent.count, "\(outcomes)")
+        for (entry, outcome) in zip(sent, outcomes) {
+            #expect(outcome.code == entry.code, "\(entry.what): \(outcome)")
+            #expect(outcome.ack.newlyStored == entry.newlyStored, "\(entry.what): \(outcome)")
+            #expect(!outcome.busy, "\(entry.what): \(outcome)")
+            if entry.code == 0 {
+                #expect(outcome.ack.runID == runId && outcome.ack.seq == entry.window.seq, "\(entry.what): \(outcome)")
+            } else {
+                #expect(!outcome.message.isEmpty && !outcome.hasAck, "\(entry.what): \(outcome)")
+            }
+        }
+        #expect(outcomes[1].message.contains("summary 1"), "\(outcomes[1].message)")
+        #expect(outcomes[4].message.contains("clock"), "\(outcomes[4].message)")
+        #expect(outcomes[8].message.contains("at most"), "\(outcomes[8].message)")
+
+        // a's final window, on a stream of its own, ends the run.
+        let last = try await peer.stream([hostileWindow(run: runId, slave: "a", session: "session-a", seq: 4, isFinal: true, total: 40)]).get()
+        #expect(last.map(\.code) == [0], "\(last)")
+        #expect(try await master.waitForExit(timeout: .seconds(20)) == 0, "\(master.stderr)")
+
+        let store = try RunStore.openReadOnly(path: folder.path("runs.db"))
+        defer { store.close() }
+        var stored: [String: [UInt64]] = [:]
+        try store.forEachWindow(ofRun: runId) { stored[$0.slave, default: []].append($0.seq) }
+        #expect(stored["a"]?.sorted() == [0, 2, 3, 4])
+        #expect(stored["b"]?.sorted() == [0, 1])
+        #expect(try store.run(runId).status == .completed)
+    }
+
+    @Test("a master whose queue is full says busy on the window stream, window by window; the ones sent again are all stored, each once")
+    func busyOnStream() async throws {
+        let folder = try TemporaryDirectory()
+        let slaves = 20
+        let perSlave: UInt64 = 10
+        let (master, port) = try await startMaster(
+            ["--expect-slaves", String(slaves), "--slave-timeout", "60s", "--ingest-queue", "1", "--db", "runs.db"],
+            in: folder.url)
+        defer { master.terminate() }
+        let peer = try HostilePeer(port: port)
+        let names = (0..<slaves).map { "s\($0)" }
+        let streams = names.map { peer.connect($0, session: "session-\($0)") }
+        let runId = try await streams[0].next(.start).runID
+
+        // Each slave sends all its windows on a stream at once, then again the ones answered
+        // busy, until none is; its final window last.
+        let results = await withTaskGroup(of: (busy: Int, newlyStored: Int, problem: String?).self) { group in
+            for name in names {
+                group.addTask {
+                    var waiting = (0...perSlave).map {
+                        hostileWindow(run: runId, slave: name, session: "session-\(name)", seq: $0, isFinal: $0 == perSlave)
+                    }
+                    var busy = 0
+                    var newlyStored = 0
+                    for _ in 0..<1_000 where !waiting.isEmpty {
+                        // The final window goes only once every other one is stored.
+                        let sending = waiting.count > 1 ? Array(waiting.dropLast()) : waiting
+                        guard case .success(let outcomes) = await peer.stream(sending), outcomes.count == sending.count else {
+                            return (busy, newlyStored, "\(name): the stream failed")
+                        }
+                        var again: [Result_Summary] = []
+                        for (window, outcome) in zip(sending, outcomes) {
+                            if outcome.code == 0 {
+                                if outcome.ack.newlyStored { newlyStored += 1 }
+                            } else if outcome.busy && outcome.code == 14 && outcome.message.contains("the master is busy") {
+                                busy += 1
+                                again.append(window)
+                            } else {
+                                return (busy, newlyStored, "\(name) \(window.seq): \(outcome)")
+                            }
+                        }
+                        waiting = again + (waiting.count > 1 ? [waiting[waiting.count - 1]] : [])
+                        if !again.isEmpty { try? await Task.sleep(for: .milliseconds(Int.random(in: 5...30))) }
+                    }
+                    return (busy, newlyStored, waiting.isEmpty ? nil : "\(name): still busy after 1,000 tries")
+                }
+            }
+            return await group.reduce(into: [(busy: Int, newlyStored: Int, problem: String?)]()) { $0.append($1) }
+        }
+        let problems = results.compactMap(\.problem)
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
+        #expect(results.map(\.busy).reduce(0, +) > 0, "no window was answered busy")
+        #expect(results.map(\.newlyStored).reduce(0, +) == slaves * Int(perSlave + 1))
+        #expect(try await master.waitForExit(timeout: .seconds(20)) == 0, "\(master.stderr)")
+        let store = try RunStore.openReadOnly(path: folder.path("runs.db"))
+        defer { store.close() }
+        var count = 0
+        try store.forEachWindow(ofRun: runId) { _ in count += 1 }
+        #expect(count == slaves * Int(perSlave + 1))
+    }
+
     @Test("a master whose queue is full answers busy; the windows posted again are all stored, each once")
     func busy() async throws {
         let folder = try TemporaryDirectory()
@@ -162,12 +290,14 @@ struct IngestTests {
         #expect(!master.stderr.contains("busy"), "\(master.stderr.suffix(500))")
     }
 
-    @Test("a real slave told busy for longer than its --reconnect-for keeps its windows and delivers them all, the ones that waited in one call")
-    func slaveWaitsOutBusy() async throws {
+    @Test(
+        "a real slave told busy for longer than its --reconnect-for keeps its windows and delivers them all, the ones that waited in one call; on the window stream when the master has it, else a call each",
+        arguments: [true, false])
+    func slaveWaitsOutBusy(streams: Bool) async throws {
         let folder = try TemporaryDirectory()
         let (target, targetPort) = try await startTarget(in: folder.url)
         defer { target.terminate() }
-        let master = BusyMaster(busyFor: .seconds(4))
+        let master = BusyMaster(busyFor: .seconds(4), streams: streams)
         let (status, stderr) = try await withFakeMaster(master) { port in
             let slave = try ChildProcess(
                 ["slave", "--master", "127.0.0.1:\(port)", "--name", "patient", "--duration", "3s", "--batch", "2",
@@ -187,6 +317,12 @@ struct IngestTests {
         #expect(!seen.stored.isEmpty && seen.stored == Array(0..<UInt64(seen.stored.count)), "\(seen)")
         #expect(seen.finalSeq == seen.stored.last, "\(seen)")
         #expect(seen.batches >= 1, "the windows that waited came one by one: \(seen)")
+        // One at a time: on one stream for the whole run, or in calls to a master without it.
+        if streams {
+            #expect(seen.streams == 1 && seen.streamed > 0 && seen.posts == 0, "\(seen)")
+        } else {
+            #expect(seen.streams == 0 && seen.posts > 0, "\(seen)")
+        }
     }
 }
 
@@ -204,9 +340,15 @@ struct BusyMaster: FakeMasterService {
         var busy = 0
         var batches = 0
         var heartbeats = 0
+        /// Windows posted in a call of their own; streams opened, and windows sent on them.
+        var posts = 0
+        var streams = 0
+        var streamed = 0
         var stored: [UInt64] = []
         var finalSeq: UInt64?
-        var description: String { "busy \(busy), batches \(batches), heartbeats \(heartbeats), stored \(stored), final \(String(describing: finalSeq))" }
+        var description: String {
+            "busy \(busy), batches \(batches), posts \(posts), streams \(streams) of \(streamed) windows, heartbeats \(heartbeats), stored \(stored), final \(String(describing: finalSeq))"
+        }
     }
 
     final class Shared: Sendable {
@@ -216,10 +358,13 @@ struct BusyMaster: FakeMasterService {
     }
 
     let busyFor: Duration
+    /// Whether it takes windows on a stream (else it answers UNIMPLEMENTED, as an older master).
+    let streams: Bool
     let shared = Shared()
 
-    init(busyFor: Duration) {
+    init(busyFor: Duration, streams: Bool) {
         self.busyFor = busyFor
+        self.streams = streams
     }
 
     func connect(
@@ -265,9 +410,32 @@ struct BusyMaster: FakeMasterService {
     }
 
     func postSummary(request: Result_Summary, context: ServerContext) async throws -> Result_SummaryAck {
+        shared.seen.withLock { $0.posts += 1 }
         try take()
         store(request)
         return stored(request)
+    }
+
+    func streamSummaries(
+        request: RPCAsyncSequence<Result_Summary, any Error>, response: RPCWriter<Result_WindowOutcome>,
+        context: ServerContext
+    ) async throws {
+        guard streams else { throw RPCError(code: .unimplemented, message: "this master takes windows in calls of their own") }
+        shared.seen.withLock { $0.streams += 1 }
+        for try await summary in request {
+            shared.seen.withLock { $0.streamed += 1 }
+            var outcome = Result_WindowOutcome()
+            do {
+                try take()
+                store(summary)
+                outcome.ack = stored(summary)
+            } catch let error as RPCError {
+                outcome.code = UInt32(error.code.rawValue)
+                outcome.message = error.message
+                outcome.busy = true
+            }
+            try await response.write(outcome)
+        }
     }
 
     func postSummaries(request: Result_SummaryBatch, context: ServerContext) async throws -> Result_SummaryBatchAck {

@@ -79,11 +79,21 @@ final class PostgresServer: Sendable {
         try? FileManager.default.removeItem(atPath: folder)
     }
 
-    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server and every process of it: connections are
-    /// still taken by the kernel, and nothing answers.
-    func freeze(_ signal: Int32 = SIGSTOP) throws {
+    /// Freezes (SIGSTOP) the server and every process of it: connections are still taken by
+    /// the kernel, and nothing answers.
+    func freeze() throws {
+        try #require(signalEveryProcess(SIGSTOP), "no postmaster.pid: the server is not running")
+    }
+
+    /// Thaws (SIGCONT) a frozen server; nothing to do for one that is not running.
+    func thaw() {
+        _ = signalEveryProcess(SIGCONT)
+    }
+
+    /// Sends `signal` to the postmaster and its children; false if there is no postmaster.
+    private func signalEveryProcess(_ signal: Int32) -> Bool {
         let pidFile = (try? String(contentsOfFile: "\(folder)/data/postmaster.pid", encoding: .utf8)) ?? ""
-        let postmaster = try #require(pidFile.split(separator: "\n").first.flatMap { pid_t($0) }, "no postmaster.pid")
+        guard let postmaster = pidFile.split(separator: "\n").first.flatMap({ pid_t($0) }) else { return false }
         kill(postmaster, signal)
         let processes = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         for process in processes.compactMap(pid_t.init) {
@@ -94,13 +104,12 @@ final class PostgresServer: Sendable {
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             if fields.count > 1, pid_t(fields[1]) == postmaster { kill(process, signal) }
         }
+        return true
     }
-
-    func thaw() throws { try freeze(SIGCONT) }
 
     /// For a test that failed half way: the server told to stop, its folder removed, now.
     func removeNow() {
-        try? thaw()
+        thaw()
         let pidFile = (try? String(contentsOfFile: "\(folder)/data/postmaster.pid", encoding: .utf8)) ?? ""
         if let pid = pidFile.split(separator: "\n").first.flatMap({ pid_t($0) }) { kill(pid, SIGQUIT) }
         try? FileManager.default.removeItem(atPath: folder)

@@ -11,23 +11,26 @@ import Synchronization
 /// 200 distinct latencies) — one a second (`paced`); or as fast as acks come with `inflight`
 /// posts at a time, at most ten a second (`flood`: a master refuses windows closed faster than
 /// every 100 ms); or, in `backlog`, `inflight` windows at once as a slave whose master was away
-/// delivers them (PostSummaries, at most 64 a call, one call at a time) — then its final window.
+/// delivers them (PostSummaries, at most 64 a call, one call at a time) — then its final window;
+/// `stream` is `paced` with each slave's windows on one StreamSummaries stream, as a slave posts
+/// them, rather than a call each.
 /// Prints windows posted and acknowledged, retries the master asked for (busy), the ack latency
 /// (per call), and the longest silence between two of the master's heartbeats to one slave.
 /// `bench/swarm.sh` starts the master and checks what was stored.
 ///
-/// Usage: SwarmBench PORT SLAVES SECONDS [paced|flood|backlog] [INFLIGHT]
+/// Usage: SwarmBench PORT SLAVES SECONDS [paced|stream|flood|backlog] [INFLIGHT]
 let arguments = CommandLine.arguments
 guard arguments.count >= 4, let port = Int(arguments[1]), let slaves = Int(arguments[2]), let seconds = Int(arguments[3]) else {
-    print("usage: SwarmBench PORT SLAVES SECONDS [paced|flood|backlog] [INFLIGHT]")
+    print("usage: SwarmBench PORT SLAVES SECONDS [paced|stream|flood|backlog] [INFLIGHT]")
     exit(64)
 }
 let mode = arguments.count > 4 ? arguments[4] : "paced"
 let flood = mode == "flood"
 let backlog = mode == "backlog"
+let streamed = mode == "stream"
 let inflight = arguments.count > 5 ? max(1, Int(arguments[5]) ?? 1) : 1
 
-func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }
+@Sendable func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1e9) }
 
 /// About 2,000 requests over 200 distinct latencies, encoded once.
 let histogram: Data = {
@@ -38,6 +41,16 @@ let histogram: Data = {
 
 final class Tally: Sendable {
     let acks = Mutex(LatencyHistogram())
+    /// Acks of windows posted after the first 5 s (every slave connected and started).
+    let steadyAcks = Mutex(LatencyHistogram())
+    let start = ContinuousClock.now
+
+    func ack(postedAt posted: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - posted
+        let micros = UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
+        acks.withLock { $0.record(microseconds: micros) }
+        if posted - start >= .seconds(5) { steadyAcks.withLock { $0.record(microseconds: micros) } }
+    }
     let posted = Atomic<Int>(0)
     let acked = Atomic<Int>(0)
     let busy = Atomic<Int>(0)
@@ -46,7 +59,7 @@ final class Tally: Sendable {
 }
 let tally = Tally()
 
-func window(run: Int64, slave: String, session: String, seq: UInt64, final: Bool) -> Result_Summary {
+@Sendable func window(run: Int64, slave: String, session: String, seq: UInt64, final: Bool) -> Result_Summary {
     var summary = Result_Summary()
     summary.runID = run
     summary.slaveName = slave
@@ -85,9 +98,7 @@ func post(
         do {
             _ = try await master.postSummary(summary)
             lastAck.set()
-            let elapsed = ContinuousClock.now - started
-            let micros = UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
-            tally.acks.withLock { $0.record(microseconds: micros) }
+            tally.ack(postedAt: started)
             tally.acked.add(1, ordering: .relaxed)
             return
         } catch let error as RPCError where error.code == .unavailable {
@@ -114,9 +125,7 @@ func post(
         do {
             let answer = try await master.postSummaries(batch)
             lastAck.set()
-            let elapsed = ContinuousClock.now - started
-            let micros = UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
-            tally.acks.withLock { $0.record(microseconds: micros) }
+            tally.ack(postedAt: started)
             let refused = answer.outcomes.filter { $0.code != 0 }
             tally.acked.add(summaries.count - refused.count, ordering: .relaxed)
             if let first = refused.first {
@@ -132,6 +141,56 @@ func post(
             print("batch failed: \(error)")
             return
         }
+    }
+}
+
+/// A window a second on one StreamSummaries stream, each sent once the last one's outcome came
+/// (a busy one again after 50–250 ms), then the final window.
+func stream(
+    run: Int64, slave name: String, session: String, until deadline: ContinuousClock.Instant,
+    with master: Result_Result.Client<HTTP2ClientTransport.Posix>, lastAck: LastAck
+) async {
+    let (outcomes, received) = AsyncStream.makeStream(of: Result_WindowOutcome.self)
+    do {
+        try await master.streamSummaries(
+            requestProducer: { writer in
+                var answers = outcomes.makeAsyncIterator()
+                var seq: UInt64 = 0
+                var final = false
+                while !final {
+                    let tick = ContinuousClock.now
+                    final = tick >= deadline
+                    let summary = window(run: run, slave: name, session: session, seq: seq, final: final)
+                    tally.posted.add(1, ordering: .relaxed)
+                    while true {
+                        try await writer.write(summary)
+                        guard let outcome = await answers.next() else { throw RPCError(code: .unavailable, message: "the stream ended") }
+                        if outcome.code == 0 {
+                            lastAck.set()
+                            tally.ack(postedAt: tick)
+                            tally.acked.add(1, ordering: .relaxed)
+                            break
+                        } else if outcome.busy {
+                            tally.busy.add(1, ordering: .relaxed)
+                            try await Task.sleep(for: .milliseconds(Int64.random(in: 50...250)))
+                        } else {
+                            tally.failed.add(1, ordering: .relaxed)
+                            print("refused: \(outcome.message)")
+                            break
+                        }
+                    }
+                    seq += 1
+                    if !final { try await Task.sleep(until: tick + .seconds(1)) }
+                }
+            },
+            onResponse: { response in
+                for try await outcome in response.messages { received.yield(outcome) }
+                received.finish()
+            })
+    } catch {
+        received.finish()
+        tally.failed.add(1, ordering: .relaxed)
+        print("stream failed: \(error)")
     }
 }
 
@@ -202,6 +261,8 @@ func simulate(_ index: Int, master: Result_Result.Client<HTTP2ClientTransport.Po
             }
         }
         await post(window(run: run, slave: name, session: session, seq: next.value.load(ordering: .relaxed), final: true), with: master, lastAck: lastAck)
+    } else if streamed {
+        await stream(run: run, slave: name, session: session, until: deadline, with: master, lastAck: lastAck)
     } else {
         var seq: UInt64 = 0
         while ContinuousClock.now < deadline {
@@ -241,14 +302,16 @@ try await withThrowingTaskGroup(of: Void.self) { group in
 }
 let elapsed = ContinuousClock.now - began
 let acks = tally.acks.withLock { $0 }
+let steady = tally.steadyAcks.withLock { $0 }
 let total = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 print(
     """
-    slaves \(slaves), \(backlog ? "a backlog of \(inflight) windows each" : flood ? "flood, \(inflight) in flight each" : "1 window/s each"), \(seconds) s
+    slaves \(slaves), \(backlog ? "a backlog of \(inflight) windows each" : flood ? "flood, \(inflight) in flight each" : streamed ? "1 window/s each on a stream" : "1 window/s each"), \(seconds) s
     posted \(tally.posted.load(ordering: .relaxed)), acked \(tally.acked.load(ordering: .relaxed)), \
     busy retries \(tally.busy.load(ordering: .relaxed)), failed \(tally.failed.load(ordering: .relaxed))
     acked/s \(Int(Double(tally.acked.load(ordering: .relaxed)) / total))
     ack ms p50 \(Double(acks.microseconds(atPercentile: 50)) / 1000) p99 \(Double(acks.microseconds(atPercentile: 99)) / 1000) \
-    max \(Double(acks.maxMicroseconds) / 1000)
+    max \(Double(acks.maxMicroseconds) / 1000); after the first 5 s: p50 \(Double(steady.microseconds(atPercentile: 50)) / 1000) \
+    p99 \(Double(steady.microseconds(atPercentile: 99)) / 1000) max \(Double(steady.maxMicroseconds) / 1000)
     longest silence between the master's commands to one slave: \(tally.longestSilence.load(ordering: .relaxed)) ms
     """)

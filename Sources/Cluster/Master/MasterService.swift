@@ -63,14 +63,40 @@ struct MasterService: Result_Result.SimpleServiceProtocol {
     }
 
     func postSummary(request: Result_Summary, context: ServerContext) async throws -> Result_SummaryAck {
-        try checkSize(request, estimate: Self.estimate(request))
-        if let problem = Names.problem(slave: request.slaveName) ?? Self.problem(session: request.sessionID) {
+        try await store(request)
+    }
+
+    /// Checks one window and stores it: its ack, or the refusal to answer.
+    private func store(_ summary: Result_Summary) async throws(RPCError) -> Result_SummaryAck {
+        try checkSize(summary, estimate: Self.estimate(summary))
+        if let problem = Names.problem(slave: summary.slaveName) ?? Self.problem(session: summary.sessionID) {
             throw RPCError(code: .invalidArgument, message: problem)
         }
-        let window = try request.window()
+        let window = try summary.window()
         let inserted = try await coordinator.accept(
-            window, reportedTotal: request.totalRequests, sessionId: request.sessionID)
+            window, reportedTotal: summary.totalRequests, sessionId: summary.sessionID)
         return Self.ack(window, inserted)
+    }
+
+    /// Each window of the stream as PostSummary would take it, answered in order; a refusal is
+    /// that window's outcome, not the stream's end. One window at a time: a slave that does not
+    /// read its outcomes stops being read (HTTP/2 flow control), holding nothing more here.
+    func streamSummaries(
+        request: RPCAsyncSequence<Result_Summary, any Error>,
+        response: RPCWriter<Result_WindowOutcome>,
+        context: ServerContext
+    ) async throws {
+        for try await summary in request {
+            var outcome = Result_WindowOutcome()
+            do throws(RPCError) {
+                outcome.ack = try await store(summary)
+            } catch {
+                outcome.code = UInt32(error.code.rawValue)
+                outcome.message = error.message
+                outcome.busy = error.metadata[stringValues: busyMetadataKey].contains(where: { _ in true })
+            }
+            try await response.write(outcome)
+        }
     }
 
     /// Windows a batch may hold.

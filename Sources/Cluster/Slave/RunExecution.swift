@@ -53,11 +53,13 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                // One at a time while the master keeps up; the ones that waited (the master was
-                // away or busy) go together, in order.
+                // One at a time while the master keeps up (on one stream for the whole run); the
+                // ones that waited (the master was away or busy) go together, in order.
+                var stream: SummaryStream<Transport>?
+                defer { stream?.close() }
                 for await _ in outbox.arrivals {
                     while case let waiting = outbox.take(), !waiting.isEmpty {
-                        try await post(waiting)
+                        try await post(waiting, stream: &stream)
                         for _ in waiting { slave.state.windowStored() }
                     }
                 }
@@ -124,9 +126,9 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
 
     /// Posts windows of this run, in order, until the master has stored (or refused) each:
     /// in one call when there are several and the master takes batches, else one by one.
-    private func post(_ messages: [Result_Summary]) async throws {
+    private func post(_ messages: [Result_Summary], stream: inout SummaryStream<Transport>?) async throws {
         guard messages.count > 1, !slave.state.masterTakesNoBatches else {
-            for message in messages { try await post(message) }
+            for message in messages { try await post(message, stream: &stream) }
             return
         }
         var options = CallOptions.defaults
@@ -141,7 +143,7 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
             } catch let error as RPCError where error.code == .unimplemented {
                 // A master older than 0.4.0.
                 slave.state.noBatches()
-                for message in messages { try await post(message) }
+                for message in messages { try await post(message, stream: &stream) }
                 return
             } catch let error as RPCError where Self.isBusy(error) {
                 try await retry.busy()
@@ -149,7 +151,7 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
             } catch let error as RPCError where Self.isFinalRefusal(error.code) {
                 // Refused as a batch (too large for this master, ...): each on its own says
                 // which, if any, it cannot take.
-                for message in messages { try await post(message) }
+                for message in messages { try await post(message, stream: &stream) }
                 return
             } catch {
                 try await retry.failed(
@@ -158,7 +160,7 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
             }
             guard answer.outcomes.count == messages.count else {
                 // Not an answer this slave can match to its windows: each on its own.
-                for message in messages { try await post(message) }
+                for message in messages { try await post(message, stream: &stream) }
                 return
             }
             slave.state.windowAcknowledged()
@@ -170,7 +172,7 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
                         "the master refused window \(message.seq) of run \(message.runID) for good (\(code): \(outcome.message)); \(refused) window(s) refused so far")
                 } else {
                     // Not stored this time (the master could not write it, ...): again, alone.
-                    try await post(message)
+                    try await post(message, stream: &stream)
                 }
             }
             return
@@ -210,19 +212,44 @@ struct RunExecution<Transport: ClientTransport>: Sendable {
         }
     }
 
+    /// Throws the refusal a stream's outcome carries, as PostSummary would have thrown it.
+    static func check(_ outcome: Result_WindowOutcome) throws(RPCError) {
+        guard outcome.code != 0 else { return }
+        let code = Status.Code(rawValue: Int(outcome.code)).flatMap(RPCError.Code.init) ?? .unknown
+        var metadata = Metadata()
+        if outcome.busy { metadata.addString("1", forKey: busyMetadataKey) }
+        throw RPCError(code: code, message: outcome.message, metadata: metadata)
+    }
+
     /// A master's answer that it has too many windows waiting: it is alive, come again shortly.
     static func isBusy(_ error: RPCError) -> Bool {
         error.code == .unavailable && error.metadata[stringValues: busyMetadataKey].contains(where: { _ in true })
     }
 
-    /// Posts one window until the master has stored it, retrying for `reconnectFor`.
-    private func post(_ message: Result_Summary) async throws {
+    /// Posts one window until the master has stored it, retrying for `reconnectFor`: on the
+    /// run's window stream (opened again when it broke), or in a call of its own to a master
+    /// that predates the stream.
+    private func post(_ message: Result_Summary, stream: inout SummaryStream<Transport>?) async throws {
         var options = CallOptions.defaults
         options.timeout = .seconds(10)
         var retry = Retry(giveUpAfter: configuration.reconnectFor)
         while true {
             do {
-                _ = try await master.postSummary(message, metadata: slave.metadata, options: options)
+                if slave.state.masterTakesNoStream {
+                    _ = try await master.postSummary(message, metadata: slave.metadata, options: options)
+                } else {
+                    var open = stream ?? SummaryStream(master: master, metadata: slave.metadata)
+                    stream = nil
+                    let outcome: Result_WindowOutcome
+                    do {
+                        outcome = try await open.send(message, timeout: .seconds(10))
+                    } catch let error as RPCError where error.code == .unimplemented {
+                        slave.state.noStream()
+                        continue
+                    }
+                    stream = open
+                    try Self.check(outcome)
+                }
                 slave.state.windowAcknowledged()
                 return
             } catch let error as RPCError where Self.isFinalRefusal(error.code) {

@@ -200,6 +200,7 @@ final class SlaveState: Sendable {
         var pendingWindows = 0
         var refusedWindows = 0
         var noBatches = false
+        var noStream = false
         var lastHeard: ContinuousClock.Instant?
     }
 
@@ -233,9 +234,13 @@ final class SlaveState: Sendable {
     /// A window the master refused for good (it is no longer pending). Returns the count so far.
     func windowRefused() -> Int { state.withLock { $0.refusedWindows += 1; return $0.refusedWindows } }
 
-    /// The master answered a PostSummaries with UNIMPLEMENTED (older than 0.4.0).
+    /// The master answered a PostSummaries with UNIMPLEMENTED (it predates them).
     func noBatches() { state.withLock { $0.noBatches = true } }
     var masterTakesNoBatches: Bool { state.withLock { $0.noBatches } }
+
+    /// The master answered StreamSummaries with UNIMPLEMENTED (it predates it).
+    func noStream() { state.withLock { $0.noStream = true } }
+    var masterTakesNoStream: Bool { state.withLock { $0.noStream } }
 
     /// The master stored a window: it knows this slave is alive (a heartbeat may be skipped).
     func windowAcknowledged() { state.withLock { $0.lastHeard = .now } }
