@@ -95,19 +95,6 @@ public final class RunStore: Sendable {
         } catch {
             throw .database("migrating \(path): \(Self.reason(error))")
         }
-        do {
-            // The writer's connection only: 200 slaves' windows dirty about as many pages per
-            // commit, kept in an 8 MB cache rather than read again; and the log is copied into the
-            // file every 10,000 pages (40 MB) rather than 1,000, so that a page written in many
-            // commits is copied once (group-commit ingest 12.3k → 16–17k windows/s,
-            // bench/ingest.sh; 7 MB more memory).
-            try pool.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA cache_size = -8192")
-                try db.execute(sql: "PRAGMA wal_autocheckpoint = 10000")
-            }
-        } catch {
-            throw .database("setting up \(path): \(Self.reason(error))")
-        }
         let store = RunStore(writer: pool, path: path, lock: lock)
         do {
             try store.writeMissingRollups()
