@@ -30,13 +30,14 @@ build: deps
 	$(SWIFT) build -c release --product goloadtest
 	@echo "binary: $$($(SWIFT) build -c release --show-bin-path)/goloadtest"
 
-# Tests that time things (run shapes, how fast a dead peer is noticed) run on their own, after
+# Tests that time things (run shapes, how fast a dead peer is noticed, a PostgreSQL server stopped
+# or frozen mid-run under its deadlines) run on their own, after
 # the rest, so that other suites do not compete with them for the two cores.
-TIMED := LoadShapeTests|LostSlaveTests|FaultToleranceTests|NoHangTests|DurationTests|AbortOnFailTests|RampTests|HeartbeatSpreadTests
+TIMED := PostgresRecordTests|LoadShapeTests|LostSlaveTests|FaultToleranceTests|NoHangTests|DurationTests|AbortOnFailTests|RampTests|HeartbeatSpreadTests
 
 # Suites that start many processes (masters, slaves, nginx) run in a pass of their own, so that
 # the in-process suites of the first pass do not share the two cores with dozens of processes.
-PROCESSES := PostgresMigrateTests|PostgresRecordTests|IngestTests|WebTests|WebControlTests|MasterPlanTests|HostilePlanTests|ThresholdGateTests|ExpectStatusTests|HTTP2TargetTests|StreamLimitTests|TargetsFileRunTests|ProgressLineTests
+PROCESSES := PostgresMigrateTests|IngestTests|WebTests|WebControlTests|MasterPlanTests|HostilePlanTests|ThresholdGateTests|ExpectStatusTests|HTTP2TargetTests|StreamLimitTests|TargetsFileRunTests|ProgressLineTests
 
 # Full runs on the in-process transport, whose slaves reconnect after 3 s without a word from the
 # master: they go with the process suites, not beside the report suites of the first pass, whose
@@ -57,6 +58,7 @@ test: deps hosts
 	$(SWIFT) test --skip-build --filter "LoadShapeTests|LostSlaveTests"
 	$(SWIFT) test --skip-build --filter "NoHangTests|DurationTests|AbortOnFailTests|RampTests|HeartbeatSpreadTests"
 	$(SWIFT) test --skip-build --filter FaultToleranceTests
+	$(SWIFT) test --skip-build --filter PostgresRecordTests
 
 demo: deps
 	bash scripts/demo.sh
