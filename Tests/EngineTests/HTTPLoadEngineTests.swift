@@ -191,7 +191,8 @@ struct HTTPLoadEngineTests {
             #expect(counts.uncorrectedLatency?.count == counts.requests)
             #expect(counts.late <= counts.requests)
             #expect(elapsed >= .milliseconds(480), "the last request is meant for 490 ms: \(elapsed)")
-            #expect(measured.elapsed < .seconds(5))
+            // Not a timing assertion (the suites beside it share two cores): it ends, not hangs.
+            #expect(measured.elapsed < .seconds(30))
         }
     }
 
