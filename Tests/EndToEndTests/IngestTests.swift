@@ -13,14 +13,9 @@ struct IngestTests {
     @Test("a batch is refused whole only for what concerns all of it; otherwise each window gets its own outcome, and only the valid ones are stored, once")
     func batches() async throws {
         let folder = try TemporaryDirectory()
-        let (master, port) = try await startMaster(
-            ["--expect-slaves", "2", "--slave-timeout", "60s", "--db", "runs.db"], in: folder.url)
-        defer { master.terminate() }
-        let peer = try HostilePeer(port: port)
-        let a = peer.connect("a", session: "session-a")
-        let b = peer.connect("b", session: "session-b")
-        let runId = try await a.next(.start).runID
-        #expect(try await b.next(.start).runID == runId)
+        let run = try await TwoSlaveRun.start(in: folder.url)
+        defer { run.master.terminate() }
+        let (master, peer, runId) = (run.master, run.peer, run.runId)
         func window(_ seq: UInt64, slave: String = "a", session: String = "session-a") -> Result_Summary {
             hostileWindow(run: runId, slave: slave, session: session, seq: seq)
         }
@@ -79,28 +74,15 @@ struct IngestTests {
         }
         #expect(last.map(\.code) == [0, 0, 9], "\(last)")  // FAILED_PRECONDITION after the final window
         #expect(await peer.post(hostileWindow(run: runId, slave: "a", session: "session-a", seq: 3, isFinal: true, total: 30)).isStored)
-        #expect(try await master.waitForExit(timeout: .seconds(20)) == 0, "\(master.stderr)")
-
-        let store = try RunStore.openReadOnly(path: folder.path("runs.db"))
-        defer { store.close() }
-        var stored: [String: [UInt64]] = [:]
-        try store.forEachWindow(ofRun: runId) { stored[$0.slave, default: []].append($0.seq) }
-        #expect(stored["a"]?.sorted() == [0, 2, 3])
-        #expect(stored["b"]?.sorted() == [0, 1])
-        #expect(try store.run(runId).status == .completed)
+        #expect(try await run.storedSeqs() == ["a": [0, 2, 3], "b": [0, 1]])
     }
 
     @Test("on one window stream each window gets its own outcome, in order, as PostSummary would answer it; a refusal does not end the stream; only the valid windows are stored, once")
     func windowStream() async throws {
         let folder = try TemporaryDirectory()
-        let (master, port) = try await startMaster(
-            ["--expect-slaves", "2", "--slave-timeout", "60s", "--db", "runs.db"], in: folder.url)
-        defer { master.terminate() }
-        let peer = try HostilePeer(port: port)
-        let a = peer.connect("a", session: "session-a")
-        let b = peer.connect("b", session: "session-b")
-        let runId = try await a.next(.start).runID
-        #expect(try await b.next(.start).runID == runId)
+        let run = try await TwoSlaveRun.start(in: folder.url)
+        defer { run.master.terminate() }
+        let (master, peer, runId) = (run.master, run.peer, run.runId)
         func window(_ seq: UInt64, slave: String = "a", session: String = "session-a") -> Result_Summary {
             hostileWindow(run: runId, slave: slave, session: session, seq: seq)
         }
@@ -146,15 +128,7 @@ struct IngestTests {
         // a's final window, on a stream of its own, ends the run.
         let last = try await peer.stream([hostileWindow(run: runId, slave: "a", session: "session-a", seq: 4, isFinal: true, total: 40)]).get()
         #expect(last.map(\.code) == [0], "\(last)")
-        #expect(try await master.waitForExit(timeout: .seconds(20)) == 0, "\(master.stderr)")
-
-        let store = try RunStore.openReadOnly(path: folder.path("runs.db"))
-        defer { store.close() }
-        var stored: [String: [UInt64]] = [:]
-        try store.forEachWindow(ofRun: runId) { stored[$0.slave, default: []].append($0.seq) }
-        #expect(stored["a"]?.sorted() == [0, 2, 3, 4])
-        #expect(stored["b"]?.sorted() == [0, 1])
-        #expect(try store.run(runId).status == .completed)
+        #expect(try await run.storedSeqs() == ["a": [0, 2, 3, 4], "b": [0, 1]])
     }
 
     @Test("a master whose queue is full answers busy; the windows posted again are all stored, each once")
@@ -262,6 +236,41 @@ struct IngestTests {
         } else {
             #expect(seen.streams == 0 && seen.posts > 0, "\(seen)")
         }
+    }
+}
+
+/// A master expecting slaves "a" and "b", both connected by a peer that speaks only the proto and
+/// started in one run: what the batch and stream tests post into.
+struct TwoSlaveRun {
+    let master: ChildProcess
+    let peer: HostilePeer
+    let runId: Int64
+    let database: String
+    /// The two Connect streams, open for the whole test.
+    let connections: [HostilePeer.Commands]
+
+    static func start(in folder: URL) async throws -> TwoSlaveRun {
+        let (master, port) = try await startMaster(
+            ["--expect-slaves", "2", "--slave-timeout", "60s", "--db", "runs.db"], in: folder)
+        let peer = try HostilePeer(port: port)
+        let a = peer.connect("a", session: "session-a")
+        let b = peer.connect("b", session: "session-b")
+        let runId = try await a.next(.start).runID
+        #expect(try await b.next(.start).runID == runId)
+        return TwoSlaveRun(
+            master: master, peer: peer, runId: runId, database: folder.appendingPathComponent("runs.db").path,
+            connections: [a, b])
+    }
+
+    /// Once the master has exited 0 with the run completed: each slave's stored seqs, in order.
+    func storedSeqs() async throws -> [String: [UInt64]] {
+        #expect(try await master.waitForExit(timeout: .seconds(20)) == 0, "\(master.stderr)")
+        let store = try RunStore.openReadOnly(path: database)
+        defer { store.close() }
+        var stored: [String: [UInt64]] = [:]
+        try store.forEachWindow(ofRun: runId) { stored[$0.slave, default: []].append($0.seq) }
+        #expect(try store.run(runId).status == .completed)
+        return stored.mapValues { $0.sorted() }
     }
 }
 
