@@ -90,7 +90,15 @@ func withFakeMaster<R: Sendable>(
         }
         let port = try await server.listeningAddress?.ipv4?.port ?? 0
         let result = try await body(port)
+        // Closed gracefully, streams and all, before the serving task is cancelled (at most 5 s
+        // later): a stream that arrives while a cancelled server tears down traps in NIO
+        // ("Deinited NIOAsyncWriter without calling finish()").
         server.beginGracefulShutdown()
+        group.addTask {
+            try? await Task.sleep(for: .seconds(5))
+            return nil
+        }
+        _ = try await group.next()
         group.cancelAll()
         return result
     }
