@@ -131,6 +131,67 @@ struct IngestTests {
         #expect(try await run.storedSeqs() == ["a": [0, 2, 3, 4], "b": [0, 1]])
     }
 
+    @Test("a master whose queue is full says busy on the window stream, window by window; the ones sent again are all stored, each once")
+    func busyOnStream() async throws {
+        let folder = try TemporaryDirectory()
+        let slaves = 20
+        let perSlave: UInt64 = 10
+        let (master, port) = try await startMaster(
+            ["--expect-slaves", String(slaves), "--slave-timeout", "60s", "--ingest-queue", "1", "--db", "runs.db"],
+            in: folder.url)
+        defer { master.terminate() }
+        let peer = try HostilePeer(port: port)
+        let names = (0..<slaves).map { "s\($0)" }
+        let streams = names.map { peer.connect($0, session: "session-\($0)") }
+        let runId = try await streams[0].next(.start).runID
+
+        // Each slave sends all its windows on a stream at once, then again the ones answered
+        // busy, until none is; its final window last.
+        let results = await withTaskGroup(of: (busy: Int, newlyStored: Int, problem: String?).self) { group in
+            for name in names {
+                group.addTask {
+                    var waiting = (0...perSlave).map {
+                        hostileWindow(run: runId, slave: name, session: "session-\(name)", seq: $0, isFinal: $0 == perSlave)
+                    }
+                    var busy = 0
+                    var newlyStored = 0
+                    for _ in 0..<1_000 where !waiting.isEmpty {
+                        // The final window goes only once every other one is stored.
+                        let sending = waiting.count > 1 ? Array(waiting.dropLast()) : waiting
+                        guard case .success(let outcomes) = await peer.stream(sending), outcomes.count == sending.count else {
+                            return (busy, newlyStored, "\(name): the stream failed")
+                        }
+                        var again: [Result_Summary] = []
+                        for (window, outcome) in zip(sending, outcomes) {
+                            if outcome.code == 0 {
+                                if outcome.ack.newlyStored { newlyStored += 1 }
+                            } else if outcome.busy && outcome.code == 14 && outcome.message.contains("the master is busy") {
+                                busy += 1
+                                again.append(window)
+                            } else {
+                                return (busy, newlyStored, "\(name) \(window.seq): \(outcome)")
+                            }
+                        }
+                        waiting = again + (waiting.count > 1 ? [waiting[waiting.count - 1]] : [])
+                        if !again.isEmpty { try? await Task.sleep(for: .milliseconds(Int.random(in: 5...30))) }
+                    }
+                    return (busy, newlyStored, waiting.isEmpty ? nil : "\(name): still busy after 1,000 tries")
+                }
+            }
+            return await group.reduce(into: [(busy: Int, newlyStored: Int, problem: String?)]()) { $0.append($1) }
+        }
+        let problems = results.compactMap(\.problem)
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
+        #expect(results.map(\.busy).reduce(0, +) > 0, "no window was answered busy")
+        #expect(results.map(\.newlyStored).reduce(0, +) == slaves * Int(perSlave + 1))
+        #expect(try await master.waitForExit(timeout: .seconds(20)) == 0, "\(master.stderr)")
+        let store = try RunStore.openReadOnly(path: folder.path("runs.db"))
+        defer { store.close() }
+        var count = 0
+        try store.forEachWindow(ofRun: runId) { _ in count += 1 }
+        #expect(count == slaves * Int(perSlave + 1))
+    }
+
     @Test("a master whose queue is full answers busy; the windows posted again are all stored, each once")
     func busy() async throws {
         let folder = try TemporaryDirectory()
