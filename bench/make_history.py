@@ -73,14 +73,16 @@ def main():
                 "INSERT INTO run (master, status, startedAt, finishedAt) VALUES ('bench', 'completed', ?, ?)",
                 (start, start + args.windows * second))
             run_id = cursor.lastrowid
-            for s in range(args.slaves):
-                name = f"slave{s:04d}"
+            names = [f"slave{s:04d}" for s in range(args.slaves)]
+            for name in names:
                 db.execute(
                     "INSERT INTO runSlave (runId, slave, status, tasks, batch, url, joinedAt, finishedAt, reportedRequests)"
                     " VALUES (?, ?, 'finished', 1000000, 64, 'http://127.0.0.1:8080/', ?, ?, 0)",
                     (run_id, name, start, start + args.windows * second))
+            # Second by second, every slave's window, in the order a master stores them.
+            for w in range(args.windows):
                 rows = []
-                for w in range(args.windows):
+                for s, name in enumerate(names):
                     blob, total = pool[(s * 7 + w) % len(pool)]
                     failures = total // 100
                     rows.append((

@@ -8,7 +8,10 @@ enum Migrations {
     static let masterPlan = "v4-master-plan-thresholds-statuses-stages"
     static let requestNames = "v5-summaryByName-runSlave-requests"
     static let rollups = "v6-rollup-rollupSecond-run-rollups"
-    static let all: Set<String> = [first, receivedDroppedFailures, connectionsAndTLS, masterPlan, requestNames, rollups]
+    static let rowidWindows = "v7-summary-summaryByName-rowid-tables"
+    static let all: Set<String> = [
+        first, receivedDroppedFailures, connectionsAndTLS, masterPlan, requestNames, rollups, rowidWindows,
+    ]
 }
 
 extension RunStore {
@@ -198,6 +201,84 @@ extension RunStore {
                         END;
                         """)
             }
+        }
+        migrator.registerMigration(Migrations.rowidWindows) { db in
+            // The windows' tables become rowid tables, their keys unique constraints. Windows
+            // arrive interleaved across slaves: in a table ordered by (runId, slave, seq), each
+            // row of about a kilobyte went into another page, split it, and left the file three
+            // times the size of its rows; a rowid table appends them in the order they come.
+            // Their indexes and the rollup triggers are made again as they were.
+            let kept = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT sql FROM sqlite_master
+                    WHERE tbl_name IN ('summary', 'summaryByName') AND type IN ('index', 'trigger') AND sql IS NOT NULL
+                    ORDER BY type, name
+                    """)
+            let summary = """
+                runId, slave, seq, startedAt, endedAt, requests, successes, failures, bytesReceived, bytesSent,
+                statusCodes, errors, histogram, uncorrectedHistogram, late, isFinal, receivedAt, dropped,
+                failureHistogram, connections, handshakeHistogram
+                """
+            let byName = """
+                runId, slave, seq, name, requests, successes, failures, bytesReceived, bytesSent, statusCodes,
+                errors, histogram
+                """
+            try db.execute(
+                sql: """
+                    CREATE TABLE summaryRowid (
+                        runId INTEGER NOT NULL,
+                        slave TEXT NOT NULL,
+                        seq INTEGER NOT NULL CHECK (seq >= 0),
+                        startedAt INTEGER NOT NULL,
+                        endedAt INTEGER NOT NULL,
+                        requests INTEGER NOT NULL CHECK (requests >= 0),
+                        successes INTEGER NOT NULL CHECK (successes >= 0),
+                        failures INTEGER NOT NULL CHECK (failures >= 0),
+                        bytesReceived INTEGER NOT NULL,
+                        bytesSent INTEGER NOT NULL,
+                        statusCodes TEXT NOT NULL,
+                        errors TEXT NOT NULL,
+                        histogram BLOB NOT NULL,
+                        uncorrectedHistogram BLOB,
+                        late INTEGER NOT NULL DEFAULT 0 CHECK (late >= 0),
+                        isFinal INTEGER NOT NULL DEFAULT 0,
+                        receivedAt INTEGER,
+                        dropped INTEGER NOT NULL DEFAULT 0 CHECK (dropped >= 0),
+                        failureHistogram BLOB,
+                        connections INTEGER NOT NULL DEFAULT 0 CHECK (connections >= 0),
+                        handshakeHistogram BLOB,
+                        UNIQUE (runId, slave, seq),
+                        FOREIGN KEY (runId, slave) REFERENCES runSlave(runId, slave) ON DELETE CASCADE,
+                        CHECK (successes + failures = requests)
+                    );
+                    INSERT INTO summaryRowid (\(summary))
+                        SELECT \(summary) FROM summary ORDER BY runId, startedAt, slave, seq;
+                    CREATE TABLE summaryByNameRowid (
+                        runId INTEGER NOT NULL,
+                        slave TEXT NOT NULL,
+                        seq INTEGER NOT NULL CHECK (seq >= 0),
+                        name TEXT NOT NULL,
+                        requests INTEGER NOT NULL CHECK (requests >= 0),
+                        successes INTEGER NOT NULL CHECK (successes >= 0),
+                        failures INTEGER NOT NULL CHECK (failures >= 0),
+                        bytesReceived INTEGER NOT NULL,
+                        bytesSent INTEGER NOT NULL,
+                        statusCodes TEXT NOT NULL,
+                        errors TEXT NOT NULL,
+                        histogram BLOB NOT NULL,
+                        UNIQUE (runId, name, slave, seq),
+                        FOREIGN KEY (runId, slave, seq) REFERENCES summary(runId, slave, seq) ON DELETE CASCADE,
+                        CHECK (successes + failures = requests)
+                    );
+                    INSERT INTO summaryByNameRowid (\(byName))
+                        SELECT \(byName) FROM summaryByName ORDER BY runId, slave, seq, name;
+                    DROP TABLE summaryByName;
+                    DROP TABLE summary;
+                    ALTER TABLE summaryRowid RENAME TO summary;
+                    ALTER TABLE summaryByNameRowid RENAME TO summaryByName;
+                    """)
+            for sql in kept { try db.execute(sql: sql) }
         }
         return migrator
     }()

@@ -55,8 +55,8 @@ final class ChildProcess: Sendable {
     var stderr: String { output.text.withLock { String(decoding: $0.stderr, as: UTF8.self) } }
 
     private static func pump(
-        _ descriptor: Int32, into output: CapturedOutput, _ stream: WritableKeyPath<CapturedOutput.Streams, Data> & Sendable,
-        closed: WritableKeyPath<CapturedOutput.Streams, Bool> & Sendable
+        _ descriptor: Int32, into output: CapturedOutput, _ stream: any WritableKeyPath<CapturedOutput.Streams, Data> & Sendable,
+        closed: any WritableKeyPath<CapturedOutput.Streams, Bool> & Sendable
     ) {
         Thread {
             var buffer = [UInt8](repeating: 0, count: 65_536)

@@ -15,7 +15,7 @@ struct IngestTests {
         let folder = try TemporaryDirectory()
         let run = try await TwoSlaveRun.start(in: folder.url)
         defer { run.master.terminate() }
-        let (master, peer, runId) = (run.master, run.peer, run.runId)
+        let (peer, runId) = (run.peer, run.runId)
         func window(_ seq: UInt64, slave: String = "a", session: String = "session-a") -> Result_Summary {
             hostileWindow(run: runId, slave: slave, session: session, seq: seq)
         }
@@ -82,7 +82,7 @@ struct IngestTests {
         let folder = try TemporaryDirectory()
         let run = try await TwoSlaveRun.start(in: folder.url)
         defer { run.master.terminate() }
-        let (master, peer, runId) = (run.master, run.peer, run.runId)
+        let (peer, runId) = (run.peer, run.runId)
         func window(_ seq: UInt64, slave: String = "a", session: String = "session-a") -> Result_Summary {
             hostileWindow(run: runId, slave: slave, session: session, seq: seq)
         }

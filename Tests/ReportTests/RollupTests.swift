@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import Report
-import Store
+@testable import Store
 import Testing
 import TestKit
 
@@ -205,6 +205,82 @@ final class RollupFileTests {
         #expect(try RollupTests.rollups(writer, closed) == (true, true))
         #expect(try RollupTests.rollups(writer, open) == (false, false), "a run still going is read from its windows")
         try RollupTests.expectSame(writer, closed)
+        writer.close()
+    }
+
+    /// Names and SQL of the indexes and triggers of the windows' tables.
+    static func windowSchema(_ db: Database) throws -> [String: String] {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT name, sql FROM sqlite_master
+                WHERE tbl_name IN ('summary', 'summaryByName') AND type IN ('index', 'trigger') AND sql IS NOT NULL
+                """)
+        return Dictionary(uniqueKeysWithValues: rows.map { ($0["name"] as String, $0["sql"] as String) })
+    }
+
+    @Test("a file from before rowid windows (v6): a writer makes its windows' tables rowid tables, every row, index and trigger kept")
+    func beforeRowidWindows() async throws {
+        // Today's writer makes the history in a file of its own ...
+        let today = directory.appendingPathComponent("today.db").path
+        let store = try RunStore.open(path: today)
+        let closed = try await RollupTests.variedRun(seed: 21, slaves: 4, in: store)
+        try await store.finishRun(closed, status: .completed, at: Fixture.t0 + 30 * Fixture.second)
+        let open = try await RollupTests.variedRun(seed: 22, slaves: 3, in: store)
+        let windows = try [closed, open].map { try Fixture.windows(store, run: $0) }
+        let reports = try [closed, open].map { try RunReport(store: store, runId: $0, fromWindows: true) }
+        let schema = try await store.writer.read { db in try Self.windowSchema(db) }
+        store.close()
+        #expect(schema.count == 8, "two indexes and six triggers: \(schema.keys.sorted())")
+
+        // ... and the same rows go into a file made by the migrations up to v6.
+        let queue = try DatabaseQueue(path: path)
+        try RunStore.migrator.migrate(queue, upTo: Migrations.rollups)
+        try await queue.writeWithoutTransaction { db in
+            try db.execute(sql: "ATTACH DATABASE ? AS today", arguments: [today])
+            try db.inTransaction {
+                try db.execute(
+                    sql: """
+                        INSERT INTO run SELECT * FROM today.run;
+                        INSERT INTO runSlave SELECT * FROM today.runSlave;
+                        INSERT INTO summary SELECT * FROM today.summary;
+                        INSERT INTO summaryByName SELECT * FROM today.summaryByName;
+                        UPDATE run SET rollups = (SELECT rollups FROM today.run WHERE today.run.id = run.id);
+                        INSERT INTO rollup SELECT * FROM today.rollup;
+                        INSERT INTO rollupSecond SELECT * FROM today.rollupSecond;
+                        """)
+                return .commit
+            }
+            try db.execute(sql: "DETACH DATABASE today")
+        }
+        let layout = "SELECT sql FROM sqlite_master WHERE name IN ('summary', 'summaryByName') ORDER BY name"
+        let before = try await queue.read { db in try String.fetchAll(db, sql: layout) }
+        #expect(before.count == 2 && before.allSatisfy { $0.contains("WITHOUT ROWID") })
+        #expect(try await queue.read { db in try Self.windowSchema(db) } == schema)
+        try queue.close()
+
+        let writer = try RunStore.open(path: path)
+        let after = try await writer.writer.read { db in try String.fetchAll(db, sql: layout) }
+        #expect(after.count == 2 && after.allSatisfy { !$0.contains("WITHOUT ROWID") && $0.contains("UNIQUE") })
+        #expect(try await writer.writer.read { db in try Self.windowSchema(db) } == schema)
+        #expect(try [closed, open].map { try Fixture.windows(writer, run: $0) } == windows)
+        #expect(try [closed, open].map { try RunReport(store: writer, runId: $0, fromWindows: true) } == reports)
+        #expect(try RollupTests.rollups(writer, closed) == (true, true))
+        try RollupTests.expectSame(writer, closed)
+        // The unique keys keep windows once; the triggers still drop a changed run's rollups.
+        var repeated = try #require(windows[1].last)
+        #expect(try await writer.recordWindow(repeated) == false)
+        repeated.seq += 1
+        #expect(try await writer.recordWindow(repeated) == true)
+        await #expect(throws: DatabaseError.self) {
+            try await writer.writer.write { db in
+                try db.execute(sql: "INSERT INTO summaryByName SELECT * FROM summaryByName LIMIT 1")
+            }
+        }
+        try await writer.writer.write { db in
+            try db.execute(sql: "UPDATE summary SET bytesSent = bytesSent + 1 WHERE runId = ?", arguments: [closed])
+        }
+        #expect(try RollupTests.rollups(writer, closed) == (false, false))
         writer.close()
     }
 
