@@ -266,11 +266,11 @@ struct SQLiteRollupTarget: RollupTarget {
     let db: Database
 
     func execute(_ sql: String, _ values: [CellValue]) throws {
-        try db.execute(sql: sql, arguments: StatementArguments(values.map(\.databaseValue)))
+        try db.execute(sql: sql, arguments: StatementArguments(values.map { $0.databaseValue }))
     }
 
     func integer(_ sql: String, _ values: [CellValue]) throws -> Int64? {
-        try Int64.fetchOne(db, sql: sql, arguments: StatementArguments(values.map(\.databaseValue)))
+        try Int64.fetchOne(db, sql: sql, arguments: StatementArguments(values.map { $0.databaseValue }))
     }
 
     func windows(ofRun runId: Int64) -> any RunWindowSource { RunWindows(db: db, runId: runId) }

@@ -242,7 +242,7 @@ extension CellValue {
 
 extension [CellValue] {
     /// As GRDB binds them.
-    var arguments: StatementArguments { StatementArguments(map(\.databaseValue)) }
+    var arguments: StatementArguments { StatementArguments(map { $0.databaseValue }) }
 }
 
 /// `{"200": 12, "404": 1}`: the text form of the status-code and error-kind columns.

@@ -98,7 +98,7 @@ extension RunStore: HistorySource {
     /// Writes rows into this (new) file, in one transaction.
     func insert(_ rows: [[CellValue]], into table: HistoryTables.Table, columns: [String]) async throws(StoreError) {
         let sql = "INSERT INTO \(table.name) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
-        let values = rows.map { StatementArguments($0.map(\.databaseValue)) }
+        let values = rows.map { row in StatementArguments(row.map { $0.databaseValue }) }
         try await write { db in
             let statement = try db.cachedStatement(sql: sql)
             for arguments in values { try statement.execute(arguments: arguments) }
