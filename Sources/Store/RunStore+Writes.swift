@@ -247,9 +247,16 @@ extension [CellValue] {
 
 /// `{"200": 12, "404": 1}`: the text form of the status-code and error-kind columns.
 enum CountsJSON {
-    static func encode(_ counts: [String: UInt64]) -> String {
+    /// Shared: most windows have no errors and one status code, and an encoder costs more to
+    /// make than such a dictionary does to encode.
+    private static let encoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
+        return encoder
+    }()
+
+    static func encode(_ counts: [String: UInt64]) -> String {
+        if counts.isEmpty { return "{}" }
         guard let data = try? encoder.encode(counts) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }
