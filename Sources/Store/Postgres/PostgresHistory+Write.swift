@@ -248,43 +248,52 @@ extension PostgresHistory: RunRecorder {
     }
 
     /// `transaction`, its errors as they came.
+    ///
+    /// The transaction and its deadlines run in tasks of their own, and the first outcome is
+    /// returned without waiting for the others: when the server went away at the wrong moment,
+    /// PostgresNIO has been seen never to end a query or a `close()` (a master then stored
+    /// nothing more and logged nothing), and a write must still give up in time.
     private func attempt<T: Sendable>(
         _ what: String, deadline: Duration = writeDeadline, answer: Duration = answerDeadline,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         let lease = WriteLease()
-        do {
-            return try await withThrowingTaskGroup(of: WriteOutcome<T>.self) { group in
-                group.addTask {
-                    try await self.client.withConnection { connection in
-                        guard lease.begin(on: connection) else { throw CancellationError() }
-                        let result = try await connection.withTransaction(logger: self.logger) { try await body($0) }
-                        lease.end()
-                        return .done(result)
-                    }
+        let outcome = FirstOutcome<T>()
+        let work = Task {
+            do {
+                try await self.client.withConnection { connection in
+                    guard lease.begin(on: connection) else { throw CancellationError() }
+                    let result = try await connection.withTransaction(logger: self.logger) { try await body($0) }
+                    lease.end()
+                    // Answered before the connection goes back to the pool.
+                    outcome.finish(.success(result))
                 }
-                group.addTask {
-                    try await Task.sleep(for: deadline)
-                    if lease.abandonIfWaiting() { return .timedOut }
-                    try await Task.sleep(for: answer)
-                    guard let connection = lease.giveUp() else { return .running }
-                    try? await connection.close()
-                    return .unanswered
-                }
-                defer { group.cancelAll() }
-                while let outcome = try await group.next() {
-                    switch outcome {
-                    case .done(let result): return result
-                    case .timedOut: throw StoreError.database("\(what): PostgreSQL at \(self.shownURL) gave no connection within \(deadline)")
-                    case .unanswered: throw lease.unanswered(what, self.shownURL, within: deadline + answer)
-                    case .running: continue
-                    }
-                }
-                throw StoreError.database("\(what): no answer")
+            } catch {
+                // The connection closed under the transaction: say why it was closed.
+                outcome.finish(.failure(lease.isGivenUp ? lease.unanswered(what, self.shownURL, within: deadline + answer) : error))
             }
-        } catch where lease.isGivenUp {
-            // The connection closed under the transaction: say why it was closed.
-            throw lease.unanswered(what, shownURL, within: deadline + answer)
+        }
+        let timer = Task { [shownURL] in
+            guard (try? await Task.sleep(for: deadline)) != nil else { return }
+            if lease.abandonIfWaiting() {
+                outcome.finish(.failure(StoreError.database("\(what): PostgreSQL at \(shownURL) gave no connection within \(deadline)")))
+                work.cancel()
+                return
+            }
+            guard (try? await Task.sleep(for: answer)) != nil else { return }
+            // Still running: closing the connection undoes what it had not committed. Neither the
+            // close nor the transaction's task is waited for.
+            guard let connection = lease.giveUp() else { return }
+            outcome.finish(.failure(lease.unanswered(what, shownURL, within: deadline + answer)))
+            work.cancel()
+            Task { try? await connection.close() }
+        }
+        defer { timer.cancel() }
+        return try await withTaskCancellationHandler {
+            try await outcome.value()
+        } onCancel: {
+            work.cancel()
+            outcome.finish(.failure(CancellationError()))
         }
     }
 
@@ -412,8 +421,42 @@ private final class WriteLease: Sendable {
     }
 }
 
-/// What a write's tasks say: its result, or that the deadline passed with or without a connection.
-private enum WriteOutcome<T: Sendable>: Sendable { case done(T), timedOut, unanswered, running }
+/// The first of a write's outcomes to come; those after it are dropped.
+private final class FirstOutcome<T: Sendable>: Sendable {
+    private enum State {
+        case waiting(CheckedContinuation<T, any Error>?)
+        case finished(Result<T, any Error>)
+        case taken
+    }
+    private let state = Mutex(State.waiting(nil))
+
+    func finish(_ result: Result<T, any Error>) {
+        let waiter: CheckedContinuation<T, any Error>? = state.withLock { state in
+            guard case .waiting(let waiter) = state else { return nil }
+            state = waiter == nil ? .finished(result) : .taken
+            return waiter
+        }
+        waiter?.resume(with: result)
+    }
+
+    func value() async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready: Result<T, any Error>? = state.withLock { state in
+                switch state {
+                case .finished(let result):
+                    state = .taken
+                    return result
+                case .waiting:
+                    state = .waiting(continuation)
+                    return nil
+                case .taken:
+                    return .failure(CancellationError())
+                }
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+    }
+}
 
 extension PostgresQuery {
     /// `sql` written with `?` (or `$n`) for each of `values`, in order.
