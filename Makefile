@@ -62,7 +62,8 @@ test: deps hosts
 	$(SWIFT) test --skip-build --filter "$(MASTERS)"
 	$(SWIFT) test --skip-build --filter "$(PROCESSES)|$(LIVE)"
 	$(SWIFT) test --skip-build --filter "$(HEAVY)"
-	$(SWIFT) test --skip-build --filter "LoadShapeTests|LostSlaveTests"
+	$(SWIFT) test --skip-build --filter LoadShapeTests
+	$(SWIFT) test --skip-build --filter LostSlaveTests
 	$(SWIFT) test --skip-build --filter "NoHangTests|DurationTests|AbortOnFailTests|RampTests|HeartbeatSpreadTests"
 	$(SWIFT) test --skip-build --filter FaultToleranceTests
 	$(SWIFT) test --skip-build --filter PostgresRecordTests
