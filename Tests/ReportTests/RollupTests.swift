@@ -284,6 +284,34 @@ final class RollupFileTests {
         writer.close()
     }
 
+    @Test("a v6 file whose rows break a foreign key (edited by hand) is refused by a writer, saying so; its rows and schema stay as they were")
+    func brokenOlderFileRefused() async throws {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = false
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        try RunStore.migrator.migrate(queue, upTo: Migrations.rollups)
+        // A request name's row whose window does not exist.
+        try await queue.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO summaryByName (runId, slave, seq, name, requests, successes, failures, bytesReceived,
+                        bytesSent, statusCodes, errors, histogram)
+                    VALUES (1, 'a', 0, 'login', 0, 0, 0, 0, 0, '{}', '{}', x'00')
+                    """)
+        }
+        let contents = "SELECT (SELECT group_concat(identifier) FROM grdb_migrations), (SELECT count(*) FROM summaryByName), (SELECT sql FROM sqlite_master WHERE name = 'summary')"
+        let before = try await queue.read { db in try Row.fetchOne(db, sql: contents) }
+        try queue.close()
+        #expect {
+            try RunStore.open(path: path)
+        } throws: { error in
+            "\(error)".contains("migrating") && "\(error)".contains("FOREIGN KEY")
+        }
+        // The migration's transaction was undone (opening a writer did switch the file to WAL).
+        let after = try await DatabaseQueue(path: path).read { db in try Row.fetchOne(db, sql: contents) }
+        #expect(after == before && before?[1] == 1)
+    }
+
     @Test("a run whose rows cannot be rolled up (a histogram that does not decode) is read from its windows, and not tried again")
     func impossible() async throws {
         let store = try RunStore.open(path: path)
