@@ -71,7 +71,8 @@ test: deps hosts
 demo: deps
 	bash scripts/demo.sh
 
-# Regenerates the committed protobuf/gRPC Swift from Protos/result/result.proto.
+# Regenerates the committed protobuf/gRPC Swift from Protos/result/result.proto (the protocol)
+# and Protos/store/counts.proto (how the store keeps status codes and failure kinds).
 # Needs protoc (Debian: protobuf-compiler). The plugins are built once, in release.
 generate: plugins
 	protoc --proto_path=Protos \
@@ -81,6 +82,11 @@ generate: plugins
 	  --grpc-swift-2_out=$(GENERATED) --grpc-swift-2_opt=Visibility=Public \
 	  result/result.proto
 	mv $(GENERATED)/result/* $(GENERATED)/ && rmdir $(GENERATED)/result
+	protoc --proto_path=Protos \
+	  --plugin=protoc-gen-swift=$(PLUGINS)/protoc-gen-swift \
+	  --swift_out=Sources/Store \
+	  store/counts.proto
+	mv Sources/Store/store/counts.pb.swift Sources/Store/ && rmdir Sources/Store/store
 
 plugins:
 	cd Tools/ProtocPlugins && $(SWIFT) build -c release --product protoc-gen-swift

@@ -8,10 +8,10 @@ an older goloadtest would have left them: the next writer to open the file rolls
 
 The database must already have goloadtest's schema (any master or `goloadtest run` creates it).
 Windows carry latency histograms in goloadtest's documented encoding (README: Histogram
-encoding), so the report reads them exactly as it reads real ones.
+encoding) and status codes as the bytes of Protos/store/counts.proto's StatusCounts, so the
+report reads them exactly as it reads real ones.
 """
 import argparse
-import json
 import random
 import sqlite3
 
@@ -23,6 +23,20 @@ def varint(value, out):
         out.append((value & 0x7F) | 0x80)
         value >>= 7
     out.append(value)
+
+
+def status_codes(counts):
+    """StatusCounts {map<uint32, uint64> counts = 1}, entries in key order, as goloadtest stores it."""
+    out = bytearray()
+    for code in sorted(counts):
+        entry = bytearray([0x08])
+        varint(code, entry)
+        entry.append(0x10)
+        varint(counts[code], entry)
+        out.append(0x0A)
+        varint(len(entry), out)
+        out += entry
+    return bytes(out)
 
 
 def bucket_floor(value):
@@ -87,9 +101,8 @@ def main():
                     failures = total // 100
                     rows.append((
                         run_id, name, w, start + w * second, start + (w + 1) * second, total, total - failures,
-                        failures, total * 120, total * 80, json.dumps({"200": total - failures, "503": failures},
-                                                                       separators=(",", ":")),
-                        "{}", blob, 0, int(w == args.windows - 1)))
+                        failures, total * 120, total * 80, status_codes({200: total - failures, 503: failures}),
+                        None, blob, 0, int(w == args.windows - 1)))
                 db.executemany(
                     "INSERT INTO summary (runId, slave, seq, startedAt, endedAt, requests, successes, failures,"
                     " bytesReceived, bytesSent, statusCodes, errors, histogram, late, isFinal)"

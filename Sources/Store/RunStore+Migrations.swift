@@ -9,8 +9,9 @@ enum Migrations {
     static let requestNames = "v5-summaryByName-runSlave-requests"
     static let rollups = "v6-rollup-rollupSecond-run-rollups"
     static let rowidWindows = "v7-summary-summaryByName-rowid-tables"
+    static let countsAsBytes = "v8-statusCodes-errors-protobuf-bytes"
     static let all: Set<String> = [
-        first, receivedDroppedFailures, connectionsAndTLS, masterPlan, requestNames, rollups, rowidWindows,
+        first, receivedDroppedFailures, connectionsAndTLS, masterPlan, requestNames, rollups, rowidWindows, countsAsBytes,
     ]
 }
 
@@ -278,6 +279,189 @@ extension RunStore {
                     ALTER TABLE summaryRowid RENAME TO summary;
                     ALTER TABLE summaryByNameRowid RENAME TO summaryByName;
                     """)
+            for sql in kept { try db.execute(sql: sql) }
+        }
+        migrator.registerMigration(Migrations.countsAsBytes) { db in
+            // The status codes and failure kinds of windows and rollups are stored as the bytes
+            // of their protobuf messages (StoredCounts), NULL when there are none, instead of JSON
+            // text: reports read them without parsing text. Each table is made again with BLOB
+            // columns and its rows copied in their order through two functions that read the
+            // JSON; a value that is not a JSON object of counts refuses the migration (nothing
+            // changes) and names its row. Indexes and triggers are made again as they were.
+            let kept = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT sql FROM sqlite_master
+                    WHERE tbl_name IN ('summary', 'summaryByName', 'rollup', 'rollupSecond')
+                        AND type IN ('index', 'trigger') AND sql IS NOT NULL
+                    ORDER BY type, name
+                    """)
+            func converter(_ name: String, _ convert: @escaping @Sendable (String, String) throws(StoreError) -> CellValue) -> DatabaseFunction {
+                DatabaseFunction(name, argumentCount: 2, pure: true) { values in
+                    let row = String.fromDatabaseValue(values[1]) ?? "?"
+                    guard case .string(let text) = values[0].storage else {
+                        throw StoreError.unreadableValue(column: row, value: String(values[0].description.prefix(40)))
+                    }
+                    return try convert(text, row).databaseValue
+                }
+            }
+            let statusCodes = converter("goloadtest_v8_status_codes") { text, row throws(StoreError) in
+                try StoredCounts.migrated(statusCodes: text, column: row)
+            }
+            let errors = converter("goloadtest_v8_errors") { text, row throws(StoreError) in
+                try StoredCounts.migrated(errors: text, column: row)
+            }
+            db.add(function: statusCodes)
+            db.add(function: errors)
+            defer {
+                db.remove(function: statusCodes)
+                db.remove(function: errors)
+            }
+            // Each table's columns, its key (a row named in an error) and its order.
+            let tables: [(name: String, columns: [String], key: [String], order: String, create: String)] = [
+                (
+                    "summary",
+                    [
+                        "runId", "slave", "seq", "startedAt", "endedAt", "requests", "successes", "failures",
+                        "bytesReceived", "bytesSent", "statusCodes", "errors", "histogram", "uncorrectedHistogram",
+                        "late", "isFinal", "receivedAt", "dropped", "failureHistogram", "connections",
+                        "handshakeHistogram",
+                    ],
+                    ["runId", "slave", "seq"], "rowid",
+                    """
+                    CREATE TABLE summaryBytes (
+                        runId INTEGER NOT NULL,
+                        slave TEXT NOT NULL,
+                        seq INTEGER NOT NULL CHECK (seq >= 0),
+                        startedAt INTEGER NOT NULL,
+                        endedAt INTEGER NOT NULL,
+                        requests INTEGER NOT NULL CHECK (requests >= 0),
+                        successes INTEGER NOT NULL CHECK (successes >= 0),
+                        failures INTEGER NOT NULL CHECK (failures >= 0),
+                        bytesReceived INTEGER NOT NULL,
+                        bytesSent INTEGER NOT NULL,
+                        statusCodes BLOB,
+                        errors BLOB,
+                        histogram BLOB NOT NULL,
+                        uncorrectedHistogram BLOB,
+                        late INTEGER NOT NULL DEFAULT 0 CHECK (late >= 0),
+                        isFinal INTEGER NOT NULL DEFAULT 0,
+                        receivedAt INTEGER,
+                        dropped INTEGER NOT NULL DEFAULT 0 CHECK (dropped >= 0),
+                        failureHistogram BLOB,
+                        connections INTEGER NOT NULL DEFAULT 0 CHECK (connections >= 0),
+                        handshakeHistogram BLOB,
+                        UNIQUE (runId, slave, seq),
+                        FOREIGN KEY (runId, slave) REFERENCES runSlave(runId, slave) ON DELETE CASCADE,
+                        CHECK (successes + failures = requests)
+                    )
+                    """
+                ),
+                (
+                    "summaryByName",
+                    [
+                        "runId", "slave", "seq", "name", "requests", "successes", "failures", "bytesReceived",
+                        "bytesSent", "statusCodes", "errors", "histogram",
+                    ],
+                    ["runId", "name", "slave", "seq"], "rowid",
+                    """
+                    CREATE TABLE summaryByNameBytes (
+                        runId INTEGER NOT NULL,
+                        slave TEXT NOT NULL,
+                        seq INTEGER NOT NULL CHECK (seq >= 0),
+                        name TEXT NOT NULL,
+                        requests INTEGER NOT NULL CHECK (requests >= 0),
+                        successes INTEGER NOT NULL CHECK (successes >= 0),
+                        failures INTEGER NOT NULL CHECK (failures >= 0),
+                        bytesReceived INTEGER NOT NULL,
+                        bytesSent INTEGER NOT NULL,
+                        statusCodes BLOB,
+                        errors BLOB,
+                        histogram BLOB NOT NULL,
+                        UNIQUE (runId, name, slave, seq),
+                        FOREIGN KEY (runId, slave, seq) REFERENCES summary(runId, slave, seq) ON DELETE CASCADE,
+                        CHECK (successes + failures = requests)
+                    )
+                    """
+                ),
+                (
+                    "rollup",
+                    [
+                        "runId", "name", "slave", "windows", "firstStart", "lastEnd", "requests", "successes",
+                        "failures", "bytesReceived", "bytesSent", "late", "dropped", "connections", "statusCodes",
+                        "errors", "histogram", "uncorrectedHistogram", "failureHistogram", "handshakeHistogram",
+                    ],
+                    ["runId", "name", "slave"], "runId, name, slave",
+                    """
+                    CREATE TABLE rollupBytes (
+                        runId INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        slave TEXT NOT NULL,
+                        windows INTEGER NOT NULL,
+                        firstStart INTEGER,
+                        lastEnd INTEGER,
+                        requests INTEGER NOT NULL,
+                        successes INTEGER NOT NULL,
+                        failures INTEGER NOT NULL,
+                        bytesReceived INTEGER NOT NULL,
+                        bytesSent INTEGER NOT NULL,
+                        late INTEGER NOT NULL,
+                        dropped INTEGER NOT NULL,
+                        connections INTEGER NOT NULL,
+                        statusCodes BLOB,
+                        errors BLOB,
+                        histogram BLOB NOT NULL,
+                        uncorrectedHistogram BLOB,
+                        failureHistogram BLOB,
+                        handshakeHistogram BLOB,
+                        PRIMARY KEY (runId, name, slave)
+                    ) WITHOUT ROWID
+                    """
+                ),
+                (
+                    "rollupSecond",
+                    [
+                        "runId", "second", "windows", "firstStart", "lastStart", "lastEnd", "requests", "failures",
+                        "statusCodes", "errors", "histogram",
+                    ],
+                    ["runId", "second"], "runId, second",
+                    """
+                    CREATE TABLE rollupSecondBytes (
+                        runId INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                        second INTEGER NOT NULL,
+                        windows INTEGER NOT NULL,
+                        firstStart INTEGER NOT NULL,
+                        lastStart INTEGER NOT NULL,
+                        lastEnd INTEGER NOT NULL,
+                        requests INTEGER NOT NULL,
+                        failures INTEGER NOT NULL,
+                        statusCodes BLOB,
+                        errors BLOB,
+                        histogram BLOB NOT NULL,
+                        PRIMARY KEY (runId, second)
+                    ) WITHOUT ROWID
+                    """
+                ),
+            ]
+            for table in tables {
+                // `summary (1, 'a', 0).statusCodes`, in an error.
+                let row = "'\(table.name) (' || " + table.key.map { "quote(\($0))" }.joined(separator: " || ', ' || ") + " || ')."
+                let converted = table.columns.map { column in
+                    switch column {
+                    case "statusCodes": "goloadtest_v8_status_codes(statusCodes, \(row)statusCodes')"
+                    case "errors": "goloadtest_v8_errors(errors, \(row)errors')"
+                    default: column
+                    }
+                }
+                try db.execute(sql: table.create)
+                try db.execute(
+                    sql: """
+                        INSERT INTO \(table.name)Bytes (\(table.columns.joined(separator: ", ")))
+                        SELECT \(converted.joined(separator: ", ")) FROM \(table.name) ORDER BY \(table.order)
+                        """)
+            }
+            for table in tables.reversed() { try db.execute(sql: "DROP TABLE \(table.name)") }
+            for table in tables { try db.execute(sql: "ALTER TABLE \(table.name)Bytes RENAME TO \(table.name)") }
             for sql in kept { try db.execute(sql: sql) }
         }
         return migrator

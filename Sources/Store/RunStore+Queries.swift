@@ -166,7 +166,6 @@ extension SummaryWindow {
         let uncorrected = try row.blob("uncorrectedHistogram", "summary.uncorrectedHistogram")
         let failed = row.hasColumn("failureHistogram") ? try row.blob("failureHistogram", "summary.failureHistogram") : nil
         let handshakes = row.hasColumn("handshakeHistogram") ? try row.blob("handshakeHistogram", "summary.handshakeHistogram") : nil
-        let codes = CountsJSON.decode(try row.text("statusCodes", "summary.statusCodes"))
         self.init(
             runId: try row.integer("runId", "summary.runId"),
             slave: try row.text("slave", "summary.slave"),
@@ -178,8 +177,8 @@ extension SummaryWindow {
             failures: try row.count("failures", "summary.failures"),
             bytesReceived: try row.count("bytesReceived", "summary.bytesReceived"),
             bytesSent: try row.count("bytesSent", "summary.bytesSent"),
-            statusCodes: Dictionary(codes.compactMap { key, value in Int(key).map { ($0, value) } }, uniquingKeysWith: { $0.saturatingAdd($1) }),
-            errors: CountsJSON.decode(try row.text("errors", "summary.errors")),
+            statusCodes: try row.statusCodes("statusCodes", "summary.statusCodes"),
+            errors: try row.errorCounts("errors", "summary.errors"),
             latency: nil, uncorrectedLatency: nil,
             late: try row.count("late", "summary.late"),
             isFinal: try row.integer("isFinal", "summary.isFinal") != 0,
@@ -197,7 +196,6 @@ extension SummaryWindow {
 
 extension NameCounts {
     init(row: Row) throws {
-        let codes = CountsJSON.decode(try row.text("statusCodes", "summaryByName.statusCodes"))
         self.init(
             name: try row.text("name", "summaryByName.name"),
             requests: try row.count("requests", "summaryByName.requests"),
@@ -205,8 +203,8 @@ extension NameCounts {
             failures: try row.count("failures", "summaryByName.failures"),
             bytesReceived: try row.count("bytesReceived", "summaryByName.bytesReceived"),
             bytesSent: try row.count("bytesSent", "summaryByName.bytesSent"),
-            statusCodes: Dictionary(codes.compactMap { key, value in Int(key).map { ($0, value) } }, uniquingKeysWith: { $0.saturatingAdd($1) }),
-            errors: CountsJSON.decode(try row.text("errors", "summaryByName.errors")),
+            statusCodes: try row.statusCodes("statusCodes", "summaryByName.statusCodes"),
+            errors: try row.errorCounts("errors", "summaryByName.errors"),
             latency: try EncodedHistogram(validating: try row.blob("histogram", "summaryByName.histogram") ?? Data()))
     }
 }
@@ -250,6 +248,26 @@ extension Row {
         case .string(let text): return text
         case .int64(let integer): return String(integer)
         case .blob(let data): return String(decoding: data, as: UTF8.self)
+        default: throw .unreadableValue(column: column, value: value.description)
+        }
+    }
+
+    /// A `statusCodes` column (see `StoredCounts`).
+    func statusCodes<Key: RowKey>(_ key: Key, _ column: String) throws(StoreError) -> [Int: UInt64] {
+        try StoredCounts.statusCodes(try counts(key, column), column: column)
+    }
+
+    /// An `errors` column (see `StoredCounts`).
+    func errorCounts<Key: RowKey>(_ key: Key, _ column: String) throws(StoreError) -> [String: UInt64] {
+        try StoredCounts.errors(try counts(key, column), column: column)
+    }
+
+    private func counts<Key: RowKey>(_ key: Key, _ column: String) throws(StoreError) -> StoredCounts.Value {
+        let value = key.value(in: self)
+        switch value.storage {
+        case .null: return .none
+        case .blob(let data): return .bytes(data)
+        case .string(let text): return .json(text)
         default: throw .unreadableValue(column: column, value: value.description)
         }
     }

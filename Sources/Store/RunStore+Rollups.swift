@@ -208,10 +208,6 @@ struct RollupAccumulator {
     /// hand) reads back as it was.
     static func stored(_ count: UInt64) -> Int64 { Int64(bitPattern: count) }
 
-    private var codesText: String {
-        CountsJSON.encode(Dictionary(uniqueKeysWithValues: counts.statusCodes.map { (String($0.key), $0.value) }))
-    }
-
     static let insertRollup = """
         INSERT INTO rollup (runId, name, slave, windows, firstStart, lastEnd, requests, successes, failures,
             bytesReceived, bytesSent, late, dropped, connections, statusCodes, errors, histogram,
@@ -235,7 +231,8 @@ struct RollupAccumulator {
             Self.value(counts.lastEnd), .integer(Self.stored(counts.requests)), .integer(Self.stored(counts.successes)),
             .integer(Self.stored(counts.failures)), .integer(Self.stored(counts.bytesReceived)),
             .integer(Self.stored(counts.bytesSent)), .integer(Self.stored(counts.late)), .integer(Self.stored(counts.dropped)),
-            .integer(Self.stored(counts.connections)), .text(codesText), .text(CountsJSON.encode(counts.errors)),
+            .integer(Self.stored(counts.connections)), StoredCounts.cell(statusCodes: counts.statusCodes),
+            StoredCounts.cell(errors: counts.errors),
             Self.value(latency), Self.value(uncorrected), Self.value(failureLatency), Self.value(handshakes),
         ]
     }
@@ -245,7 +242,8 @@ struct RollupAccumulator {
         [
             .integer(runId), .integer(second), .integer(counts.windows), Self.value(counts.firstStart),
             Self.value(counts.lastStart), Self.value(counts.lastEnd), .integer(Self.stored(counts.requests)),
-            .integer(Self.stored(counts.failures)), .text(codesText), .text(CountsJSON.encode(counts.errors)), Self.value(latency),
+            .integer(Self.stored(counts.failures)), StoredCounts.cell(statusCodes: counts.statusCodes),
+            StoredCounts.cell(errors: counts.errors), Self.value(latency),
         ]
     }
 }
@@ -375,8 +373,8 @@ extension StoredWindow {
             endedAt: try row.optionalInteger("lastEnd", "rollup.lastEnd") ?? 0,
             requests: try count("requests"), successes: try count("successes"), failures: try count("failures"),
             bytesReceived: try count("bytesReceived"), bytesSent: try count("bytesSent"), late: try count("late"),
-            statusCodes: CountsJSON.decodeStatusCodes(try row.text("statusCodes", "rollup.statusCodes")),
-            errors: CountsJSON.decode(try row.text("errors", "rollup.errors")), isFinal: false,
+            statusCodes: try row.statusCodes("statusCodes", "rollup.statusCodes"),
+            errors: try row.errorCounts("errors", "rollup.errors"), isFinal: false,
             dropped: try count("dropped"), connections: try count("connections"), histogram: try blob("histogram") ?? Data(),
             uncorrectedHistogram: try blob("uncorrectedHistogram"), failureHistogram: try blob("failureHistogram"),
             handshakeHistogram: try blob("handshakeHistogram"))

@@ -173,8 +173,8 @@ public struct RunWindows {
                 requests: try count(4, "requests"), successes: try count(5, "successes"),
                 failures: try count(6, "failures"), bytesReceived: try count(7, "bytesReceived"),
                 bytesSent: try count(8, "bytesSent"), late: try count(9, "late"),
-                statusCodes: CountsJSON.decodeStatusCodes(try row.text(10, "summary.statusCodes")),
-                errors: CountsJSON.decode(try row.text(11, "summary.errors")),
+                statusCodes: try row.statusCodes(10, "summary.statusCodes"),
+                errors: try row.errorCounts(11, "summary.errors"),
                 isFinal: try row.integer(12, "summary.isFinal") != 0, dropped: try count(13, "dropped"),
                 connections: try count(17, "connections"), histogram: Data(), uncorrectedHistogram: nil,
                 failureHistogram: nil, handshakeHistogram: nil)

@@ -214,21 +214,19 @@ struct EncodedWindow: Sendable {
         endedAt = window.endedAt
         func count(_ value: UInt64) -> CellValue { .integer(Int64(clamping: value)) }
         func histogram(_ encoded: EncodedHistogram?) -> CellValue { encoded.map { .blob($0.bytes) } ?? .null }
-        let codes = Dictionary(uniqueKeysWithValues: window.statusCodes.map { (String($0.key), $0.value) })
         values = [
             .integer(window.runId), .text(window.slave), .integer(seq), .integer(window.startedAt), .integer(window.endedAt),
             count(window.requests), count(window.successes), count(window.failures), count(window.bytesReceived),
-            count(window.bytesSent), .text(CountsJSON.encode(codes)), .text(CountsJSON.encode(window.errors)),
+            count(window.bytesSent), StoredCounts.cell(statusCodes: window.statusCodes), StoredCounts.cell(errors: window.errors),
             histogram(window.encodedLatency), histogram(window.encodedUncorrectedLatency), count(window.late),
             .integer(window.isFinal ? 1 : 0), .optional(window.receivedAt), count(window.dropped),
             histogram(window.encodedFailureLatency), count(window.connections), histogram(window.encodedHandshakeLatency),
         ]
         byName = window.byName.map { part in
-            let codes = Dictionary(uniqueKeysWithValues: part.statusCodes.map { (String($0.key), $0.value) })
-            return [
+            [
                 .integer(window.runId), .text(window.slave), .integer(Int64(clamping: window.seq)), .text(part.name),
                 count(part.requests), count(part.successes), count(part.failures), count(part.bytesReceived),
-                count(part.bytesSent), .text(CountsJSON.encode(codes)), .text(CountsJSON.encode(part.errors)),
+                count(part.bytesSent), StoredCounts.cell(statusCodes: part.statusCodes), StoredCounts.cell(errors: part.errors),
                 .blob(part.latency.bytes),
             ]
         }
@@ -243,113 +241,4 @@ extension CellValue {
 extension [CellValue] {
     /// As GRDB binds them.
     var arguments: StatementArguments { StatementArguments(map { $0.databaseValue }) }
-}
-
-/// `{"200": 12, "404": 1}`: the text form of the status-code and error-kind columns.
-enum CountsJSON {
-    /// Shared: most windows have no errors and one status code, and an encoder costs more to
-    /// make than such a dictionary does to encode.
-    private static let encoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return encoder
-    }()
-
-    static func encode(_ counts: [String: UInt64]) -> String {
-        if counts.isEmpty { return "{}" }
-        guard let data = try? encoder.encode(counts) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    /// Reads what `encode` wrote. Reports decode one per stored window, so the common shape
-    /// (`{"key":123,...}` without escapes) is read by hand; anything else goes to JSONDecoder.
-    static func decode(_ text: String) -> [String: UInt64] {
-        if text == "{}" { return [:] }
-        if let counts = decodeSimple(text) { return counts }
-        return (try? JSONDecoder().decode([String: UInt64].self, from: Data(text.utf8))) ?? [:]
-    }
-
-    /// The status-code column, keyed by code: `{"200":981,"503":2}` read straight into integers.
-    static func decodeStatusCodes(_ text: String) -> [Int: UInt64] {
-        var text = text
-        if let codes = text.withUTF8({ decodeNumericKeys($0) }) { return codes }
-        var codes: [Int: UInt64] = [:]
-        for (key, value) in decode(text) {
-            if let code = Int(key) { codes[code, default: 0] &+= value }
-        }
-        return codes
-    }
-
-    private static func decodeNumericKeys(_ bytes: UnsafeBufferPointer<UInt8>) -> [Int: UInt64]? {
-        var index = 0
-        func number() -> UInt64? {
-            var value: UInt64 = 0
-            var digits = 0
-            while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 {
-                let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
-                let (next, overflow2) = shifted.addingReportingOverflow(UInt64(bytes[index] - 0x30))
-                guard !overflow1, !overflow2 else { return nil }
-                value = next
-                digits += 1
-                index += 1
-            }
-            return digits > 0 ? value : nil
-        }
-        func expect(_ byte: UInt8) -> Bool {
-            guard index < bytes.count, bytes[index] == byte else { return false }
-            index += 1
-            return true
-        }
-        guard expect(UInt8(ascii: "{")) else { return nil }
-        var codes: [Int: UInt64] = [:]
-        if expect(UInt8(ascii: "}")) { return index == bytes.count ? codes : nil }
-        while true {
-            guard expect(UInt8(ascii: "\"")), let key = number(), key < 1000, expect(UInt8(ascii: "\"")),
-                expect(UInt8(ascii: ":")), let value = number()
-            else { return nil }
-            codes[Int(key), default: 0] &+= value
-            if expect(UInt8(ascii: ",")) { continue }
-            guard expect(UInt8(ascii: "}")), index == bytes.count else { return nil }
-            return codes
-        }
-    }
-
-    private static func decodeSimple(_ text: String) -> [String: UInt64]? {
-        var utf8 = text.utf8[...]
-        func skipSpaces() { while let byte = utf8.first, byte == 0x20 || byte == 0x0A || byte == 0x09 { utf8.removeFirst() } }
-        func expect(_ byte: UInt8) -> Bool {
-            skipSpaces()
-            guard utf8.first == byte else { return false }
-            utf8.removeFirst()
-            return true
-        }
-        guard expect(UInt8(ascii: "{")) else { return nil }
-        var counts: [String: UInt64] = [:]
-        if expect(UInt8(ascii: "}")) { return counts }
-        while true {
-            guard expect(UInt8(ascii: "\"")) else { return nil }
-            guard let close = utf8.firstIndex(of: UInt8(ascii: "\"")) else { return nil }
-            let key = utf8[..<close]
-            guard !key.contains(UInt8(ascii: "\\")) else { return nil }
-            utf8 = utf8[utf8.index(after: close)...]
-            guard expect(UInt8(ascii: ":")) else { return nil }
-            skipSpaces()
-            var value: UInt64 = 0
-            var digits = 0
-            while let byte = utf8.first, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
-                let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
-                let (next, overflow2) = shifted.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
-                guard !overflow1, !overflow2 else { return nil }
-                value = next
-                digits += 1
-                utf8.removeFirst()
-            }
-            guard digits > 0 else { return nil }
-            counts[String(decoding: key, as: UTF8.self), default: 0] &+= value
-            if expect(UInt8(ascii: ",")) { continue }
-            guard expect(UInt8(ascii: "}")) else { return nil }
-            skipSpaces()
-            return utf8.isEmpty ? counts : nil
-        }
-    }
 }

@@ -75,6 +75,36 @@ struct HandEditedDatabaseTests {
         _ = try await Self.expectClean(["report", "--run", "1", "--timeline"], in: folder)
     }
 
+    @Test("status codes and failure kinds: an older file's JSON reads as it did; bytes that are not counts, JSON gone wrong and a number are one clear line naming the column, exit 1")
+    func countsEditedByHand() async throws {
+        let folder = try await ReportCommandTests.folderWithDatabase()
+        let db = folder.path("runs.db")
+        // Written as goloadtest wrote it before migration v8, in a window of run 1.
+        try Self.sqlite(db, #"UPDATE summary SET statusCodes = '{"200":8,"418":2}', errors = '{"timeout":0}' WHERE runId = 1 AND slave = 'a' AND seq = 0"#)
+        let older = try await Self.expectClean(["report", "--run", "1", "--format", "json"], in: folder)
+        #expect(older.status == 0, "\(older.stderr)")
+        let total = try #require(
+            (try JSONSerialization.jsonObject(with: Data(older.stdout.utf8)) as? [String: Any])?["total"] as? [String: Any])
+        #expect(total["statusCodes"] as? [String: Int] == ["200": 42, "418": 2, "503": 1], "\(total)")
+
+        for (value, column, run) in [
+            ("x'0A05FF'", "statusCodes", 1),  // an entry cut short
+            ("x'0A'", "errors", 1),
+            (#"'{"200":-3}'"#, "statusCodes", 2),
+            (#"'{"timeout":"many"}'"#, "errors", 2),
+            ("12", "statusCodes", 2),
+        ] {
+            try Self.sqlite(db, "UPDATE summary SET \(column) = \(value) WHERE runId = \(run) AND slave = 'b' AND seq = 1")
+            let report = try await Self.expectClean(["report", "--run", "\(run)"], in: folder)
+            #expect(report.status == 1, "\(value)")
+            #expect(report.stderr.contains("summary.\(column)"), "\(value): \(report.stderr)")
+            try Self.sqlite(db, "UPDATE summary SET \(column) = NULL WHERE runId = \(run) AND slave = 'b' AND seq = 1")
+        }
+        // NULL is no counts: the runs read again.
+        #expect(try await Self.expectClean(["report", "--run", "2"], in: folder).status == 0)
+        #expect(try await Self.expectClean(["runs"], in: folder).status == 0)
+    }
+
     @Test("a master name with a terminal escape is printed escaped")
     func controlCharactersEscaped() async throws {
         let folder = try await ReportCommandTests.folderWithDatabase()

@@ -2,7 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import Store
+@testable import Store
 import Synchronization
 import Testing
 
@@ -227,6 +227,154 @@ struct PostgresMigrateTests {
 
         // A new run in the copy takes the next id.
         #expect(try await server.psql("SELECT nextval(pg_get_serial_sequence('run', 'id'))") == "5")
+        await server.remove()
+    }
+
+    /// Turns a database of today's schema into one of pg-v1, as an older goloadtest wrote it:
+    /// status codes and failure kinds as JSON text (`{"200":981}`, `{}` for none), pg-v2 not
+    /// applied. Through psql, in one transaction.
+    static func asOlderSchema(_ server: PostgresServer) async throws {
+        var script = [
+            "ALTER TABLE summary DISABLE TRIGGER summaryDropsRollups",
+            "ALTER TABLE summaryByName DISABLE TRIGGER summaryByNameDropsRollups",
+        ]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        func json(_ counts: [String: UInt64]) throws -> String { String(decoding: try encoder.encode(counts), as: UTF8.self) }
+        func bytes(_ hex: Substring) -> Data {
+            Data(stride(from: 0, to: hex.count, by: 2).compactMap { offset in
+                UInt8(hex.dropFirst(offset).prefix(2), radix: 16)
+            })
+        }
+        for (table, key) in [
+            ("summary", ["runId", "slave", "seq"]), ("summaryByName", ["runId", "name", "slave", "seq"]),
+            ("rollup", ["runId", "name", "slave"]), ("rollupSecond", ["runId", "second"]),
+        ] {
+            script.append("ALTER TABLE \(table) ADD COLUMN codesText TEXT, ADD COLUMN errorsText TEXT")
+            let rows = try await server.psql("SELECT \(key.joined(separator: ", ")), encode(statusCodes, 'hex'), encode(errors, 'hex') FROM \(table)")
+            for line in rows.split(separator: "\n") {
+                let fields = line.split(separator: "|", omittingEmptySubsequences: false)
+                try #require(fields.count == key.count + 2, "\(line)")
+                let codes = try StoredCounts.statusCodes(.bytes(bytes(fields[key.count])), column: table)
+                let errors = try StoredCounts.errors(.bytes(bytes(fields[key.count + 1])), column: table)
+                let matches = zip(key, fields).map { "\($0) = '\($1.replacingOccurrences(of: "'", with: "''"))'" }
+                script.append(
+                    """
+                    UPDATE \(table) SET codesText = '\(try json(Dictionary(uniqueKeysWithValues: codes.map { (String($0.key), $0.value) })))',
+                        errorsText = '\(try json(errors).replacingOccurrences(of: "'", with: "''"))' WHERE \(matches.joined(separator: " AND "))
+                    """)
+            }
+            script += [
+                "ALTER TABLE \(table) DROP COLUMN statusCodes, DROP COLUMN errors",
+                "ALTER TABLE \(table) RENAME COLUMN codesText TO statusCodes",
+                "ALTER TABLE \(table) RENAME COLUMN errorsText TO errors",
+                "ALTER TABLE \(table) ALTER COLUMN statusCodes SET NOT NULL, ALTER COLUMN errors SET NOT NULL",
+            ]
+        }
+        script += [
+            "ALTER TABLE summary ENABLE TRIGGER summaryDropsRollups",
+            "ALTER TABLE summaryByName ENABLE TRIGGER summaryByNameDropsRollups",
+            "DELETE FROM goloadtest_migrations WHERE identifier = 'pg-v2-statusCodes-errors-protobuf-bytes'",
+        ]
+        _ = try await server.psql("BEGIN; " + script.joined(separator: ";\n") + "; COMMIT")
+    }
+
+    /// The type of the counts' columns of every table, and how many values say "no errors".
+    static func countsColumns(_ server: PostgresServer) async throws -> String {
+        try await server.psql(
+            """
+            SELECT string_agg(table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable, ', '
+                ORDER BY table_name, column_name)
+            FROM information_schema.columns WHERE column_name IN ('statuscodes', 'errors') AND table_schema = 'public'
+            """)
+    }
+
+    @Test("a PostgreSQL history from before counts as bytes (pg-v1): report reads its JSON; a writer converts every row, rollups kept, reports unchanged; JSON that is not counts is refused naming its row, nothing changed")
+    func olderSchemaConverted() async throws {
+        let folder = try TemporaryDirectory()
+        let server = try await PostgresServer()
+        defer { server.removeNow() }
+        try await ReportCommandTests.buildDatabase(at: folder.path("runs.db"))
+        // A closed run with failure kinds and named requests, and one still running.
+        do {
+            let store = try RunStore.open(path: folder.path("runs.db"))
+            defer { store.close() }
+            let t0: Int64 = 1_700_000_500_000_000_000
+            let plan = SlavePlan(tasks: 100, batch: 2, url: "http://127.0.0.1:9/")
+            for closes in [true, false] {
+                let runId = try await store.createRun(master: "kinds", slaves: [("x", plan), ("y's", plan)], startedAt: t0)
+                for slave in ["x", "y's"] {
+                    for seq in UInt64(0)..<4 {
+                        var latency = LatencyHistogram()
+                        latency.record(microseconds: 900 + seq * 11, count: 5)
+                        var window = SummaryWindow(
+                            runId: runId, slave: slave, seq: seq, startedAt: t0 + Int64(seq) * 1_000_000_000,
+                            endedAt: t0 + Int64(seq + 1) * 1_000_000_000, requests: 5 + seq, successes: 4, failures: 1 + seq,
+                            statusCodes: [200: 4, 503: 1], errors: seq == 0 ? [:] : ["timeout": seq, "read \"x\" 'y'": 0],
+                            latency: latency, isFinal: false)
+                        window.byName = [
+                            NameCounts(
+                                name: "all", requests: window.requests, successes: 4, failures: window.failures,
+                                statusCodes: window.statusCodes, errors: window.errors, latency: EncodedHistogram(latency))
+                        ]
+                        _ = try await store.recordWindow(window)
+                    }
+                }
+                if closes { try await store.finishRun(runId, status: .completed, at: t0 + 5_000_000_000) }
+            }
+        }
+        let runs = [1, 2, 3, 4]
+        let before = try await Self.everyReport("runs.db", runs: runs, in: folder.url)
+        #expect(try await ChildProcess.run(["migrate", "--from", "runs.db", "--to", server.url], in: folder.url).status == 0)
+        let today = try await Self.countsColumns(server)
+        #expect(today.components(separatedBy: "bytea YES").count - 1 == 8, "\(today)")
+        let rollups = try await server.psql("SELECT string_agg(id::text || ':' || rollups::text, ',' ORDER BY id) FROM run")
+        #expect(rollups == "1:3,2:3,3:3,4:0")
+
+        try await Self.asOlderSchema(server)
+        let older = try await Self.countsColumns(server)
+        #expect(older.components(separatedBy: "text NO").count - 1 == 8, "\(older)")
+        let emptyErrors = try await server.psql("SELECT COUNT(*) FROM summary WHERE errors = '{}'")
+        #expect(emptyErrors == "16", "the 12 windows of runs 1 and 2, and the first window of each slave of runs 3 and 4")
+        // A reader reads the JSON as it is.
+        Self.expectSame(try await Self.everyReport(server.url, runs: runs, in: folder.url), before, "pg-v1 read as it is")
+        // A copy out of it into a new file stores the counts as bytes.
+        let copied = try await ChildProcess.run(["migrate", "--from", server.url, "--to", "older.db"], in: folder.url)
+        #expect(copied.status == 0, "\(copied.stderr)")
+        Self.expectSame(try await Self.everyReport("older.db", runs: runs, in: folder.url), before, "copied out of pg-v1")
+        let kinds = try await ChildProcess.runTool(
+            "/usr/bin/sqlite3",
+            [folder.path("older.db"), "SELECT group_concat(kind) FROM (SELECT DISTINCT typeof(statusCodes) || '/' || typeof(errors) AS kind FROM summaryByName ORDER BY 1)"],
+            in: folder.url)
+        #expect(kinds.stdout == "blob/blob,blob/null\n", "\(kinds.stdout) \(kinds.stderr)")
+
+        // JSON that is not counts (edited by hand): the writer says which row, and changes nothing.
+        let (target, port) = try await startTarget(in: folder.url)
+        defer { target.terminate() }
+        let write = ["run", "--url", "http://127.0.0.1:\(port)/", "--tasks", "20", "--batch", "2", "--quiet", "--db", server.url]
+        _ = try await server.psql(#"UPDATE summaryByName SET errors = '{"timeout":"many"}' WHERE runId = 3 AND slave = 'y''s' AND seq = 2"#)
+        let refused = try await ChildProcess.run(write, in: folder.url)
+        #expect(refused.status == 1 && refused.stderr.contains("summaryByName (3, 'all', 'y''s', 2).errors"), "\(refused.stderr)")
+        #expect(try await Self.countsColumns(server) == older)
+        #expect(try await server.psql("SELECT COUNT(*) FROM goloadtest_migrations") == "1")
+        #expect(try await server.psql("SELECT COUNT(*) FROM run") == "4")
+        // Put back as it was: the window's one name has the window's failure kinds.
+        _ = try await server.psql(
+            """
+            UPDATE summaryByName n SET errors = s.errors FROM summary s
+            WHERE s.runId = n.runId AND s.slave = n.slave AND s.seq = n.seq AND n.runId = 3 AND n.slave = 'y''s' AND n.seq = 2
+            """)
+
+        // A writer converts every row; the rollups stay, and every report is as it was.
+        let converted = try await ChildProcess.run(write, in: folder.url)
+        #expect(converted.status == 0, "\(converted.stderr)")
+        #expect(try await Self.countsColumns(server) == today)
+        #expect(try await server.psql("SELECT COUNT(*) FROM summary WHERE errors IS NULL AND runId <= 4") == emptyErrors)
+        // The edits by hand dropped run 3's rollups (as any change to a window of a closed run does).
+        #expect(try await server.psql("SELECT string_agg(id::text || ':' || rollups::text, ',' ORDER BY id) FROM run WHERE id <= 4") == "1:3,2:3,3:0,4:0")
+        // The list of runs now has the writer's run too: the reports of runs 1 to 4 are as they were.
+        let after = try await Self.everyReport(server.url, runs: runs, in: folder.url)
+        Self.expectSame(Array(after.dropFirst(2)), Array(before.dropFirst(2)), "converted to pg-v2")
         await server.remove()
     }
 

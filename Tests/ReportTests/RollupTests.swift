@@ -208,6 +208,55 @@ final class RollupFileTests {
         writer.close()
     }
 
+    /// The rows of the file `today` in a new file at `path` made by the migrations up to
+    /// `migration`, as goloadtest wrote them then: status codes and failure kinds as JSON text
+    /// (`{"200":981,"503":2}`, `{}` for none).
+    static func olderFile(_ path: String, upTo migration: String, from today: String) async throws {
+        let queue = try DatabaseQueue(path: path)
+        try RunStore.migrator.migrate(queue, upTo: migration)
+        func asJSON(_ name: String, _ keys: @escaping @Sendable (Data) throws -> [String: UInt64]) -> DatabaseFunction {
+            DatabaseFunction(name, argumentCount: 1, pure: true) { values in
+                let counts = try Data.fromDatabaseValue(values[0]).map(keys) ?? [:]
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = .sortedKeys
+                return String(decoding: try encoder.encode(counts), as: UTF8.self)
+            }
+        }
+        let codes = asJSON("older_status_codes") { bytes in
+            Dictionary(uniqueKeysWithValues: try StoredCounts.statusCodes(.bytes(bytes), column: "").map { (String($0.key), $0.value) })
+        }
+        let errors = asJSON("older_errors") { bytes in try StoredCounts.errors(.bytes(bytes), column: "") }
+        try await queue.writeWithoutTransaction { db in
+            db.add(function: codes)
+            db.add(function: errors)
+            func copy(_ table: String) throws {
+                let columns = try db.columns(in: table).map(\.name)
+                let selected = columns.map { column in
+                    switch column {
+                    case "statusCodes": "older_status_codes(statusCodes)"
+                    case "errors": "older_errors(errors)"
+                    default: column
+                    }
+                }
+                try db.execute(
+                    sql: """
+                        INSERT INTO main.\(table) (\(columns.joined(separator: ", ")))
+                        SELECT \(selected.joined(separator: ", ")) FROM today.\(table)
+                        """)
+            }
+            try db.execute(sql: "ATTACH DATABASE ? AS today", arguments: [today])
+            try db.inTransaction {
+                for table in ["run", "runSlave", "summary", "summaryByName"] { try copy(table) }
+                // The windows just inserted dropped the rollups: they come back with their rows.
+                try db.execute(sql: "UPDATE run SET rollups = (SELECT rollups FROM today.run WHERE today.run.id = run.id)")
+                for table in ["rollup", "rollupSecond"] { try copy(table) }
+                return .commit
+            }
+            try db.execute(sql: "DETACH DATABASE today")
+        }
+        try queue.close()
+    }
+
     /// Names and SQL of the indexes and triggers of the windows' tables.
     static func windowSchema(_ db: Database) throws -> [String: String] {
         let rows = try Row.fetchAll(
@@ -234,25 +283,8 @@ final class RollupFileTests {
         #expect(schema.count == 8, "two indexes and six triggers: \(schema.keys.sorted())")
 
         // ... and the same rows go into a file made by the migrations up to v6.
+        try await Self.olderFile(path, upTo: Migrations.rollups, from: today)
         let queue = try DatabaseQueue(path: path)
-        try RunStore.migrator.migrate(queue, upTo: Migrations.rollups)
-        try await queue.writeWithoutTransaction { db in
-            try db.execute(sql: "ATTACH DATABASE ? AS today", arguments: [today])
-            try db.inTransaction {
-                try db.execute(
-                    sql: """
-                        INSERT INTO run SELECT * FROM today.run;
-                        INSERT INTO runSlave SELECT * FROM today.runSlave;
-                        INSERT INTO summary SELECT * FROM today.summary;
-                        INSERT INTO summaryByName SELECT * FROM today.summaryByName;
-                        UPDATE run SET rollups = (SELECT rollups FROM today.run WHERE today.run.id = run.id);
-                        INSERT INTO rollup SELECT * FROM today.rollup;
-                        INSERT INTO rollupSecond SELECT * FROM today.rollupSecond;
-                        """)
-                return .commit
-            }
-            try db.execute(sql: "DETACH DATABASE today")
-        }
         let layout = "SELECT sql FROM sqlite_master WHERE name IN ('summary', 'summaryByName') ORDER BY name"
         let before = try await queue.read { db in try String.fetchAll(db, sql: layout) }
         #expect(before.count == 2 && before.allSatisfy { $0.contains("WITHOUT ROWID") })
@@ -310,6 +342,98 @@ final class RollupFileTests {
         // The migration's transaction was undone (opening a writer did switch the file to WAL).
         let after = try await DatabaseQueue(path: path).read { db in try Row.fetchOne(db, sql: contents) }
         #expect(after == before && before?[1] == 1)
+    }
+
+    @Test("a file from before counts as bytes (v7): readers read its JSON; a writer stores every count as the bytes of its message, rollups and schema kept")
+    func beforeCountsAsBytes() async throws {
+        let today = directory.appendingPathComponent("today.db").path
+        let store = try RunStore.open(path: today)
+        let closed = try await RollupTests.variedRun(seed: 23, slaves: 4, in: store)
+        try await store.finishRun(closed, status: .completed, at: Fixture.t0 + 30 * Fixture.second)
+        let open = try await RollupTests.variedRun(seed: 24, slaves: 3, in: store)
+        let windows = try [closed, open].map { try Fixture.windows(store, run: $0) }
+        let reports = try [closed, open].map { try RunReport(store: store, runId: $0, fromWindows: true) }
+        let rolledUp = try RunReport(store: store, runId: closed)
+        let schema = try await store.writer.read { db in try Self.windowSchema(db) }
+        store.close()
+        try await Self.olderFile(path, upTo: Migrations.rowidWindows, from: today)
+
+        // What each table holds in its counts' columns, by SQLite's type, and how many are empty.
+        let tables = ["summary", "summaryByName", "rollup", "rollupSecond"]
+        func kinds(_ store: RunStore) async throws -> [String: [String]] {
+            try await store.writer.read { db in
+                var kinds: [String: [String]] = [:]
+                for table in tables {
+                    kinds[table] = try String.fetchAll(
+                        db,
+                        sql: """
+                            SELECT DISTINCT typeof(statusCodes) || '/' || typeof(errors) FROM \(table)
+                            UNION ALL SELECT '#empty errors ' || COUNT(*) FROM \(table) WHERE errors IS NULL OR errors = '{}'
+                            ORDER BY 1
+                            """)
+                }
+                return kinds
+            }
+        }
+        let reader = try RunStore.openReadOnly(path: path)
+        let older = try await kinds(reader)
+        #expect(older["summary"]?.first == "#empty errors \(windows.joined().filter { $0.errors.isEmpty }.count)")
+        #expect(tables.allSatisfy { older[$0]?.dropFirst() == ["text/text"] }, "\(older)")
+        #expect(try [closed, open].map { try RunReport(store: reader, runId: $0, fromWindows: true) } == reports)
+        #expect(try RunReport(store: reader, runId: closed) == rolledUp)
+        try RollupTests.expectSame(reader, closed)
+        reader.close()
+
+        let writer = try RunStore.open(path: path)
+        let now = try await kinds(writer)
+        for table in tables {
+            // Every value is bytes, an empty one NULL: as many empty as there were `{}`.
+            #expect(now[table]?.first == older[table]?.first, "\(table)")
+            #expect(now[table]?.dropFirst().allSatisfy { ["blob/blob", "blob/null"].contains($0) } == true, "\(now)")
+        }
+        #expect(try await writer.writer.read { db in try Self.windowSchema(db) } == schema)
+        let declared = try await writer.writer.read { db in
+            try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE name IN ('summary', 'summaryByName', 'rollup', 'rollupSecond')")
+        }
+        #expect(declared.count == 4 && declared.allSatisfy { $0.contains("statusCodes BLOB") && $0.contains("errors BLOB") })
+        #expect(try [closed, open].map { try Fixture.windows(writer, run: $0) } == windows)
+        #expect(try [closed, open].map { try RunReport(store: writer, runId: $0, fromWindows: true) } == reports)
+        #expect(try RollupTests.rollups(writer, closed) == (true, true), "the rollups were converted, not dropped")
+        #expect(try RunReport(store: writer, runId: closed) == rolledUp)
+        try RollupTests.expectSame(writer, closed)
+        try await writer.writer.write { db in
+            try db.execute(sql: "UPDATE summary SET bytesSent = bytesSent + 1 WHERE runId = ?", arguments: [closed])
+        }
+        #expect(try RollupTests.rollups(writer, closed) == (false, false), "the triggers still drop a changed run's rollups")
+        writer.close()
+    }
+
+    @Test("a v7 file with counts that are not JSON counts (edited by hand) is refused by a writer naming the row; nothing changes", arguments: [
+        ("statusCodes", "not json"), ("statusCodes", "{\"abc\":1}"), ("statusCodes", "{\"200\":-1}"), ("errors", "[1, 2]"),
+    ])
+    func brokenCountsRefused(column: String, value: String) async throws {
+        let store = try RunStore.open(path: directory.appendingPathComponent("today.db").path)
+        let runId = try await RollupTests.variedRun(seed: 25, slaves: 2, in: store)
+        store.close()
+        try await Self.olderFile(path, upTo: Migrations.rowidWindows, from: directory.appendingPathComponent("today.db").path)
+        try sql("UPDATE summary SET \(column) = '\(value)' WHERE runId = \(runId) AND slave = 's1' AND seq = 0")
+        let contents = "SELECT (SELECT group_concat(identifier) FROM grdb_migrations), (SELECT group_concat(statusCodes || errors) FROM summary), (SELECT sql FROM sqlite_master WHERE name = 'summary')"
+        let before = try await DatabaseQueue(path: path).read { db in try Row.fetchOne(db, sql: contents) }
+        #expect {
+            try RunStore.open(path: path)
+        } throws: { error in
+            "\(error)".contains("migrating") && "\(error)".contains("summary (\(runId), 's1', 0).\(column)")
+        }
+        let after = try await DatabaseQueue(path: path).read { db in try Row.fetchOne(db, sql: contents) }
+        #expect(after == before)
+        // A reader says the same of the value, and which column holds it.
+        let reader = try RunStore.openReadOnly(path: path)
+        #expect {
+            try RunReport(store: reader, runId: runId, fromWindows: true)
+        } throws: { error in
+            "\(error)".contains("summary.\(column)")
+        }
+        reader.close()
     }
 
     @Test("a run whose rows cannot be rolled up (a histogram that does not decode) is read from its windows, and not tried again")

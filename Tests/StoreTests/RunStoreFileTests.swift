@@ -99,7 +99,8 @@ struct RunStoreFileTests {
         #expect(try store.runIds().isEmpty)
         #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
             "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-master-plan-thresholds-statuses-stages",
-            "v5-summaryByName-runSlave-requests", "v6-rollup-rollupSecond-run-rollups", "v7-summary-summaryByName-rowid-tables"])
+            "v5-summaryByName-runSlave-requests", "v6-rollup-rollupSecond-run-rollups", "v7-summary-summaryByName-rowid-tables",
+            "v8-statusCodes-errors-protobuf-bytes"])
         #expect(Set(try tables()).isSuperset(of: ["run", "runSlave", "summary"]))
 
         let runId = try await store.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 1)
@@ -114,11 +115,14 @@ struct RunStoreFileTests {
             defer { store.close() }
             try await store.recordWindow(Fixture.window(runId, "a", seq: 0, isFinal: true), reportedTotal: 3)
         }
-        // What goloadtest wrote before v4: no plan column, no v4 in the migrations (nor v5, v6, v7).
+        // What goloadtest wrote before v4: no plan column, no v4 in the migrations (nor v5 to v8),
+        // counts as JSON text.
         try await DatabaseQueue(path: path).write { db in
             for trigger in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'trigger'") {
                 try db.execute(sql: "DROP TRIGGER \(trigger)")
             }
+            try db.execute(sql: #"UPDATE summary SET statusCodes = '{"200":1,"503":1}', errors = '{"timeout":1}'"#)
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v8-statusCodes-errors-protobuf-bytes'")
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v7-summary-summaryByName-rowid-tables'")
             try db.execute(sql: "DROP TABLE rollup")
             try db.execute(sql: "DROP TABLE rollupSecond")
@@ -141,8 +145,8 @@ struct RunStoreFileTests {
         #expect(fileBytes == before, "a reader never writes")
 
         let writer = try RunStore.open(path: path)
-        #expect(try migrations().suffix(4) == ["v4-master-plan-thresholds-statuses-stages", "v5-summaryByName-runSlave-requests",
-            "v6-rollup-rollupSecond-run-rollups", "v7-summary-summaryByName-rowid-tables"])
+        #expect(try migrations().suffix(5) == ["v4-master-plan-thresholds-statuses-stages", "v5-summaryByName-runSlave-requests",
+            "v6-rollup-rollupSecond-run-rollups", "v7-summary-summaryByName-rowid-tables", "v8-statusCodes-errors-protobuf-bytes"])
         #expect(try writer.run(runId).plan == nil)
         #expect(try Fixture.windows(writer, run: runId) == [Fixture.window(runId, "a", seq: 0, isFinal: true)])
         let planned = try await writer.createRun(master: "m", slaves: [("a", Fixture.plan)], startedAt: 2, plan: Fixture.plan)
@@ -164,7 +168,8 @@ struct RunStoreFileTests {
         #expect(second > first)
         #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
             "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-master-plan-thresholds-statuses-stages",
-            "v5-summaryByName-runSlave-requests", "v6-rollup-rollupSecond-run-rollups", "v7-summary-summaryByName-rowid-tables"])
+            "v5-summaryByName-runSlave-requests", "v6-rollup-rollupSecond-run-rollups", "v7-summary-summaryByName-rowid-tables",
+            "v8-statusCodes-errors-protobuf-bytes"])
 
         let reader = try RunStore.openReadOnly(path: path)
         #expect(try reader.runIds() == [first, second])
@@ -228,7 +233,7 @@ struct RunStoreFileTests {
         #expect(try migrations() == ["v1-run-runSlave-summary", "v2-summary-receivedAt-dropped-failureHistogram",
             "v3-summary-connections-handshakeHistogram-runSlave-protocol-insecure", "v4-master-plan-thresholds-statuses-stages",
             "v5-summaryByName-runSlave-requests", "v6-rollup-rollupSecond-run-rollups", "v7-summary-summaryByName-rowid-tables",
-            "v99-future"])
+            "v8-statusCodes-errors-protobuf-bytes", "v99-future"])
         #expect(fileBytes == before)
         // What an older goloadtest could still read is there.
         try removeFutureMigration()

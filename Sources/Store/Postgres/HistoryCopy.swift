@@ -119,6 +119,17 @@ extension RunStore: HistorySource {
 }
 
 extension CellValue {
+    /// As a message shows a key: as SQL writes it (SQLite's `quote()`).
+    var shown: String {
+        switch self {
+        case .integer(let integer): return String(integer)
+        case .real(let real): return String(real)
+        case .text(let text): return "'\(text.replacingOccurrences(of: "'", with: "''"))'"
+        case .blob(let data): return "\(data.count) bytes"
+        case .null: return "NULL"
+        }
+    }
+
     init(_ value: DatabaseValue) {
         switch value.storage {
         case .int64(let integer): self = .integer(integer)
@@ -290,6 +301,8 @@ public enum HistoryMigration {
             let keyIndices = table.key.compactMap { columns.firstIndex(of: $0) }
             let rollupIndex = table.name == "run" ? columns.firstIndex(of: "rollups") : nil
             let idIndex = columns.firstIndex(of: "id")
+            let codesIndex = columns.firstIndex(of: "statusCodes")
+            let errorsIndex = columns.firstIndex(of: "errors")
             var after: [CellValue]?
             var count: Int64 = 0
             while true {
@@ -302,6 +315,18 @@ public enum HistoryMigration {
                             rollups.append((id, bits))
                         }
                         rows[index][rollupIndex] = .integer(0)
+                    }
+                }
+                // A history from before the counts were stored as bytes holds their JSON text.
+                for index in rows.indices {
+                    func column(_ name: String) -> String {
+                        "\(table.name).\(name) of (\(keyIndices.map { rows[index][$0].shown }.joined(separator: ", ")))"
+                    }
+                    if let codesIndex, case .text(let text) = rows[index][codesIndex] {
+                        rows[index][codesIndex] = try StoredCounts.migrated(statusCodes: text, column: column("statusCodes"))
+                    }
+                    if let errorsIndex, case .text(let text) = rows[index][errorsIndex] {
+                        rows[index][errorsIndex] = try StoredCounts.migrated(errors: text, column: column("errors"))
                     }
                 }
                 try await write(table, columns, rows)

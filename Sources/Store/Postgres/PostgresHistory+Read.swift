@@ -218,6 +218,16 @@ extension CellValue {
         return value
     }
 
+    /// A `statusCodes` or `errors` column (see `StoredCounts`).
+    func counts(_ column: String) throws(StoreError) -> StoredCounts.Value {
+        switch self {
+        case .null: return .none
+        case .blob(let data): return .bytes(data)
+        case .text(let text): return .json(text)
+        default: throw .unreadableValue(column: column, value: "\(self)")
+        }
+    }
+
     func blob(_ column: String) throws(StoreError) -> Data? {
         switch self {
         case .null: return nil
@@ -320,8 +330,8 @@ struct PostgresWindows: RunWindowSource {
             startedAt: try row[2].integer("summary.startedAt"), endedAt: try row[3].integer("summary.endedAt"),
             requests: try count(4, "requests"), successes: try count(5, "successes"), failures: try count(6, "failures"),
             bytesReceived: try count(7, "bytesReceived"), bytesSent: try count(8, "bytesSent"), late: try count(9, "late"),
-            statusCodes: CountsJSON.decodeStatusCodes(try row[10].text("summary.statusCodes")),
-            errors: CountsJSON.decode(try row[11].text("summary.errors")),
+            statusCodes: try StoredCounts.statusCodes(try row[10].counts("summary.statusCodes"), column: "summary.statusCodes"),
+            errors: try StoredCounts.errors(try row[11].counts("summary.errors"), column: "summary.errors"),
             isFinal: try row[12].integer("summary.isFinal") != 0, dropped: try count(13, "dropped"),
             connections: try count(17, "connections"), histogram: try row[14].blob("summary.histogram") ?? Data(),
             uncorrectedHistogram: try row[15].blob("summary.uncorrectedHistogram"),

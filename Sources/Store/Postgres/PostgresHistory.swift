@@ -17,7 +17,10 @@ public final class PostgresHistory: Sendable {
     private let nameLock = Mutex<Task<Void, Never>?>(nil)
 
     /// Migrations of the PostgreSQL schema, in order.
-    static let migrations: [(identifier: String, statements: [String])] = [("pg-v1-goloadtest-schema", PostgresSchema.v1)]
+    static let migrations: [(identifier: String, apply: @Sendable (PostgresConnection, Logger) async throws -> Void)] = [
+        ("pg-v1-goloadtest-schema", { try await PostgresSchema.execute(PostgresSchema.v1, on: $0, logger: $1) }),
+        ("pg-v2-statusCodes-errors-protobuf-bytes", PostgresSchema.v2),
+    ]
 
     private init(client: PostgresClient, shownURL: String, logger: Logger) {
         self.client = client
@@ -170,9 +173,7 @@ public final class PostgresHistory: Sendable {
                 let applied = try await self.applied(connection)
                 try self.checkKnown(applied)
                 for migration in Self.migrations where !applied.contains(migration.identifier) {
-                    for statement in migration.statements {
-                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
-                    }
+                    try await migration.apply(connection, self.logger)
                     try await connection.query(
                         "INSERT INTO goloadtest_migrations (identifier) VALUES (\(migration.identifier))", logger: self.logger)
                 }

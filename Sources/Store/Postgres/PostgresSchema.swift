@@ -1,7 +1,17 @@
-/// goloadtest's tables in PostgreSQL: the SQLite schema (migrations v1 to v6) in PostgreSQL's
-/// types; slave and request names compare byte by byte (`COLLATE "C"`), as in SQLite. Frozen
-/// once shipped: a change is a new migration.
+import Logging
+import PostgresNIO
+
+/// goloadtest's tables in PostgreSQL: the SQLite schema in PostgreSQL's types (v1: SQLite's
+/// migrations v1 to v6; v2: v8); slave and request names compare byte by byte (`COLLATE "C"`), as
+/// in SQLite. Frozen once shipped: a change is a new migration.
 enum PostgresSchema {
+    /// One statement at a time (PostgreSQL's extended protocol takes one at a time).
+    static func execute(_ statements: [String], on connection: PostgresConnection, logger: Logger) async throws {
+        for statement in statements {
+            try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+        }
+    }
+
     /// One statement each (PostgreSQL's extended protocol takes one at a time).
     static let v1: [String] = [
         """
@@ -165,4 +175,72 @@ enum PostgresSchema {
             FOR EACH ROW EXECUTE FUNCTION goloadtest_drop_rollups()
         """,
     ]
+
+    /// The status codes and failure kinds of windows and rollups become the bytes of their
+    /// protobuf messages (`StoredCounts`), NULL when there are none, instead of JSON text, as in
+    /// SQLite's v8. Each table gets the new columns, its rows are converted a chunk at a time in
+    /// key order (the triggers that drop rollups held meanwhile: the rollups are converted too),
+    /// and the new columns take the old ones' names. A value that is not a JSON object of counts
+    /// refuses the migration, naming its row; the transaction leaves the database as it was.
+    static func v2(on connection: PostgresConnection, logger: Logger) async throws {
+        let tables: [(name: String, key: [(column: String, type: String)])] = [
+            ("summary", [("runId", "BIGINT"), ("slave", "TEXT"), ("seq", "BIGINT")]),
+            ("summaryByName", [("runId", "BIGINT"), ("name", "TEXT"), ("slave", "TEXT"), ("seq", "BIGINT")]),
+            ("rollup", [("runId", "BIGINT"), ("name", "TEXT"), ("slave", "TEXT")]),
+            ("rollupSecond", [("runId", "BIGINT"), ("second", "BIGINT")]),
+        ]
+        try await execute(
+            [
+                "ALTER TABLE summary DISABLE TRIGGER summaryDropsRollups",
+                "ALTER TABLE summaryByName DISABLE TRIGGER summaryByNameDropsRollups",
+            ] + tables.map { "ALTER TABLE \($0.name) ADD COLUMN statusCodesBytes BYTEA, ADD COLUMN errorsBytes BYTEA" },
+            on: connection, logger: logger)
+        for table in tables {
+            let key = table.key.map(\.column)
+            let read = HistoryTables.Table(name: table.name, key: key, columns: key + ["statusCodes", "errors"])
+            var after: [CellValue]?
+            while true {
+                let rows = try await PostgresHistory.rows(
+                    of: read, columns: read.columns, after: after, limit: 1000, on: connection, logger: logger)
+                guard let last = rows.last else { break }
+                after = Array(last.prefix(key.count))
+                var bindings = PostgresBindings(capacity: rows.count * (key.count + 2))
+                var values: [String] = []
+                let types = table.key.map(\.type) + ["BYTEA", "BYTEA"]
+                for row in rows {
+                    // `summary (1, 'a', 0).statusCodes`, in an error.
+                    let shown = "\(table.name) (\(row.prefix(key.count).map(\.shown).joined(separator: ", ")))."
+                    let (codesColumn, errorsColumn) = (shown + "statusCodes", shown + "errors")
+                    let codes = try StoredCounts.migrated(statusCodes: try row[key.count].text(codesColumn), column: codesColumn)
+                    let errors = try StoredCounts.migrated(errors: try row[key.count + 1].text(errorsColumn), column: errorsColumn)
+                    let first = bindings.count
+                    for value in row.prefix(key.count) + [codes, errors] { try value.bind(to: &bindings) }
+                    let placeholders = types.enumerated().map { "$\(first + $0.offset + 1)::\($0.element)" }
+                    values.append("(" + placeholders.joined(separator: ", ") + ")")
+                }
+                let names = (key + ["statusCodes", "errors"]).joined(separator: ", ")
+                let matches = key.map { "t.\($0) = v.\($0)" }.joined(separator: " AND ")
+                try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            UPDATE \(table.name) AS t SET statusCodesBytes = v.statusCodes, errorsBytes = v.errors
+                            FROM (VALUES \(values.joined(separator: ", "))) AS v (\(names)) WHERE \(matches)
+                            """,
+                        binds: bindings),
+                    logger: logger)
+            }
+        }
+        try await execute(
+            tables.flatMap { table in
+                [
+                    "ALTER TABLE \(table.name) DROP COLUMN statusCodes, DROP COLUMN errors",
+                    "ALTER TABLE \(table.name) RENAME COLUMN statusCodesBytes TO statusCodes",
+                    "ALTER TABLE \(table.name) RENAME COLUMN errorsBytes TO errors",
+                ]
+            } + [
+                "ALTER TABLE summary ENABLE TRIGGER summaryDropsRollups",
+                "ALTER TABLE summaryByName ENABLE TRIGGER summaryByNameDropsRollups",
+            ],
+            on: connection, logger: logger)
+    }
 }
