@@ -38,6 +38,8 @@ let package = Package(
             name: "Store",
             dependencies: [
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's own calls, for the one loop that reads every window of a run.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// One stored window as a report reads it: counts decoded, histograms left as bytes to be
 /// replayed into an accumulator, so that a scan allocates no histogram per window.
@@ -154,28 +155,29 @@ public struct RunWindows {
                 FROM summaryByName n JOIN summary s ON s.runId = n.runId AND s.slave = n.slave AND s.seq = n.seq
                 WHERE n.runId = ?\(filter) ORDER BY \(orderBy)
                 """
-        let cursor = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+        let statement = try db.cachedStatement(sql: sql)
+        try statement.setArguments(arguments)
+        let cursor = try Row.fetchCursor(statement)
+        let columns = StatementColumns(statement: statement.sqliteStatement, table: "summary")
+        let histograms: [(Int32, String)] = [(14, "histogram"), (15, "uncorrectedHistogram"), (16, "failureHistogram"), (18, "handshakeHistogram")]
         while let row = try cursor.next() {
-            func count(_ index: Int, _ column: String) throws(StoreError) -> UInt64 {
-                try row.count(index, "summary." + column)
-            }
-            for (index, column) in [
-                (14, "histogram"), (15, "uncorrectedHistogram"), (16, "failureHistogram"), (18, "handshakeHistogram"),
-            ] {
-                let storage = (row[index] as DatabaseValue).storage
-                if case .blob = storage { continue }
-                if case .null = storage, index != 14 { continue }
-                throw StoreError.unreadableValue(column: "summary." + column, value: "a value that is not a histogram")
+            func count(_ index: Int32, _ column: String) throws(StoreError) -> UInt64 { try columns.count(index, column) }
+            for (index, column) in histograms {
+                switch columns.type(index) {
+                case SQLITE_BLOB: continue
+                case SQLITE_NULL where index != 14: continue
+                default: throw StoreError.unreadableValue(column: "summary." + column, value: "a value that is not a histogram")
+                }
             }
             let window = StoredWindow(
-                slave: try row.text(0, "summary.slave"), seq: try count(1, "seq"),
-                startedAt: try row.integer(2, "summary.startedAt"), endedAt: try row.integer(3, "summary.endedAt"),
+                slave: try columns.text(0, "slave"), seq: try count(1, "seq"),
+                startedAt: try columns.integer(2, "startedAt"), endedAt: try columns.integer(3, "endedAt"),
                 requests: try count(4, "requests"), successes: try count(5, "successes"),
                 failures: try count(6, "failures"), bytesReceived: try count(7, "bytesReceived"),
                 bytesSent: try count(8, "bytesSent"), late: try count(9, "late"),
-                statusCodes: try row.statusCodes(10, "summary.statusCodes"),
-                errors: try row.errorCounts(11, "summary.errors"),
-                isFinal: try row.integer(12, "summary.isFinal") != 0, dropped: try count(13, "dropped"),
+                statusCodes: try StoredCounts.statusCodes(try columns.counts(10, "statusCodes"), column: "summary.statusCodes"),
+                errors: try StoredCounts.errors(try columns.counts(11, "errors"), column: "summary.errors"),
+                isFinal: try columns.integer(12, "isFinal") != 0, dropped: try count(13, "dropped"),
                 connections: try count(17, "connections"), histogram: Data(), uncorrectedHistogram: nil,
                 failureHistogram: nil, handshakeHistogram: nil)
             // The histograms are read in place: valid only during `body`.
@@ -242,5 +244,61 @@ extension RunStore {
             throw StoreError.unknownRun(id: runId, existing: try runIds())
         }
         return result
+    }
+}
+
+/// The columns of a statement's current row, read with SQLite's own calls: GRDB's generic
+/// decoding looks up generic metadata for every value, about an eighth of a report read from
+/// 600,000 windows. Values that are not of their column's type are refused as `Row`'s readers
+/// refuse them, naming the column.
+struct StatementColumns {
+    let statement: SQLiteStatement
+    /// The table named in errors.
+    let table: String
+
+    func type(_ index: Int32) -> Int32 { sqlite3_column_type(statement, index) }
+
+    func integer(_ index: Int32, _ column: String) throws(StoreError) -> Int64 {
+        switch type(index) {
+        case SQLITE_INTEGER: return sqlite3_column_int64(statement, index)
+        case SQLITE_FLOAT:
+            let double = sqlite3_column_double(statement, index)
+            guard double.rounded() == double, abs(double) < 9.2e18 else { throw unreadable(index, column) }
+            return Int64(double)
+        default: throw unreadable(index, column)
+        }
+    }
+
+    /// A count: never negative (a negative stored count reads as 0).
+    func count(_ index: Int32, _ column: String) throws(StoreError) -> UInt64 {
+        UInt64(max(try integer(index, column), 0))
+    }
+
+    func text(_ index: Int32, _ column: String) throws(StoreError) -> String {
+        switch type(index) {
+        case SQLITE_TEXT, SQLITE_BLOB:
+            guard let bytes = sqlite3_column_text(statement, index) else { return "" }
+            let count = Int(sqlite3_column_bytes(statement, index))
+            return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+        case SQLITE_INTEGER: return String(sqlite3_column_int64(statement, index))
+        default: throw unreadable(index, column)
+        }
+    }
+
+    /// A `statusCodes` or `errors` column (see `StoredCounts`).
+    func counts(_ index: Int32, _ column: String) throws(StoreError) -> StoredCounts.Value {
+        switch type(index) {
+        case SQLITE_NULL: return .none
+        case SQLITE_BLOB:
+            // The pointer first, then its length (SQLite's rule).
+            guard let bytes = sqlite3_column_blob(statement, index) else { return .bytes(Data()) }
+            return .bytes(Data(bytes: bytes, count: Int(sqlite3_column_bytes(statement, index))))
+        case SQLITE_TEXT: return .json(try text(index, column))
+        default: throw unreadable(index, column)
+        }
+    }
+
+    private func unreadable(_ index: Int32, _ column: String) -> StoreError {
+        .unreadableValue(column: "\(table).\(column)", value: DatabaseValue(sqliteStatement: statement, index: index).description)
     }
 }

@@ -50,7 +50,9 @@ enum StoredCounts {
             guard let message = try? StoredStatusCounts(serializedBytes: bytes) else {
                 throw .unreadableValue(column: column, value: "\(bytes.count) bytes")
             }
-            return Dictionary(uniqueKeysWithValues: message.counts.map { (Int($0.key), $0.value) })
+            var codes = [Int: UInt64](minimumCapacity: message.counts.count)
+            for (code, count) in message.counts { codes[Int(code)] = count }
+            return codes
         case .json(let text):
             var codes: [Int: UInt64] = [:]
             for (key, count) in try json(text, column: column) {

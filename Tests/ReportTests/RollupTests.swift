@@ -340,7 +340,7 @@ final class RollupFileTests {
             "\(error)".contains("migrating") && "\(error)".contains("FOREIGN KEY")
         }
         // The migration's transaction was undone (opening a writer did switch the file to WAL).
-        let after = try await DatabaseQueue(path: path).read { db in try Row.fetchOne(db, sql: contents) }
+        let after = try DatabaseQueue(path: path).read { db in try Row.fetchOne(db, sql: contents) }
         #expect(after == before && before?[1] == 1)
     }
 
@@ -418,13 +418,13 @@ final class RollupFileTests {
         try await Self.olderFile(path, upTo: Migrations.rowidWindows, from: directory.appendingPathComponent("today.db").path)
         try sql("UPDATE summary SET \(column) = '\(value)' WHERE runId = \(runId) AND slave = 's1' AND seq = 0")
         let contents = "SELECT (SELECT group_concat(identifier) FROM grdb_migrations), (SELECT group_concat(statusCodes || errors) FROM summary), (SELECT sql FROM sqlite_master WHERE name = 'summary')"
-        let before = try await DatabaseQueue(path: path).read { db in try Row.fetchOne(db, sql: contents) }
+        let before = try DatabaseQueue(path: path).read { db in try Row.fetchOne(db, sql: contents) }
         #expect {
             try RunStore.open(path: path)
         } throws: { error in
             "\(error)".contains("migrating") && "\(error)".contains("summary (\(runId), 's1', 0).\(column)")
         }
-        let after = try await DatabaseQueue(path: path).read { db in try Row.fetchOne(db, sql: contents) }
+        let after = try DatabaseQueue(path: path).read { db in try Row.fetchOne(db, sql: contents) }
         #expect(after == before)
         // A reader says the same of the value, and which column holds it.
         let reader = try RunStore.openReadOnly(path: path)
