@@ -208,6 +208,24 @@ final class RollupFileTests {
         writer.close()
     }
 
+    /// A history written by today's writer at `path`: a closed run of 4 slaves and an open one of
+    /// 3, their windows, their reports from windows, the closed run's report from its rollups, and
+    /// the windows' indexes and triggers.
+    static func todaysHistory(_ path: String, seed: UInt64) async throws -> (
+        closed: Int64, open: Int64, windows: [[SummaryWindow]], reports: [RunReport], rolledUp: RunReport, schema: [String: String]
+    ) {
+        let store = try RunStore.open(path: path)
+        defer { store.close() }
+        let closed = try await RollupTests.variedRun(seed: seed, slaves: 4, in: store)
+        try await store.finishRun(closed, status: .completed, at: Fixture.t0 + 30 * Fixture.second)
+        let open = try await RollupTests.variedRun(seed: seed + 1, slaves: 3, in: store)
+        return (
+            closed, open, try [closed, open].map { try Fixture.windows(store, run: $0) },
+            try [closed, open].map { try RunReport(store: store, runId: $0, fromWindows: true) },
+            try RunReport(store: store, runId: closed), try await store.writer.read { db in try Self.windowSchema(db) }
+        )
+    }
+
     /// The rows of the file `today` in a new file at `path` made by the migrations up to
     /// `migration`, as goloadtest wrote them then: status codes and failure kinds as JSON text
     /// (`{"200":981,"503":2}`, `{}` for none).
@@ -272,14 +290,7 @@ final class RollupFileTests {
     func beforeRowidWindows() async throws {
         // Today's writer makes the history in a file of its own ...
         let today = directory.appendingPathComponent("today.db").path
-        let store = try RunStore.open(path: today)
-        let closed = try await RollupTests.variedRun(seed: 21, slaves: 4, in: store)
-        try await store.finishRun(closed, status: .completed, at: Fixture.t0 + 30 * Fixture.second)
-        let open = try await RollupTests.variedRun(seed: 22, slaves: 3, in: store)
-        let windows = try [closed, open].map { try Fixture.windows(store, run: $0) }
-        let reports = try [closed, open].map { try RunReport(store: store, runId: $0, fromWindows: true) }
-        let schema = try await store.writer.read { db in try Self.windowSchema(db) }
-        store.close()
+        let (closed, open, windows, reports, _, schema) = try await Self.todaysHistory(today, seed: 21)
         #expect(schema.count == 8, "two indexes and six triggers: \(schema.keys.sorted())")
 
         // ... and the same rows go into a file made by the migrations up to v6.
@@ -347,15 +358,7 @@ final class RollupFileTests {
     @Test("a file from before counts as bytes (v7): readers read its JSON; a writer stores every count as the bytes of its message, rollups and schema kept")
     func beforeCountsAsBytes() async throws {
         let today = directory.appendingPathComponent("today.db").path
-        let store = try RunStore.open(path: today)
-        let closed = try await RollupTests.variedRun(seed: 23, slaves: 4, in: store)
-        try await store.finishRun(closed, status: .completed, at: Fixture.t0 + 30 * Fixture.second)
-        let open = try await RollupTests.variedRun(seed: 24, slaves: 3, in: store)
-        let windows = try [closed, open].map { try Fixture.windows(store, run: $0) }
-        let reports = try [closed, open].map { try RunReport(store: store, runId: $0, fromWindows: true) }
-        let rolledUp = try RunReport(store: store, runId: closed)
-        let schema = try await store.writer.read { db in try Self.windowSchema(db) }
-        store.close()
+        let (closed, open, windows, reports, rolledUp, schema) = try await Self.todaysHistory(today, seed: 23)
         try await Self.olderFile(path, upTo: Migrations.rowidWindows, from: today)
 
         // What each table holds in its counts' columns, by SQLite's type, and how many are empty.
