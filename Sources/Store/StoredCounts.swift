@@ -4,9 +4,9 @@ import SwiftProtobuf
 /// The `statusCodes` and `errors` columns of the windows and rollups: the bytes of
 /// `StoredStatusCounts` and `StoredErrorCounts` (Protos/store/counts.proto, generated code),
 /// map entries in key order so that the same counts are always the same bytes; NULL when there
-/// are none (most windows have no errors). A file from before migration v8, or a PostgreSQL database from before pg-v2,
-/// holds JSON text there (`{"200":981}`): `report` and `runs` read it with Foundation's decoder
-/// (they never write); the first writer migrates it.
+/// are none (most windows have no errors). A file from before migration v8, or a PostgreSQL
+/// database from before pg-v2, holds JSON text there (`{"200":981}`): `report` and `runs` read
+/// it with Foundation's decoder (they never write); the first writer migrates it.
 enum StoredCounts {
     private static let options = {
         var options = BinaryEncodingOptions()
